@@ -1,0 +1,114 @@
+"""A checkpoint: one gate's verifier, deciding and recording against its own state.
+
+It ties the pieces together: the state directory's store, the device key that signs
+the record log, and the policy from the configuration. ``check`` is a dry run;
+``admit`` decides inside the write transaction (so two processes can never both admit
+the last entry of a ticket) and commits the decision's record, synced, before it
+returns: the caller may open the turnstile only after ``admit`` has returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from . import reasons
+from .blocks import parse_block
+from .canonical import canonical_json
+from .decision import Decision, Policy, decide
+from .device_key import load_device_key
+from .exceptions import BlockRejected
+from .records import make_record
+from .store import LedgerStore
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    """What applying a ledger file did: blocks applied, blocks already held, the refusal."""
+
+    applied: int
+    held: int
+    error: BlockRejected | None
+    height: int
+
+
+class Checkpoint:
+    """A gate's verifier over ``state_dir``. ``close()`` is safe twice."""
+
+    def __init__(self, state_dir: str | Path, *, device: str, ledger_key: bytes,
+                 policy: Policy, integrity: str = "quick") -> None:
+        self.device = device
+        self.policy = policy
+        state = Path(state_dir)
+        # The store first: it refuses a missing state_dir before a key is written there.
+        self.store = LedgerStore(state, ledger_key=ledger_key, device=device,
+                                 integrity=integrity)
+        try:
+            self.signer = load_device_key(state)
+            self.store.pin_device_key(self.signer.public_key)
+        except BaseException:
+            self.store.close()
+            raise
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def public_key(self) -> bytes:
+        return self.signer.public_key
+
+    def check(self, token: str | bytes, now: int) -> Decision:
+        """Decide without recording anything."""
+        return decide(token, now, self.store, self.policy)
+
+    def admit(self, token: str | bytes, now: int) -> Decision:
+        """Decide and record the decision durably; the result says whether to open."""
+        with self.store.write() as conn:
+            decision = decide(token, now, self.store, self.policy)
+            seq = self._append(conn, now, decision.ticket, decision.step, decision.result,
+                               decision.reason)
+        return replace(decision, seq=seq)
+
+    def _append(self, conn: Any, at: int, ticket: str | None, step: int | None, result: str,
+                reason: str, ref: int | None = None, note: str | None = None) -> int:
+        last_seq, last_hash = self.store.last_record()
+        record, digest = make_record(self.signer, device=self.device, seq=last_seq + 1,
+                                     prev=last_hash, at=at, ticket=ticket, step=step,
+                                     result=result, reason=reason, ref=ref, note=note)
+        self.store.add_record(conn, record, digest, canonical_json(record).decode("utf-8"))
+        return last_seq + 1
+
+    def apply_lines(self, lines: Iterable[tuple[int, str | bytes]], *,
+                    source: str | None = None) -> ApplyReport:
+        """Verify and apply numbered JSONL lines in order; stop at the first refused block."""
+        applied = held = 0
+        error: BlockRejected | None = None
+        for number, text in lines:
+            try:
+                block = parse_block(text, line=number, source=source)
+                if self.store.apply_block(block):
+                    applied += 1
+                else:
+                    held += 1
+            except BlockRejected as exc:
+                error = exc.locate(number, source)
+                break
+        return ApplyReport(applied=applied, held=held, error=error,
+                           height=self.store.head().height)
+
+    def export_records(self, since: int = 0) -> Iterator[str]:
+        return self.store.record_bodies(since)
+
+    def status(self) -> dict[str, Any]:
+        return self.store.status()
+
+
+__all__ = ["ApplyReport", "Checkpoint", "reasons"]

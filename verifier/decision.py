@@ -1,0 +1,169 @@
+"""The decision (PROTOCOL.md section 4): a pure function of (token text, now, ledger, policy).
+
+Nothing here reads a clock, writes a file or raises on bad input: every text or bytes
+yields a :class:`Decision` whose reason is one of the contract's codes, and the first
+check that fails names it. The ledger is read through the small :class:`LedgerView`
+protocol so the same function runs on the SQLite store, inside an admission's write
+transaction, and on in-memory fakes in property tests.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from . import reasons
+from .keys import TAG_ENTRY, verify
+from .token import PREFIX, STEP_SECONDS, TokenRejected, parse_token
+
+#: ``GH1:`` + 129 Base45 characters (86 bytes); any other length is malformed, so a
+#: 100 KB text is refused without decoding it.
+TOKEN_TEXT_LENGTH = len(PREFIX) + 129
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What this gate admits: its events, its zone (None: any) and the step window."""
+
+    events: frozenset[str]
+    zone: str | None = None
+    back: int = 2
+    fwd: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TicketInfo:
+    """A ticket as the ledger currently knows it."""
+
+    event: str
+    holder: bytes
+    valid_from: int
+    until: int
+    zones: tuple[str, ...]
+    entries: int
+    label: str
+    revoked: str | None  # the revocation reason, None when not revoked
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """One admission that counts: a (device, seq) pair not voided."""
+
+    device: str
+    seq: int
+    step: int | None
+    at: int
+
+
+class LedgerView(Protocol):
+    """The reads a decision needs; the store answers them in a few indexed lookups."""
+
+    def ticket(self, ticket: bytes) -> TicketInfo | None: ...
+    def previous_holders(self, ticket: bytes) -> Sequence[bytes]: ...
+    def admissions(self, ticket: bytes) -> Sequence[Admission]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome for one token. ``step`` and ``ticket`` are set when the token parsed."""
+
+    result: str  # "admitted" or "rejected"
+    reason: str
+    ticket: str | None = None
+    step: int | None = None
+    event: str | None = None
+    label: str | None = None
+    first_at: int | None = None  # already_used: when the ticket was first admitted
+    first_device: str | None = None  # ... and at which device
+    seq: int | None = None  # the record this decision was logged as (admit only)
+
+    @property
+    def admitted(self) -> bool:
+        return self.result == "admitted"
+
+    @property
+    def words(self) -> str:
+        """The reason in words, for the people at the lane."""
+        return reasons.WORDS.get(self.reason, self.reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"result": self.result, "reason": self.reason,
+                               "ticket": self.ticket, "event": self.event,
+                               "label": self.label, "step": self.step}
+        if self.reason == reasons.ALREADY_USED:
+            out["first_at"] = self.first_at
+            out["first_device"] = self.first_device
+        if self.seq is not None:
+            out["seq"] = self.seq
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _reject(reason: str, **fields: Any) -> Decision:
+    return Decision(result="rejected", reason=reason, **fields)
+
+
+def _as_text(token: str | bytes) -> str | Decision:
+    """Token text, or the rejection for bytes that cannot be token text."""
+    if isinstance(token, str):
+        return token
+    if not token.startswith(PREFIX.encode()):
+        return _reject(reasons.NOT_A_TICKET)
+    try:
+        return token.decode("utf-8")
+    except UnicodeDecodeError:
+        return _reject(reasons.MALFORMED)
+
+
+def decide(token: str | bytes, now: int, ledger: LedgerView, policy: Policy) -> Decision:
+    """Decide on ``token`` at Unix time ``now``; checks run in the contract's order."""
+    text = _as_text(token)
+    if isinstance(text, Decision):
+        return text
+    if not text.startswith(PREFIX):
+        return _reject(reasons.NOT_A_TICKET)
+    if len(text) != TOKEN_TEXT_LENGTH:
+        return _reject(reasons.MALFORMED)
+    try:
+        tok = parse_token(text)
+    except TokenRejected as exc:
+        return _reject(exc.reason)
+
+    ticket_id = str(uuid.UUID(bytes=tok.ticket))
+    info = ledger.ticket(tok.ticket)
+    if info is None:
+        return _reject(reasons.UNKNOWN_TICKET, ticket=ticket_id, step=tok.step)
+    known = {"ticket": ticket_id, "step": tok.step, "event": info.event, "label": info.label}
+    if not verify(info.holder, tok.signature, TAG_ENTRY, tok.signed):
+        earlier = ledger.previous_holders(tok.ticket)
+        if any(verify(k, tok.signature, TAG_ENTRY, tok.signed) for k in earlier):
+            return _reject(reasons.TRANSFERRED, **known)
+        return _reject(reasons.BAD_SIGNATURE, **known)
+    if info.revoked is not None:
+        return _reject(reasons.REVOKED, **known)
+    if info.event not in policy.events:
+        return _reject(reasons.WRONG_EVENT, **known)
+    if policy.zone is not None and info.zones and policy.zone not in info.zones:
+        return _reject(reasons.WRONG_ZONE, **known)
+    now_step = now // STEP_SECONDS
+    if tok.step < now_step - policy.back:
+        return _reject(reasons.EXPIRED_CODE, **known)
+    if tok.step > now_step + policy.fwd:
+        return _reject(reasons.FUTURE_CODE, **known)
+    if now < info.valid_from:
+        return _reject(reasons.TOO_EARLY, **known)
+    if now > info.until:
+        return _reject(reasons.TOO_LATE, **known)
+    admissions = ledger.admissions(tok.ticket)
+    if len(admissions) >= info.entries:
+        first = min(admissions, key=lambda a: (a.at, a.device, a.seq))
+        return _reject(reasons.ALREADY_USED, first_at=first.at, first_device=first.device,
+                       **known)
+    if any(a.step is not None and tok.step <= a.step for a in admissions):
+        return _reject(reasons.REPLAYED, **known)
+    return Decision(result="admitted", reason=reasons.OK, **known)

@@ -1,0 +1,96 @@
+"""The SQLite schema of a gate's state, and its migrations.
+
+``PRAGMA user_version`` holds the schema version. Each entry of ``MIGRATIONS`` takes the
+database from version i to i+1 and runs in the same transaction that bumps the
+version, so an interrupted upgrade leaves the previous version intact.
+
+Ticket ids and keys are stored as raw bytes: a 1,000,000-ticket ledger is half the
+size it would be in hex, and the decision looks a ticket up by the 16 bytes the token
+carries without converting them.
+"""
+
+from __future__ import annotations
+
+SCHEMA_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The chain: one row per applied block (the head is the highest height).
+CREATE TABLE blocks (
+    height   INTEGER PRIMARY KEY,
+    hash     BLOB NOT NULL,
+    time     INTEGER NOT NULL,
+    n_events INTEGER NOT NULL
+);
+
+-- Shows defined by `event` ops.
+CREATE TABLE shows (
+    event  TEXT PRIMARY KEY,
+    name   TEXT NOT NULL,
+    starts INTEGER NOT NULL,
+    ends   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Tickets with their current holder key. zones: JSON list text, '[]' means any.
+CREATE TABLE tickets (
+    id         BLOB PRIMARY KEY,
+    event      TEXT NOT NULL,
+    holder     BLOB NOT NULL,
+    valid_from INTEGER NOT NULL,
+    until      INTEGER NOT NULL,
+    zones      TEXT NOT NULL,
+    entries    INTEGER NOT NULL,
+    label      TEXT NOT NULL,
+    height     INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Every earlier holder key of a ticket (the current one is in tickets.holder).
+CREATE TABLE previous_holders (
+    ticket BLOB NOT NULL,
+    holder BLOB NOT NULL,
+    height INTEGER NOT NULL,
+    PRIMARY KEY (ticket, holder)
+) WITHOUT ROWID;
+
+CREATE TABLE revocations (
+    ticket BLOB PRIMARY KEY,
+    reason TEXT NOT NULL,
+    height INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Admissions that count: this gate's own (origin 'local', from its record log) and
+-- every gate's `redeem` events (origin 'ledger'). One row per (device, seq).
+CREATE TABLE admissions (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    step   INTEGER,
+    at     INTEGER NOT NULL,
+    origin TEXT NOT NULL CHECK (origin IN ('local', 'ledger')),
+    PRIMARY KEY (device, seq)
+);
+CREATE INDEX admissions_by_ticket ON admissions (ticket);
+
+-- Admissions that did not happen: local `voided` records and ledger `void` events.
+CREATE TABLE voids (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    origin TEXT NOT NULL CHECK (origin IN ('local', 'ledger')),
+    PRIMARY KEY (device, seq)
+) WITHOUT ROWID;
+
+-- This gate's signed, hash-chained decision log (PROTOCOL.md section 3).
+-- body is the record's canonical JSON including sig, exactly as exported.
+CREATE TABLE records (
+    seq  INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+#: MIGRATIONS[i] upgrades a database at version i to version i + 1.
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)

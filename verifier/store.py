@@ -1,0 +1,388 @@
+"""The gate's state in one SQLite file: the ledger copy, admissions and the record log.
+
+Durability comes first: WAL with ``synchronous=FULL``, so a committed admission survives
+a power cut, and every change happens in one ``BEGIN IMMEDIATE`` transaction (a block, or
+an admission and its record) that applies whole or not at all. The file is checked at
+open and the gate refuses to run on a damaged one rather than guess.
+
+The store is also the :class:`~verifier.decision.LedgerView` the decision reads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .blocks import ZERO_HASH, Block, signature_valid
+from .decision import Admission, TicketInfo
+from .exceptions import BlockRejected, DeviceMismatch, ForkDetected, StoreCorrupt, StoreError
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_FILE = "ledger.db"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The newest block held: height -1 and 64 zeros when the ledger is empty."""
+
+    height: int
+    hash: str
+    time: int | None
+
+
+def _tid(text: str) -> bytes:
+    return uuid.UUID(text).bytes
+
+
+class LedgerStore:
+    """One open state database. ``close()`` is safe twice; use it as a context manager.
+
+    ``ledger_key`` is pinned in the file on first open: a state directory never mixes
+    chains from two authorities. ``device`` (and the device key, :meth:`pin_device_key`)
+    are pinned the same way, because the record log is one device's chain.
+    """
+
+    def __init__(self, state_dir: str | Path, *, ledger_key: bytes, device: str | None = None,
+                 integrity: str = "quick") -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / DB_FILE
+        self.ledger_key = ledger_key
+        self._conn: sqlite3.Connection | None = None
+        if not self.state_dir.is_dir():
+            raise StoreError(f"state_dir {self.state_dir} does not exist or is not a directory "
+                             "(create it, owned by the gate's user, mode 0700)")
+        self._check_header()
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
+                                         cached_statements=64)
+            self._verify_integrity(integrity)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+            self._pin("ledger_key", ledger_key.hex(), "ledger key")
+            if device is not None:
+                self._pin("device", device, "device id")
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreCorrupt(f"{self.path} cannot be used: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> LedgerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path} is closed")
+        return self._conn
+
+    def _check_header(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+        if head and head != SQLITE_MAGIC:
+            raise StoreCorrupt(f"{self.path} is damaged: not a SQLite database (bad header); "
+                               "the gate will not run on it. Move it aside and re-provision")
+
+    def _verify_integrity(self, level: str) -> None:
+        if level == "none":
+            return
+        pragma = "integrity_check" if level == "full" else "quick_check"
+        rows = self.conn.execute(f"PRAGMA {pragma}(5)").fetchall()
+        problems = [r[0] for r in rows if r[0] != "ok"]
+        if problems:
+            raise StoreCorrupt(f"{self.path} is damaged ({problems[0]}); the gate will not run "
+                               "on it. Move it aside and re-provision")
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {version}, newer than this "
+                             f"Gatehouse understands ({SCHEMA_VERSION}); upgrade the software")
+        while version < SCHEMA_VERSION:
+            with self.write():
+                for statement in _statements(MIGRATIONS[version]):
+                    self.conn.execute(statement)
+                version += 1
+                self.conn.execute(f"PRAGMA user_version={version}")
+
+    def _pin(self, key: str, value: str, what: str) -> None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        if row is None:
+            with self.write():
+                self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                                  (key, value))
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        if row[0] != value:
+            raise DeviceMismatch(f"{self.path} belongs to {what} {row[0]!r}, but the "
+                                 f"configuration gives {value!r}; use the state_dir that "
+                                 "belongs to this configuration")
+
+    def pin_device_key(self, public_key: bytes) -> None:
+        """Refuse a device key other than the one this state's record log was signed with."""
+        self._pin("device_public_key", public_key.hex(), "device key")
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed whole or rolled back."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- the chain ---------------------------------------------------------------------
+
+    def head(self) -> Head:
+        row = self.conn.execute(
+            "SELECT height, hash, time FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
+        if row is None:
+            return Head(-1, ZERO_HASH, None)
+        return Head(row[0], row[1].hex(), row[2])
+
+    def apply_block(self, block: Block) -> bool:
+        """Apply one block in one transaction. Return False when it is already held.
+
+        Raise :class:`BlockRejected` (nothing applied) when the signature, height, prev,
+        time or any event is invalid, and :class:`ForkDetected` for a validly signed block
+        that differs from the one held at its height.
+        """
+        def reject(reason: str, detail: str) -> BlockRejected:
+            return BlockRejected(reason, detail, height=block.height)
+
+        if not signature_valid(block, self.ledger_key):
+            raise reject("signature", "signature is not the pinned ledger key's "
+                         f"({self.ledger_key.hex()[:16]}…), or the block was edited after "
+                         "signing")
+        with self.write() as conn:
+            head = self.head()
+            if block.height <= head.height:
+                held = conn.execute("SELECT hash FROM blocks WHERE height=?",
+                                    (block.height,)).fetchone()[0]
+                if held == block.hash:
+                    return False
+                raise ForkDetected("fork", f"differs from the block held at this height (held "
+                                   f"{held.hex()[:16]}…, offered {block.hash.hex()[:16]}…); "
+                                   "the ledger authority forked its chain",
+                                   height=block.height)
+            if block.height != head.height + 1:
+                raise reject("height", f"height gap: the next block is {head.height + 1}")
+            if block.prev != head.hash:
+                raise reject("prev", f"prev {block.prev[:16]}… is not the hash of block "
+                             f"{head.height} ({head.hash[:16]}…)")
+            if head.time is not None and block.time < head.time:
+                raise reject("time", f"time {block.time} is before block {head.height}'s "
+                             f"time {head.time}")
+            try:
+                _apply_events(conn, block)
+            except ValueError as exc:
+                raise reject("event", str(exc)) from None
+            conn.execute("INSERT INTO blocks(height, hash, time, n_events) VALUES (?,?,?,?)",
+                         (block.height, block.hash, block.time, len(block.events)))
+        return True
+
+    def status(self) -> dict[str, Any]:
+        head = self.head()
+        count = self.conn.execute
+        return {
+            "height": head.height,
+            "head": head.hash,
+            "time": head.time,
+            "events": count("SELECT count(*) FROM shows").fetchone()[0],
+            "tickets": count("SELECT count(*) FROM tickets").fetchone()[0],
+            "revoked": count("SELECT count(*) FROM revocations").fetchone()[0],
+            "admissions": count("SELECT count(*) FROM admissions a WHERE NOT EXISTS "
+                                "(SELECT 1 FROM voids v WHERE v.device=a.device "
+                                "AND v.seq=a.seq)").fetchone()[0],
+            "records": count("SELECT count(*) FROM records").fetchone()[0],
+        }
+
+    # -- the ledger view the decision reads --------------------------------------------
+
+    def ticket(self, ticket: bytes) -> TicketInfo | None:
+        row = self.conn.execute(
+            "SELECT t.event, t.holder, t.valid_from, t.until, t.zones, t.entries, t.label, "
+            "r.reason FROM tickets t LEFT JOIN revocations r ON r.ticket = t.id "
+            "WHERE t.id = ?", (ticket,)).fetchone()
+        if row is None:
+            return None
+        zones = tuple(json.loads(row[4])) if row[4] != "[]" else ()
+        return TicketInfo(event=row[0], holder=row[1], valid_from=row[2], until=row[3],
+                          zones=zones, entries=row[5], label=row[6], revoked=row[7])
+
+    def previous_holders(self, ticket: bytes) -> Sequence[bytes]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT holder FROM previous_holders WHERE ticket=? ORDER BY height", (ticket,))]
+
+    def admissions(self, ticket: bytes) -> Sequence[Admission]:
+        return [Admission(device=r[0], seq=r[1], step=r[2], at=r[3]) for r in self.conn.execute(
+            "SELECT a.device, a.seq, a.step, a.at FROM admissions a WHERE a.ticket = ? AND "
+            "NOT EXISTS (SELECT 1 FROM voids v WHERE v.device = a.device AND v.seq = a.seq)",
+            (ticket,))]
+
+    # -- the record log ----------------------------------------------------------------
+
+    def last_record(self) -> tuple[int, str]:
+        """(seq, hash hex) of the newest record; (0, 64 zeros) when the log is empty."""
+        row = self.conn.execute(
+            "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        return (0, ZERO_HASH) if row is None else (row[0], row[1].hex())
+
+    def add_record(self, conn: sqlite3.Connection, record: dict[str, Any], digest: bytes,
+                   body: str) -> None:
+        """Insert a record and its effect on admissions; call inside :meth:`write`."""
+        conn.execute("INSERT INTO records(seq, hash, body) VALUES (?, ?, ?)",
+                     (record["seq"], digest, body))
+        ticket = record["ticket"]
+        if record["result"] == "admitted" and ticket is not None:
+            conn.execute("INSERT OR IGNORE INTO admissions(device, seq, ticket, step, at, origin)"
+                         " VALUES (?, ?, ?, ?, ?, 'local')",
+                         (record["device"], record["seq"], _tid(ticket), record["step"],
+                          record["at"]))
+        elif record["result"] == "voided" and ticket is not None:
+            conn.execute("INSERT OR IGNORE INTO voids(device, seq, ticket, origin) "
+                         "VALUES (?, ?, ?, 'local')",
+                         (record["device"], record["ref"], _tid(ticket)))
+
+    def record_bodies(self, since: int = 0) -> Iterator[str]:
+        """The canonical JSON of every record with seq > ``since``, in order."""
+        cursor = self.conn.execute("SELECT body FROM records WHERE seq > ? ORDER BY seq",
+                                   (since,))
+        for (body,) in cursor:
+            yield body
+
+    def record_hash_at(self, seq: int) -> str:
+        row = self.conn.execute("SELECT hash FROM records WHERE seq=?", (seq,)).fetchone()
+        return ZERO_HASH if row is None else row[0].hex()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script into statements (executescript would commit our transaction)."""
+    out: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return out
+
+
+def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
+    """Apply a block's events in order inside the caller's transaction.
+
+    Raise ValueError naming the event and ticket on the first rule broken (the caller
+    rolls the whole block back). Runs of ``issue`` events, the bulk of any sale, are
+    inserted with one ``executemany``.
+    """
+    shows = {r[0] for r in conn.execute("SELECT event FROM shows")}
+    height = block.height
+    issues: list[tuple[Any, ...]] = []
+    first_issue_index = 0
+
+    def flush_issues() -> None:
+        if not issues:
+            return
+        conn.execute("SAVEPOINT issues")
+        try:
+            conn.executemany(
+                "INSERT INTO tickets(id, event, holder, valid_from, until, zones, entries, "
+                "label, height) VALUES (?,?,?,?,?,?,?,?,?)", issues)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO issues")
+            raise ValueError(_duplicate_issue(conn, issues, first_issue_index)) from None
+        conn.execute("RELEASE issues")
+        issues.clear()
+
+    def existing(index: int, ev: dict[str, Any]) -> tuple[bytes, bool]:
+        tid = _tid(ev["ticket"])
+        row = conn.execute("SELECT EXISTS(SELECT 1 FROM revocations WHERE ticket=?) "
+                           "FROM tickets WHERE id=?", (tid, tid)).fetchone()
+        if row is None:
+            raise ValueError(f"event {index} ({ev['op']}): ticket {ev['ticket']} does not exist")
+        return tid, bool(row[0])
+
+    for index, ev in enumerate(block.events):
+        op = ev["op"]
+        if op == "issue":
+            if ev["event"] not in shows:
+                raise ValueError(f"event {index} (issue): ticket {ev['ticket']} is for event "
+                                 f"{ev['event']!r}, which is not defined")
+            if not issues:
+                first_issue_index = index
+            issues.append((_tid(ev["ticket"]), ev["event"], bytes.fromhex(ev["holder"]),
+                           ev["from"], ev["until"],
+                           json.dumps(ev["zones"], ensure_ascii=False, separators=(",", ":")),
+                           ev["entries"], ev["label"], height))
+            continue
+        flush_issues()
+        if op == "event":
+            conn.execute("INSERT INTO shows(event, name, starts, ends) VALUES (?,?,?,?) "
+                         "ON CONFLICT(event) DO UPDATE SET name=excluded.name, "
+                         "starts=excluded.starts, ends=excluded.ends",
+                         (ev["event"], ev["name"], ev["starts"], ev["ends"]))
+            shows.add(ev["event"])
+        elif op == "transfer":
+            tid, revoked = existing(index, ev)
+            if revoked:
+                raise ValueError(f"event {index} (transfer): ticket {ev['ticket']} is revoked")
+            conn.execute("INSERT OR IGNORE INTO previous_holders(ticket, holder, height) "
+                         "SELECT id, holder, ? FROM tickets WHERE id=?", (height, tid))
+            conn.execute("UPDATE tickets SET holder=? WHERE id=?",
+                         (bytes.fromhex(ev["holder"]), tid))
+        elif op == "revoke":
+            tid, _ = existing(index, ev)
+            conn.execute("INSERT OR IGNORE INTO revocations(ticket, reason, height) "
+                         "VALUES (?,?,?)", (tid, ev["reason"], height))
+        elif op == "redeem":
+            tid, _ = existing(index, ev)
+            conn.execute("INSERT OR IGNORE INTO admissions(device, seq, ticket, step, at, origin)"
+                         " VALUES (?,?,?,?,?,'ledger')",
+                         (ev["device"], ev["seq"], tid, ev["step"], ev["at"]))
+        elif op == "void":
+            tid, _ = existing(index, ev)
+            conn.execute("INSERT OR IGNORE INTO voids(device, seq, ticket, origin) "
+                         "VALUES (?,?,?,'ledger')", (ev["device"], ev["seq"], tid))
+    flush_issues()
+
+
+def _duplicate_issue(conn: sqlite3.Connection, issues: list[tuple[Any, ...]],
+                     first_index: int) -> str:
+    """Name the ticket an ``issue`` run tried to create twice (after rolling the run back)."""
+    seen: set[bytes] = set()
+    for offset, row in enumerate(issues):
+        tid = row[0]
+        if tid in seen or conn.execute("SELECT 1 FROM tickets WHERE id=?", (tid,)).fetchone():
+            return (f"event {first_index + offset} (issue): ticket {uuid.UUID(bytes=tid)} "
+                    "already exists")
+        seen.add(tid)
+    return f"event {first_index} (issue): a ticket already exists"
