@@ -9,9 +9,18 @@ from .blocks import Block, make_block, parse_block
 from .canonical import canonical_json, parse_strict
 from .checkpoint import ApplyReport, Checkpoint
 from .decision import Admission, Decision, LedgerView, Policy, TicketInfo, decide
-from .exceptions import (BlockRejected, ConfigError, DeviceKeyError, DeviceMismatch,
-                         EncodingError, ForkDetected, GatehouseError, RecordChainError,
-                         StoreCorrupt, StoreError)
+from .exceptions import (
+                         BlockRejected,
+                         ConfigError,
+                         DeviceKeyError,
+                         DeviceMismatch,
+                         EncodingError,
+                         ForkDetected,
+                         GatehouseError,
+                         RecordChainError,
+                         StoreCorrupt,
+                         StoreError,
+)
 from .keys import Signer, public_key_of
 from .reasons import DECISION_REASONS
 from .records import make_record, verify_records
@@ -19,11 +28,40 @@ from .store import LedgerStore
 from .token import Token, TokenRejected, encode_token, parse_token, step_of
 
 __all__ = [
-    "Admission", "ApplyReport", "Block", "BlockRejected", "Checkpoint", "ConfigError",
-    "DECISION_REASONS", "Decision", "DeviceKeyError", "DeviceMismatch", "EncodingError",
-    "ForkDetected", "GatehouseError", "LedgerStore", "LedgerView", "Policy",
-    "RecordChainError", "Signer", "StoreCorrupt", "StoreError", "TicketInfo", "Token",
-    "TokenRejected", "b45decode", "b45encode", "canonical_json", "decide", "encode_token",
-    "make_block", "make_record", "parse_block", "parse_strict", "parse_token",
-    "public_key_of", "step_of", "verify_records",
+                         "DECISION_REASONS",
+                         "Admission",
+                         "ApplyReport",
+                         "Block",
+                         "BlockRejected",
+                         "Checkpoint",
+                         "ConfigError",
+                         "Decision",
+                         "DeviceKeyError",
+                         "DeviceMismatch",
+                         "EncodingError",
+                         "ForkDetected",
+                         "GatehouseError",
+                         "LedgerStore",
+                         "LedgerView",
+                         "Policy",
+                         "RecordChainError",
+                         "Signer",
+                         "StoreCorrupt",
+                         "StoreError",
+                         "TicketInfo",
+                         "Token",
+                         "TokenRejected",
+                         "b45decode",
+                         "b45encode",
+                         "canonical_json",
+                         "decide",
+                         "encode_token",
+                         "make_block",
+                         "make_record",
+                         "parse_block",
+                         "parse_strict",
+                         "parse_token",
+                         "public_key_of",
+                         "step_of",
+                         "verify_records",
 ]

@@ -92,7 +92,8 @@ def _field_error(value: Any, kind: str) -> str | None:
             ok = False
         return None if ok else "must be a canonical lowercase UUID"
     if kind == _EVENT:
-        return None if type(value) is str and _EVENT_ID.match(value) else "must match [a-z0-9-]{1,64}"
+        ok = type(value) is str and bool(_EVENT_ID.match(value))
+        return None if ok else "must match [a-z0-9-]{1,64}"
     if kind == _HOLDER:
         return None if type(value) is str and _HEX64.match(value) else "must be 64 lowercase hex"
     if kind == _ZONES:
@@ -205,8 +206,7 @@ def make_block(authority: Signer, height: int, prev: str, time: int,
     return {**body, "sig": authority.sign(TAG_BLOCK, digest).hex()}
 
 
-def read_blocks(lines: Iterable[str | bytes], *, source: str | None = None,
-                ) -> Iterator[tuple[int, str | bytes]]:
+def read_blocks(lines: Iterable[str | bytes]) -> Iterator[tuple[int, str | bytes]]:
     """Number the non-blank lines of a JSONL ledger file (1-based), for error messages."""
     for number, text in enumerate(lines, start=1):
         if text.strip():

@@ -8,7 +8,8 @@ record). The tags live here and nowhere else.
 from __future__ import annotations
 
 import nacl.bindings as _sodium
-from nacl.exceptions import BadSignatureError, ValueError as _NaclValueError
+from nacl.exceptions import BadSignatureError
+from nacl.exceptions import ValueError as _NaclValueError
 
 TAG_ENTRY = b"GH1-ENTRY"
 TAG_BLOCK = b"GH1-BLOCK"
@@ -28,7 +29,7 @@ def public_key_of(seed: bytes) -> bytes:
 class Signer:
     """Signs with one Ed25519 key; the expanded secret key is derived once."""
 
-    __slots__ = ("public_key", "_secret")
+    __slots__ = ("_secret", "public_key")
 
     def __init__(self, seed: bytes) -> None:
         if len(seed) != SEED_BYTES:
