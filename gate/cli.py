@@ -155,14 +155,10 @@ def cmd_ledger_status(cfg: GateConfig, args: argparse.Namespace) -> int:
 def _write_atomically(path: Path, lines: Iterator[str]) -> int:
     """Write lines to ``path`` via a synced temporary file, so a pulled USB stick never
     holds half an export under the final name."""
-    count = 0
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for line in lines:
-                out.write(line + "\n")
-                count += 1
-            out.flush()
+            count = _write_stream(out, lines)
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -1,0 +1,115 @@
+"""Property tests: the decision never raises and always gives a contract reason; the
+codecs round-trip; canonical JSON is stable."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from verifier import (DECISION_REASONS, Admission, Policy, TicketInfo, b45decode, b45encode,
+                      canonical_json, decide, encode_token, parse_strict, parse_token)
+from verifier.base45 import ALPHABET
+from verifier.exceptions import EncodingError
+
+from .ledgerkit import NOW, signer, ticket_id
+
+HOLDER = signer("prop-holder")
+TICKET = ticket_id("prop")
+
+
+class OneTicketLedger:
+    """An in-memory ledger view with one ticket, so properties run without SQLite."""
+
+    def __init__(self, admissions: Sequence[Admission] = ()) -> None:
+        self.info = TicketInfo(event="show", holder=HOLDER.public_key, valid_from=NOW - 3600,
+                               until=NOW + 3600, zones=(), entries=1, label="GA", revoked=None)
+        self._admissions = list(admissions)
+
+    def ticket(self, ticket: bytes) -> TicketInfo | None:
+        return self.info if ticket == uuid.UUID(TICKET).bytes else None
+
+    def previous_holders(self, ticket: bytes) -> Sequence[bytes]:
+        return []
+
+    def admissions(self, ticket: bytes) -> Sequence[Admission]:
+        return self._admissions
+
+
+POLICY = Policy(events=frozenset({"show"}), zone="north")
+VALID = encode_token(HOLDER, TICKET, NOW // 15)
+
+
+@given(st.text(max_size=400), st.integers(min_value=-(2**40), max_value=2**40))
+def test_decision_never_raises_on_text(text: str, now: int) -> None:
+    assert decide(text, now, OneTicketLedger(), POLICY).reason in DECISION_REASONS
+
+
+@given(st.binary(max_size=400))
+def test_decision_never_raises_on_bytes(data: bytes) -> None:
+    assert decide(data, NOW, OneTicketLedger(), POLICY).reason in DECISION_REASONS
+
+
+@given(st.text(alphabet=ALPHABET, min_size=129, max_size=129))
+def test_decision_on_alphabet_noise_after_prefix(body: str) -> None:
+    decision = decide("GH1:" + body, NOW, OneTicketLedger(), POLICY)
+    assert decision.reason in DECISION_REASONS and not decision.admitted
+
+
+@given(st.integers(min_value=4, max_value=len(VALID) - 1), st.sampled_from(ALPHABET))
+def test_one_changed_character_never_admits(position: int, char: str) -> None:
+    assume(VALID[position] != char)
+    mutated = VALID[:position] + char + VALID[position + 1:]
+    decision = decide(mutated, NOW, OneTicketLedger(), POLICY)
+    assert decision.reason in DECISION_REASONS
+    assert not decision.admitted
+
+
+@given(st.binary(max_size=300))
+def test_base45_round_trip(data: bytes) -> None:
+    assert b45decode(b45encode(data)) == data
+
+
+@given(st.text(alphabet=ALPHABET, max_size=60))
+def test_base45_decodes_only_canonical_text(text: str) -> None:
+    try:
+        data = b45decode(text)
+    except EncodingError:
+        return
+    assert b45encode(data) == text  # whatever strict decoding accepts has one spelling
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(min_size=32, max_size=32), st.uuids(), st.integers(0, 2**32 - 1))
+def test_token_round_trip(seed: bytes, ticket: uuid.UUID, step: int) -> None:
+    token = encode_token(seed, ticket, step)
+    parsed = parse_token(token)
+    assert (parsed.ticket, parsed.step) == (ticket.bytes, step)
+    assert token.startswith("GH1:") and len(token) == 133
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=30)
+
+
+@given(json_values)
+def test_canonical_json_is_stable(value: object) -> None:
+    once = canonical_json(value)
+    again = canonical_json(parse_strict(once))
+    assert once == again
+    assert parse_strict(once) == value
+    # Canonical means: key order and whitespace of the input do not matter.
+    assert canonical_json(json.loads(json.dumps(value, indent=2))) == once
+
+
+def test_admission_and_replay_windows() -> None:
+    """A concrete anchor for the properties: the valid code admits, a used one does not."""
+    assert decide(VALID, NOW, OneTicketLedger(), POLICY).reason == "ok"
+    used = OneTicketLedger([Admission("south-2", 3, NOW // 15 - 1, NOW - 20)])
+    assert decide(VALID, NOW, used, POLICY).reason == "already_used"
