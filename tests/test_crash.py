@@ -19,7 +19,7 @@ from pathlib import Path
 from verifier import Checkpoint, Policy, verify_records
 from verifier.blocks import read_blocks
 
-from .ledgerkit import NOW, code, simple_ledger
+from .ledgerkit import code, simple_ledger
 
 KILLS = 55
 TICKETS = 4000

@@ -10,8 +10,19 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from verifier import (DECISION_REASONS, Admission, Policy, TicketInfo, b45decode, b45encode,
-                      canonical_json, decide, encode_token, parse_strict, parse_token)
+from verifier import (
+    DECISION_REASONS,
+    Admission,
+    Policy,
+    TicketInfo,
+    b45decode,
+    b45encode,
+    canonical_json,
+    decide,
+    encode_token,
+    parse_strict,
+    parse_token,
+)
 from verifier.base45 import ALPHABET
 from verifier.exceptions import EncodingError
 

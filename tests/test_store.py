@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from verifier import (BlockRejected, Checkpoint, DeviceMismatch, ForkDetected, Policy,
-                      StoreCorrupt, StoreError, parse_block)
+from verifier import (
+    BlockRejected,
+    Checkpoint,
+    DeviceMismatch,
+    ForkDetected,
+    Policy,
+    StoreCorrupt,
+    StoreError,
+    parse_block,
+)
 from verifier.blocks import read_blocks
 from verifier.store import LedgerStore
 
@@ -131,7 +139,7 @@ def test_damaged_database_is_refused_and_left_alone(state_dir: Path, damage: str
             data[start:start + 12] = b"\xff" * 12
     db.write_bytes(bytes(data))
     before = file_digest(db)
-    with pytest.raises(StoreCorrupt, match="damaged|cannot be used"):
+    with pytest.raises(StoreCorrupt, match=r"damaged|cannot be used"):
         gate(state_dir, kit)
     assert file_digest(db) == before
 
