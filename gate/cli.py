@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 def _when(unix: int | None) -> str:
     if unix is None:
         return "?"
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(unix, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def describe(decision: Decision) -> str:
@@ -161,6 +161,11 @@ def _write_atomically(path: Path, lines: Iterator[str]) -> int:
             count = _write_stream(out, lines)
             os.fsync(out.fileno())
         os.replace(tmp, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself must survive a pulled stick
+        finally:
+            os.close(directory)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -279,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.Error as exc:
+        if "readonly" in str(exc):
+            print(f"gate: the state database is not writable by this user ({exc}); was it "
+                  "created by another user, e.g. with sudo? Fix the state_dir's ownership",
+                  file=sys.stderr)
+            return EXIT_USAGE
         print(f"gate: database error: {exc} (is another process holding the state_dir, "
               "or is the disk full?)", file=sys.stderr)
         return EXIT_DAMAGED

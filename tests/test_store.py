@@ -11,6 +11,7 @@ import pytest
 from verifier import (
     BlockRejected,
     Checkpoint,
+    DeviceKeyError,
     DeviceMismatch,
     ForkDetected,
     Policy,
@@ -216,3 +217,62 @@ def test_revoked_ticket_cannot_be_transferred(state_dir: Path) -> None:
     with gate(state_dir, kit) as cp:
         report = apply(cp, kit)
         assert report.height == 2 and "revoked" in str(report.error)
+
+
+def test_void_must_name_the_admitted_ticket(state_dir: Path) -> None:
+    kit = LedgerKit()
+    kit.append([show()])
+    kit.append([issue("a"), issue("b"),
+                {"op": "redeem", "ticket": ticket_id("a"), "device": "south-2", "seq": 1,
+                 "step": NOW // 15 - 8, "at": NOW - 120}])
+    kit.append([{"op": "void", "ticket": ticket_id("b"), "device": "south-2", "seq": 1}])
+    with gate(state_dir, kit) as cp:
+        assert apply(cp, kit).error is None
+        assert cp.check(code("a"), NOW).reason == "already_used"
+
+
+def test_redeem_without_step_counts(state_dir: Path) -> None:
+    """A steward's override admission with a ticket has no code step; it still counts."""
+    kit = simple_ledger(1)
+    kit.append([{"op": "redeem", "ticket": ticket_id("t0"), "device": "south-2", "seq": 4,
+                 "step": None, "at": NOW - 30}])
+    with gate(state_dir, kit) as cp:
+        assert apply(cp, kit).error is None
+        assert cp.check(code("t0"), NOW).reason == "already_used"
+
+
+def test_lone_surrogate_is_refused_not_a_crash(state_dir: Path) -> None:
+    kit = simple_ledger(1)
+    line = kit.lines()[1].replace('"label": "GA"', '"label": "\\ud800"')
+    with gate(state_dir, kit) as cp:
+        report = cp.apply_lines(read_blocks([kit.lines()[0], line]))
+        assert report.height == 0 and "surrogate" in str(report.error)
+
+
+def test_lost_device_key_is_not_replaced(state_dir: Path) -> None:
+    kit = simple_ledger(1)
+    with gate(state_dir, kit) as cp:
+        apply(cp, kit)
+        cp.admit(code("t0"), NOW)
+    (state_dir / "device.key").unlink()
+    with pytest.raises(DeviceKeyError, match="re-provision"):
+        gate(state_dir, kit)
+    assert not (state_dir / "device.key").exists()
+
+
+def test_lost_database_with_a_device_key_is_refused(state_dir: Path) -> None:
+    kit = simple_ledger(1)
+    with gate(state_dir, kit) as cp:
+        cp.admit(code("t0"), NOW)
+    for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
+        (state_dir / name).unlink(missing_ok=True)
+    with pytest.raises(StoreError, match="record log is lost"):
+        gate(state_dir, kit)
+    assert not (state_dir / "ledger.db").exists()
+
+
+def test_database_is_private(state_dir: Path) -> None:
+    kit = simple_ledger(1)
+    with gate(state_dir, kit):
+        pass
+    assert (state_dir / "ledger.db").stat().st_mode & 0o777 == 0o600

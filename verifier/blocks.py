@@ -103,8 +103,9 @@ def _field_error(value: Any, kind: str) -> str | None:
         return None if _is_int(value) and value >= 1 else "must be an integer >= 1"
     if kind == _SEQ:
         return None if _is_int(value) and value >= 1 else "must be an integer >= 1"
-    if kind == _STEP:
-        return None if _is_int(value) and 0 <= value <= 0xFFFFFFFF else "must be a 32-bit step"
+    if kind == _STEP:  # null: a steward's override admission, which has no code
+        ok = value is None or (_is_int(value) and 0 <= value <= 0xFFFFFFFF)
+        return None if ok else "must be a 32-bit step or null"
     raise AssertionError(kind)
 
 

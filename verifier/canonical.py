@@ -64,13 +64,23 @@ def parse_strict(text: str | bytes) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise EncodingError(f"not valid UTF-8 at byte {exc.start}") from None
+    if text.startswith("\ufeff"):
+        raise EncodingError("starts with a byte-order mark; GH1 JSON is UTF-8 without one")
     try:
-        return _decoder.decode(text)
+        value = _decoder.decode(text)
     except json.JSONDecodeError as exc:
-        raise EncodingError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+        raise EncodingError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
     except EncodingError:
         raise
     except RecursionError:
         raise EncodingError("JSON nested too deeply") from None
     except ValueError as exc:  # int() refusing a number of thousands of digits
         raise EncodingError(f"not valid JSON: {exc}") from None
+    if "\\u" in text:
+        # A \uD800-style escape decodes to a lone surrogate, which has no UTF-8 form
+        # and so no canonical bytes to hash: refuse it here, not deep in a hash.
+        try:
+            canonical_json(value)
+        except UnicodeEncodeError:
+            raise EncodingError("a string holds a lone UTF-16 surrogate escape") from None
+    return value

@@ -18,10 +18,10 @@ from . import reasons
 from .blocks import parse_block
 from .canonical import canonical_json
 from .decision import Decision, Policy, decide
-from .device_key import load_device_key
-from .exceptions import BlockRejected
+from .device_key import KEY_FILE, load_device_key
+from .exceptions import BlockRejected, DeviceKeyError, StoreError
 from .records import make_record
-from .store import LedgerStore
+from .store import DB_FILE, LedgerStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +42,23 @@ class Checkpoint:
         self.device = device
         self.policy = policy
         state = Path(state_dir)
+        key_file, db_file = state / KEY_FILE, state / DB_FILE
+        if key_file.exists() and (not db_file.exists() or db_file.stat().st_size == 0):
+            # A device with an identity but no database has lost its record log; starting
+            # a new log at seq 1 under the same key would be refused by the hub and would
+            # forget admissions not yet uploaded.
+            raise StoreError(f"{db_file} is missing or empty but {key_file} exists: this "
+                             "gate's record log is lost. Restore the state_dir from its disk, "
+                             "or re-provision the gate (new device key)")
         # The store first: it refuses a missing state_dir before a key is written there.
         self.store = LedgerStore(state, ledger_key=ledger_key, device=device,
                                  integrity=integrity)
         try:
+            pinned = self.store.meta("device_public_key")
+            if pinned is not None and not key_file.exists():
+                raise DeviceKeyError(f"{key_file} is missing, but this state's record log is "
+                                     f"signed by device key {pinned[:16]}…; the key never "
+                                     "leaves the device, so re-provision the gate")
             self.signer = load_device_key(state)
             self.store.pin_device_key(self.signer.public_key)
         except BaseException:

@@ -39,7 +39,7 @@ def _read(path: Path) -> Signer:
         seed = b""
     if len(seed) != SEED_BYTES:
         raise DeviceKeyError(f"device key {path} is damaged (expected {SEED_BYTES * 2} hex "
-                             "digits); restore it from backup or re-provision the gate")
+                             "digits); the key never leaves the device, so re-provision the gate")
     return Signer(seed)
 
 

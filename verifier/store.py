@@ -11,6 +11,7 @@ The store is also the :class:`~verifier.decision.LedgerView` the decision reads.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,14 @@ from typing import Any
 
 from .blocks import ZERO_HASH, Block, signature_valid
 from .decision import Admission, TicketInfo
-from .exceptions import BlockRejected, DeviceMismatch, ForkDetected, StoreCorrupt, StoreError
+from .exceptions import (
+    BlockRejected,
+    DeviceKeyError,
+    DeviceMismatch,
+    ForkDetected,
+    StoreCorrupt,
+    StoreError,
+)
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_FILE = "ledger.db"
@@ -59,6 +67,10 @@ class LedgerStore:
             raise StoreError(f"state_dir {self.state_dir} does not exist or is not a directory "
                              "(create it, owned by the gate's user, mode 0700)")
         self._check_header()
+        if not self.path.exists():
+            # SQLite would create it with the umask's mode; the ledger and the log are
+            # the gate's business only (its -wal and -shm files copy this mode).
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
                                          cached_statements=64)
@@ -111,7 +123,8 @@ class LedgerStore:
         rows = self.conn.execute(f"PRAGMA {pragma}(5)").fetchall()
         problems = [r[0] for r in rows if r[0] != "ok"]
         if problems:
-            raise StoreCorrupt(f"{self.path} is damaged ({problems[0]}); the gate will not run "
+            first = " ".join(str(problems[0]).split())[:200]
+            raise StoreCorrupt(f"{self.path} is damaged ({first}); the gate will not run "
                                "on it. Move it aside and re-provision")
 
     def _migrate(self) -> None:
@@ -140,7 +153,13 @@ class LedgerStore:
 
     def pin_device_key(self, public_key: bytes) -> None:
         """Refuse a device key other than the one this state's record log was signed with."""
-        self._pin("device_public_key", public_key.hex(), "device key")
+        try:
+            self._pin("device_public_key", public_key.hex(), "device key")
+        except DeviceMismatch:
+            raise DeviceKeyError(f"{self.state_dir / 'device.key'} is not the key this "
+                                 f"state's record log was signed with ("
+                                 f"{self.meta('device_public_key')[:16]}…); re-provision the "
+                                 "gate") from None
 
     def meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -220,7 +239,7 @@ class LedgerStore:
             "revoked": count("SELECT count(*) FROM revocations").fetchone()[0],
             "admissions": count("SELECT count(*) FROM admissions a WHERE NOT EXISTS "
                                 "(SELECT 1 FROM voids v WHERE v.device=a.device "
-                                "AND v.seq=a.seq)").fetchone()[0],
+                                "AND v.seq=a.seq AND v.ticket=a.ticket)").fetchone()[0],
             "records": count("SELECT count(*) FROM records").fetchone()[0],
         }
 
@@ -244,7 +263,8 @@ class LedgerStore:
     def admissions(self, ticket: bytes) -> Sequence[Admission]:
         return [Admission(device=r[0], seq=r[1], step=r[2], at=r[3]) for r in self.conn.execute(
             "SELECT a.device, a.seq, a.step, a.at FROM admissions a WHERE a.ticket = ? AND "
-            "NOT EXISTS (SELECT 1 FROM voids v WHERE v.device = a.device AND v.seq = a.seq)",
+            "NOT EXISTS (SELECT 1 FROM voids v WHERE v.device = a.device AND v.seq = a.seq "
+            "AND v.ticket = a.ticket)",
             (ticket,))]
 
     # -- the record log ----------------------------------------------------------------
