@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
-import uuid
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ ZERO_HASH = "0" * 64
 BLOCK_FIELDS = frozenset(("v", "height", "prev", "time", "events", "sig"))
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+# Exactly the texts with str(uuid.UUID(t)) == t: canonical, lowercase, hyphenated.
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _HEX128 = re.compile(r"[0-9a-f]{128}\Z")
 _EVENT_ID = re.compile(r"[a-z0-9-]{1,64}\Z")
 
@@ -84,12 +87,7 @@ def _field_error(value: Any, kind: str) -> str | None:
     if kind == _INT:
         return None if _is_int(value) else "must be an integer"
     if kind == _UUID:
-        if type(value) is not str:
-            return "must be a ticket id string"
-        try:
-            ok = str(uuid.UUID(value)) == value
-        except ValueError:
-            ok = False
+        ok = type(value) is str and bool(_UUID_TEXT.match(value))
         return None if ok else "must be a canonical lowercase UUID"
     if kind == _EVENT:
         ok = type(value) is str and bool(_EVENT_ID.match(value))
@@ -205,6 +203,57 @@ def make_block(authority: Signer, height: int, prev: str, time: int,
     body = {"v": 1, "height": height, "prev": prev, "time": time, "events": events}
     digest = block_hash(body)
     return {**body, "sig": authority.sign(TAG_BLOCK, digest).hex()}
+
+
+_DONE = object()
+
+
+def parse_ahead(lines: Iterable[tuple[int, str | bytes]], *, source: str | None = None,
+                depth: int = 2) -> Iterator[tuple[int, Block | BlockRejected]]:
+    """Parse numbered lines on a background thread, ``depth`` blocks ahead of the caller.
+
+    Parsing (JSON, event shapes, the holder-key checks) and storing (SQLite, which
+    releases the GIL while it writes) then overlap. A line that does not parse is
+    yielded as its :class:`BlockRejected` in its place, so every block before it can
+    still be applied; the reader stops after the first one.
+    """
+    out: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for number, text in lines:
+                try:
+                    item: Block | BlockRejected = parse_block(text, line=number, source=source)
+                except BlockRejected as exc:
+                    put((number, exc))
+                    return
+                if not put((number, item)):
+                    return
+        except BaseException as exc:  # e.g. an OSError reading the file: re-raised below
+            put(exc)
+        finally:
+            put(_DONE)
+
+    worker = threading.Thread(target=produce, name="parse-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := out.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def read_blocks(lines: Iterable[str | bytes]) -> Iterator[tuple[int, str | bytes]]:

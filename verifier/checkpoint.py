@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import reasons
-from .blocks import parse_block
+from .blocks import parse_ahead
 from .canonical import canonical_json
 from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
@@ -104,9 +104,10 @@ class Checkpoint:
         """Verify and apply numbered JSONL lines in order; stop at the first refused block."""
         applied = held = 0
         error: BlockRejected | None = None
-        for number, text in lines:
+        for number, block in parse_ahead(lines, source=source):
             try:
-                block = parse_block(text, line=number, source=source)
+                if isinstance(block, BlockRejected):
+                    raise block
                 if self.store.apply_block(block):
                     applied += 1
                 else:

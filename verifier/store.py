@@ -46,7 +46,8 @@ class Head:
 
 
 def _tid(text: str) -> bytes:
-    return uuid.UUID(text).bytes
+    """16 raw bytes of a canonical UUID text (already validated by the block parser)."""
+    return bytes.fromhex(text.replace("-", ""))
 
 
 class LedgerStore:
@@ -361,7 +362,7 @@ def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
                 first_issue_index = index
             issues.append((_tid(ev["ticket"]), ev["event"], bytes.fromhex(ev["holder"]),
                            ev["from"], ev["until"],
-                           json.dumps(ev["zones"], ensure_ascii=False, separators=(",", ":")),
+                           _zones_text(ev["zones"]),
                            ev["entries"], ev["label"], height))
             continue
         flush_issues()
@@ -393,6 +394,11 @@ def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
             conn.execute("INSERT OR IGNORE INTO voids(device, seq, ticket, origin) "
                          "VALUES (?,?,?,'ledger')", (ev["device"], ev["seq"], tid))
     flush_issues()
+
+
+def _zones_text(zones: list[str]) -> str:
+    """The stored form of a zone list; most tickets have none, so skip the encoder."""
+    return json.dumps(zones, ensure_ascii=False, separators=(",", ":")) if zones else "[]"
 
 
 def _duplicate_issue(conn: sqlite3.Connection, issues: list[tuple[Any, ...]],
