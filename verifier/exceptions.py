@@ -19,7 +19,13 @@ package may import it without importing anything heavier.
     ├── BlockRejected (ValueError)       a ledger block is invalid; nothing of it applied
     │   └── ForkDetected                 a different, validly signed block at a held height
     ├── EncodingError (ValueError)       strict Base45 / canonical JSON refused the input
-    └── RecordChainError (ValueError)    an exported record log does not verify
+    ├── RecordChainError (ValueError)    an exported record log does not verify
+    ├── UnknownScheme (ValueError)       a driver URL names a scheme nobody registered
+    ├── BadDriverURL (ValueError)        a driver URL has a wrong path or option
+    ├── DriverUnavailable (ImportError)  the package a driver needs is not installed
+    ├── DeviceUnavailable (OSError)      a camera, relay or serial port is gone or fails
+    ├── Unsupported (NotImplementedError) a driver lacks an optional ability
+    └── DecodeError (RuntimeError)       a QR decoder failed (not: found no code)
 """
 
 from __future__ import annotations
@@ -93,3 +99,27 @@ class EncodingError(GatehouseError, ValueError):
 
 class RecordChainError(GatehouseError, ValueError):
     """A record log does not verify: a gap, a broken hash chain or a bad signature."""
+
+
+class UnknownScheme(GatehouseError, ValueError):
+    """A driver URL's scheme is not registered; the message lists the known ones."""
+
+
+class BadDriverURL(GatehouseError, ValueError):
+    """A driver URL has a wrong path or an unknown or invalid option."""
+
+
+class DriverUnavailable(GatehouseError, ImportError):
+    """The package a chosen driver needs is not installed; the message names it."""
+
+
+class DeviceUnavailable(GatehouseError, OSError):
+    """A device (camera, relay board, GPIO chip, serial port) is missing or failing."""
+
+
+class Unsupported(GatehouseError, NotImplementedError):
+    """A driver does not have an optional ability (e.g. a relay board with no read-back)."""
+
+
+class DecodeError(GatehouseError, RuntimeError):
+    """A QR decoder failed to run (finding no code in a frame is not an error)."""
