@@ -9,6 +9,7 @@ returns: the caller may open the turnstile only after ``admit`` has returned.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,6 +90,35 @@ class Checkpoint:
             seq = self._append(conn, now, decision.ticket, decision.step, decision.result,
                                decision.reason)
         return replace(decision, seq=seq)
+
+    def override(self, now: int, note: str, ticket: str | None = None) -> int:
+        """Record a steward's "open once" (``admitted``/``override``) and return its seq.
+
+        ``note`` is the steward's reason and is required: an override nobody can explain
+        afterwards is exactly what an audit looks for. With ``ticket`` set, it counts as
+        that ticket's admission.
+        """
+        if not note.strip():
+            raise ValueError("an override needs the steward's reason")
+        if ticket is not None:
+            ticket = str(uuid.UUID(ticket))
+            if self.store.ticket(uuid.UUID(ticket).bytes) is None:
+                raise ValueError(f"ticket {ticket} is not on this gate's ledger")
+        with self.store.write() as conn:
+            return self._append(conn, now, ticket, None, "admitted", "override",
+                                note=note.strip())
+
+    def void(self, seq: int, now: int) -> int:
+        """Record that admission ``seq`` did not happen (no one passed in time).
+
+        The ticket may be used again; the record (``voided``/``no_passage``, ``ref`` =
+        ``seq``) tells the hub, which turns it into a ``void`` event.
+        """
+        with self.store.write() as conn:
+            ticket = self.store.admitted_ticket(seq)
+            if ticket is None:
+                raise ValueError(f"record {seq} is not an admission of this gate")
+            return self._append(conn, now, ticket, None, "voided", "no_passage", ref=seq)
 
     def _append(self, conn: Any, at: int, ticket: str | None, step: int | None, result: str,
                 reason: str, ref: int | None = None, note: str | None = None) -> int:

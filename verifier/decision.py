@@ -26,12 +26,17 @@ TOKEN_TEXT_LENGTH = len(PREFIX) + 129
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """What this gate admits: its events, its zone (None: any) and the step window."""
+    """What this gate admits: its events, its zone (None: any) and the step window.
+
+    ``closed`` is the steward's lane mode: a closed lane refuses every scan with
+    ``lane_closed`` before check 1 (the lane swaps in a copy with ``closed=True``).
+    """
 
     events: frozenset[str]
     zone: str | None = None
     back: int = 2
     fwd: int = 1
+    closed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +125,24 @@ def _as_text(token: str | bytes) -> str | Decision:
         return _reject(reasons.MALFORMED)
 
 
+def _closed(token: str | bytes) -> Decision:
+    """``lane_closed``, with the ticket and step when the token parses (for the record)."""
+    text = _as_text(token)
+    if isinstance(text, str) and len(text) == TOKEN_TEXT_LENGTH:
+        try:
+            tok = parse_token(text)
+        except TokenRejected:
+            pass
+        else:
+            return _reject(reasons.LANE_CLOSED, ticket=str(uuid.UUID(bytes=tok.ticket)),
+                           step=tok.step)
+    return _reject(reasons.LANE_CLOSED)
+
+
 def decide(token: str | bytes, now: int, ledger: LedgerView, policy: Policy) -> Decision:
     """Decide on ``token`` at Unix time ``now``; checks run in the contract's order."""
+    if policy.closed:
+        return _closed(token)
     text = _as_text(token)
     if isinstance(text, Decision):
         return text

@@ -292,6 +292,14 @@ class LedgerStore:
                          "VALUES (?, ?, ?, 'local')",
                          (record["device"], record["ref"], _tid(ticket)))
 
+    def admitted_ticket(self, seq: int) -> str | None:
+        """The ticket of this gate's admission ``seq`` if it still counts, else None."""
+        row = self.conn.execute(
+            "SELECT a.ticket FROM admissions a WHERE a.origin = 'local' AND a.seq = ? AND "
+            "NOT EXISTS (SELECT 1 FROM voids v WHERE v.device = a.device AND v.seq = a.seq "
+            "AND v.ticket = a.ticket)", (seq,)).fetchone()
+        return None if row is None else str(uuid.UUID(bytes=row[0]))
+
     def record_bodies(self, since: int = 0) -> Iterator[str]:
         """The canonical JSON of every record with seq > ``since``, in order."""
         cursor = self.conn.execute("SELECT body FROM records WHERE seq > ? ORDER BY seq",
