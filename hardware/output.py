@@ -1,0 +1,195 @@
+"""Outputs: the turnstile relay, the green and red lamps and the buzzer.
+
+Every backend (gpio, serial, sim) is a small subclass of ``Output`` that only knows how
+to drive its device to energised (``True``) or de-energised (``False``) — ``_drive`` —
+and how to let go of it — ``_release``. Everything that keeps people safe lives here,
+once, for every backend:
+
+- ``pulse(ms)`` leaves the resting state and schedules the return on its own timer
+  thread, so the pulse ends on time even if the lane pipeline that asked for it hangs,
+  blocks on a disk, or dies with an exception. A pulse during a pulse extends it (to
+  whichever end is later); it never shortens one.
+- If the return to rest fails (a USB board unplugged mid-pulse), it is retried every
+  ``RETRY_S`` until it succeeds or the output is reset or closed: a board plugged back
+  in is driven to rest without anyone asking. A pulse whose start failed still gets
+  its return to rest, since a device that failed may have half-obeyed.
+- ``reset()`` cancels any pulse and drives to rest, always writing to the device even if
+  the driver believes it is already there (after a crash of an earlier process, only the
+  device knows). ``close()`` does the same, then releases the device; it is safe twice.
+
+The resting state is configuration (``rest=off`` by default): see docs/wiring.md for
+which to choose for fail-safe and fail-secure turnstiles. ``on()`` and ``off()`` are
+physical: on means energised (relay coil pulled in, lamp lit, buzzer sounding),
+whatever the resting state; ``pulse`` always means "leave rest for a while".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
+
+from verifier.exceptions import DeviceUnavailable
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 0.5
+MAX_PULSE_MS = 60_000
+DEFAULT_PULSE_MS = 800
+
+
+class Output(ABC):
+    """One on/off output with safe pulses. Subclasses implement ``_drive``."""
+
+    def __init__(self, url: str, *, rest: bool = False,
+                 pulse_ms: int = DEFAULT_PULSE_MS) -> None:
+        self.url = url
+        self.rest = rest
+        self.pulse_ms = pulse_ms
+        self.fault: DeviceUnavailable | None = None  # the last failure, cleared on success
+        self._lock = threading.RLock()
+        self._state: bool | None = None  # unknown until the first successful drive
+        self._closed = False
+        self._timer: threading.Timer | None = None
+        self._generation = 0  # bumped on every cancel: a timer that lost the race sees it
+        self._pulse_end = 0.0
+
+    # What a backend provides.
+
+    @abstractmethod
+    def _drive(self, energised: bool) -> None:
+        """Put the device in this state, or raise ``DeviceUnavailable`` naming it."""
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Let go of the device (close the port, free the pin). Called once."""
+
+    # The public surface.
+
+    @property
+    def is_on(self) -> bool | None:
+        """Energised as last driven; ``None`` before the first successful drive."""
+        return self._state
+
+    @property
+    def pulsing(self) -> bool:
+        return self._timer is not None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def on(self) -> None:
+        """Energise and hold (cancels a pulse in progress)."""
+        with self._lock:
+            self._check_open()
+            self._cancel()
+            self._set(True)
+
+    def off(self) -> None:
+        """De-energise and hold (cancels a pulse in progress)."""
+        with self._lock:
+            self._check_open()
+            self._cancel()
+            self._set(False)
+
+    def pulse(self, ms: int | None = None) -> None:
+        """Leave the resting state for ``ms`` milliseconds (the URL's ``pulse_ms`` if None).
+
+        Returns at once; the return to rest runs on a timer thread of its own.
+        """
+        ms = self.pulse_ms if ms is None else ms
+        if not isinstance(ms, int) or isinstance(ms, bool) or not 0 < ms <= MAX_PULSE_MS:
+            raise ValueError(f"{self.url}: pulse length must be 1..{MAX_PULSE_MS} ms, not {ms!r}")
+        with self._lock:
+            self._check_open()
+            now = time.monotonic()
+            end = now + ms / 1000
+            if self._timer is not None and self._pulse_end >= end:
+                return  # already pulsing for at least that long
+            self._cancel()
+            self._pulse_end = end
+            try:
+                self._set(not self.rest)
+            finally:
+                # Even when the drive failed, the device may have half-obeyed (the frame
+                # went out, the drain failed): return it to rest on time regardless.
+                self._schedule(end - now)
+
+    def reset(self) -> None:
+        """Cancel any pulse and drive the device to its resting state, unconditionally."""
+        with self._lock:
+            self._check_open()
+            self._cancel()
+            self._set(self.rest)
+
+    def close(self) -> None:
+        """Drive to rest (best effort: a dead device is logged) and release. Safe twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._cancel()
+            self._closed = True
+            try:
+                self._set(self.rest)
+            except DeviceUnavailable as exc:
+                log.warning("%s: could not drive to rest on close: %s", self.url, exc)
+            finally:
+                self._release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = {None: "unknown", True: "on", False: "off"}[self._state]
+        return f"<{type(self).__name__} {self.url} {state}{' closed' if self._closed else ''}>"
+
+    # Internals; every one is called with the lock held.
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DeviceUnavailable(f"{self.url}: output is closed")
+
+    def _set(self, energised: bool) -> None:
+        try:
+            self._drive(energised)
+        except DeviceUnavailable as exc:
+            self._state = None
+            self.fault = exc
+            raise
+        self._state = energised
+        self.fault = None
+
+    def _cancel(self) -> None:
+        self._generation += 1
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pulse_end = 0.0
+
+    def _schedule(self, delay: float) -> None:
+        self._generation += 1
+        timer = threading.Timer(delay, self._end_pulse, args=(self._generation,))
+        timer.daemon = True
+        timer.name = f"pulse-end {self.url}"
+        self._timer = timer
+        timer.start()
+
+    def _end_pulse(self, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation or self._closed:
+                return  # cancelled, extended or closed while this timer waited for the lock
+            self._timer = None
+            try:
+                self._set(self.rest)
+            except DeviceUnavailable as exc:
+                log.error("%s: pulse could not end, retrying in %.1f s: %s",
+                          self.url, RETRY_S, exc)
+                self._schedule(RETRY_S)

@@ -1,0 +1,83 @@
+# sim:[NAME][?follow=OUTPUT&delay_ms=300]
+#
+#   NAME      a label for messages; free text
+#   follow    the NAME of a sim: output in the same process (sim:relay). Each time that
+#             output leaves its resting state (a pulse opens the gate), a passage is
+#             reported delay_ms later: an attendee who always walks through. Without
+#             follow, passages happen only when trigger() is called
+#   delay_ms  0..60000 (default 300)
+"""The simulated passage sensor, for tests and the demo.
+
+``trigger()`` reports a passage, as a body breaking the beam would. With ``follow=``
+the demo and the end-to-end tests (which run the daemon in another process, where
+nobody can call ``trigger``) get a passage after every opening without any wiring.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from .sensor import PassageSensor
+from .sim_output import add_opening_listener, remove_opening_listener
+from .url import DriverURL, OptionReader
+
+
+class SimSensor(PassageSensor):
+    """A sensor that reports a passage when told to (or when its sim relay opens)."""
+
+    def __init__(self, url: str = "sim:", *, name: str = "", follow: str | None = None,
+                 delay_ms: int = 300) -> None:
+        super().__init__(url)
+        self.name = name
+        self.follow = follow
+        self.delay_ms = delay_ms
+        self.passages: list[float] = []  # time.monotonic() of each passage
+        self._timers: set[threading.Timer] = set()
+        if follow is not None:
+            add_opening_listener(follow, self._on_opening)
+
+    @classmethod
+    def from_url(cls, url: DriverURL) -> SimSensor:
+        opts = OptionReader(url)
+        follow = opts.text("follow")
+        if follow == "":
+            raise url.error("option follow= needs the NAME of a sim: output")
+        delay_ms = opts.integer("delay_ms", 300, 0, 60_000)
+        opts.done()
+        return cls(url.text, name=url.path, follow=follow, delay_ms=delay_ms)
+
+    def trigger(self, at: float | None = None) -> None:
+        """Report one passage now (or at the given ``time.monotonic()``)."""
+        self._passage(at)
+
+    def _passage(self, at: float | None = None) -> None:
+        at = time.monotonic() if at is None else at
+        with self._cond:
+            if self.closed:
+                return
+            self.passages.append(at)
+        super()._passage(at)
+
+    def _on_opening(self) -> None:
+        with self._cond:
+            if self.closed:
+                return
+            timer = threading.Timer(self.delay_ms / 1000, self._timed_passage)
+            timer.args = (timer,)
+            timer.daemon = True
+            self._timers.add(timer)
+        timer.start()
+
+    def _timed_passage(self, timer: threading.Timer) -> None:
+        with self._cond:
+            self._timers.discard(timer)
+        self.trigger()
+
+    def _release(self) -> None:
+        if self.follow is not None:
+            remove_opening_listener(self.follow, self._on_opening)
+        with self._cond:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
