@@ -9,6 +9,7 @@ returns: the caller may open the turnstile only after ``admit`` has returned.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -83,12 +84,22 @@ class Checkpoint:
         """Decide without recording anything."""
         return decide(token, now, self.store, self.policy)
 
-    def admit(self, token: str | bytes, now: int) -> Decision:
-        """Decide and record the decision durably; the result says whether to open."""
+    def admit(self, token: str | bytes, now: int, *,
+              timings: dict[str, float] | None = None) -> Decision:
+        """Decide and record the decision durably; the result says whether to open.
+
+        ``timings``, when given, receives ``decide`` and ``commit`` in seconds (the
+        lane logs them with every decision).
+        """
+        start = time.perf_counter()
         with self.store.write() as conn:
             decision = decide(token, now, self.store, self.policy)
+            decided = time.perf_counter()
             seq = self._append(conn, now, decision.ticket, decision.step, decision.result,
                                decision.reason)
+        if timings is not None:
+            timings["decide"] = decided - start
+            timings["commit"] = time.perf_counter() - decided
         return replace(decision, seq=seq)
 
     def override(self, now: int, note: str, ticket: str | None = None) -> int:

@@ -1,0 +1,208 @@
+"""The scan pipeline of one lane: source item -> decode -> de-duplicate -> decide -> record
+-> actuate, one decision at a time.
+
+Durable before visible: ``Checkpoint.admit`` returns only after the decision's record is
+committed and synced, and only then does the relay move. Every decision is logged as
+one JSON line with its latency parts, measured from the moment the frame was captured.
+
+Lane modes (set by a steward): ``normal``; ``closed`` (every scan refused with
+``lane_closed`` and recorded); ``free`` (the turnstile held open for emergency egress;
+scans are still decided and recorded, but the relay is not pulsed since it is already
+open).
+
+With a passage sensor, an admission not followed by a passage within
+``passage_timeout`` seconds is voided (``voided``/``no_passage``) so the ticket can be
+used again. The check runs on the lane's own thread (``tick``), because the state
+database connection belongs to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hardware import Output, PassageSensor
+from scanner.frame import Decoder, Item, texts_of
+from verifier import Checkpoint, Decision
+
+log = logging.getLogger("gatehouse.lane")
+
+MODES = ("normal", "closed", "free")
+
+
+class Debounce:
+    """The same text seen again within ``window`` seconds is the same scan.
+
+    A phone held under the camera is decoded in many consecutive frames; only the first
+    sighting is decided. A code held for longer than the window is decided again (and
+    then refused as already used or replayed), which is what a steward expects to see.
+    """
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._seen: dict[str, float] = {}
+
+    def fresh(self, text: str, now: float) -> bool:
+        last = self._seen.get(text)
+        self._seen[text] = now
+        if len(self._seen) > 256:  # forget codes long gone; the dict stays small
+            cutoff = now - self.window
+            self._seen = {t: s for t, s in self._seen.items() if s >= cutoff}
+        return last is None or now - last > self.window
+
+
+@dataclass(slots=True)
+class Outputs:
+    """The lane's actuators; only the relay is required."""
+
+    relay: Output
+    green: Output | None = None
+    red: Output | None = None
+    buzzer: Output | None = None
+
+    def all(self) -> list[Output]:
+        return [o for o in (self.relay, self.green, self.red, self.buzzer) if o is not None]
+
+    def reset(self) -> None:
+        """Every output to its resting state (daemon start and stop, ``gate relay reset``)."""
+        for output in self.all():
+            output.reset()
+
+
+@dataclass(slots=True)
+class Pending:
+    """An admission waiting for its passage."""
+
+    seq: int
+    mark: int
+    deadline: float
+
+
+@dataclass(slots=True)
+class LaneStats:
+    admitted: int = 0
+    rejected: int = 0
+    voided: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Lane:
+    """One lane's pipeline around a :class:`Checkpoint` and its outputs."""
+
+    def __init__(self, checkpoint: Checkpoint, outputs: Outputs, decoder: Decoder, *,
+                 debounce_s: float = 3.0, mode: str = "normal",
+                 sensor: PassageSensor | None = None, passage_timeout: float = 10.0,
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 emit: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.outputs = outputs
+        self.decoder = decoder
+        self.debounce = Debounce(debounce_s)
+        self.sensor = sensor
+        self.passage_timeout = passage_timeout
+        self.clock = clock
+        self.monotonic = monotonic
+        self.emit = emit or (lambda event: log.info(json.dumps(event, ensure_ascii=False)))
+        self.pending: list[Pending] = []
+        self.stats = LaneStats()
+        self._mode = "normal"
+        self.set_mode(mode)
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str) -> None:
+        """Switch the lane mode; ``free`` holds the turnstile open until switched back."""
+        if mode not in MODES:
+            raise ValueError(f"lane mode {mode!r} is not one of {', '.join(MODES)}")
+        self.checkpoint.policy = replace(self.checkpoint.policy, closed=(mode == "closed"))
+        if mode == "free":
+            relay = self.outputs.relay  # "open" is whatever is not the resting state
+            relay.off() if relay.rest else relay.on()
+        elif self._mode == "free":
+            self.outputs.relay.reset()
+        self._mode = mode
+        self.emit({"event": "mode", "time": int(self.clock()), "mode": mode})
+
+    def handle(self, item: Item) -> list[Decision]:
+        """Decide on every new code an item carries; return the decisions made."""
+        captured = item.timestamp
+        texts = texts_of(item, self.decoder)
+        decoded = self.monotonic()
+        decisions = []
+        for text in texts:
+            if self.debounce.fresh(text, decoded):
+                decisions.append(self._decide(text, captured, decoded))
+                decoded = self.monotonic()
+        return decisions
+
+    def _decide(self, text: str, captured: float, decoded: float) -> Decision:
+        now = int(self.clock())
+        timings: dict[str, float] = {}
+        decision = self.checkpoint.admit(text, now, timings=timings)
+        committed = self.monotonic()
+        self._actuate(decision)
+        actuated = self.monotonic()
+        self._count(decision)
+        self.emit({
+            "event": "decision", "time": now, "result": decision.result,
+            "reason": decision.reason, "ticket": decision.ticket, "seq": decision.seq,
+            "mode": self._mode,
+            "latency_ms": {
+                "decode": round((decoded - captured) * 1000, 3),
+                "decide": round(timings.get("decide", 0.0) * 1000, 3),
+                "commit": round(timings.get("commit", 0.0) * 1000, 3),
+                "actuate": round((actuated - committed) * 1000, 3),
+                "total": round((actuated - captured) * 1000, 3),
+            },
+        })
+        return decision
+
+    def _actuate(self, decision: Decision) -> None:
+        """Only after the commit: open for an admission, signal a refusal."""
+        out = self.outputs
+        if decision.admitted:
+            if self.sensor is not None and decision.seq is not None:
+                self.pending.append(Pending(decision.seq, self.sensor.mark(),
+                                            self.monotonic() + self.passage_timeout))
+            if self._mode != "free":
+                out.relay.pulse()
+            if out.green is not None:
+                out.green.pulse()
+        else:
+            if out.red is not None:
+                out.red.pulse()
+            if out.buzzer is not None:
+                out.buzzer.pulse()
+
+    def _count(self, decision: Decision) -> None:
+        if decision.admitted:
+            self.stats.admitted += 1
+        else:
+            self.stats.rejected += 1
+        self.stats.reasons[decision.reason] = self.stats.reasons.get(decision.reason, 0) + 1
+
+    def tick(self) -> None:
+        """Void admissions whose passage never came; call between items."""
+        if not self.pending or self.sensor is None:
+            return
+        now_mono = self.monotonic()
+        still: list[Pending] = []
+        for p in self.pending:
+            if self.sensor.wait(0, since=p.mark):
+                continue
+            if now_mono < p.deadline:
+                still.append(p)
+                continue
+            now = int(self.clock())
+            seq = self.checkpoint.void(p.seq, now)
+            self.stats.voided += 1
+            self.emit({"event": "voided", "time": now, "ref": p.seq, "seq": seq,
+                       "reason": "no_passage"})
+        self.pending = still
