@@ -14,6 +14,16 @@ Keys (top level)::
     zone       = "north"                   # optional: this gate's zone
     back       = 2                         # optional: steps a code may be old (15 s each)
     fwd        = 1                         # optional: steps a code may be ahead
+
+Sections for the lane daemon (``gate run``); each is optional for the other commands::
+
+    [camera]      url = "v4l2:/dev/video0?width=1280&height=720"   # or images:, file:,
+                                                                   # synthetic:, serial:
+    [decoder]     name = "zxing"                                   # zxing, zbar, opencv
+    [relay]       url = "gpio:17?active=low&pulse_ms=800"
+    [indicators]  green = "sim:green"   red = "sim:red"   buzzer = "sim:buzzer"
+    [sensor]      url = "gpio:27?edge=falling"   passage_timeout = 10   # seconds
+    [lane]        mode = "normal"   debounce = 3.0                 # seconds
 """
 
 from __future__ import annotations
@@ -38,6 +48,22 @@ _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True, slots=True)
+class LaneConfig:
+    """The daemon's sections; None where a section is absent."""
+
+    camera: str | None = None
+    decoder: str | None = None
+    relay: str | None = None
+    green: str | None = None
+    red: str | None = None
+    buzzer: str | None = None
+    sensor: str | None = None
+    passage_timeout: float = 10.0
+    mode: str = "normal"
+    debounce: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
 class GateConfig:
     """A validated configuration."""
 
@@ -46,6 +72,7 @@ class GateConfig:
     ledger_key: bytes
     state_dir: Path
     policy: Policy
+    lane: LaneConfig = LaneConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +107,31 @@ SCHEMA: Mapping[str, Key] = {
 }
 
 
+def _url(v: Any) -> bool:
+    return type(v) is str and ":" in v and v.split(":", 1)[0].isidentifier()
+
+
+def _seconds(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda v: type(v) in (int, float) and low <= v <= high
+
+
+_URL = "a driver URL string such as 'sim:relay' or 'gpio:17?active=low'"
+SECTIONS: Mapping[str, Mapping[str, Key]] = {
+    "camera": {"url": Key(True, "a source URL such as 'v4l2:/dev/video0' or 'images:DIR'",
+                          _url)},
+    "decoder": {"name": Key(False, "one of zxing, zbar, opencv",
+                            lambda v: v in ("zxing", "zbar", "opencv"))},
+    "relay": {"url": Key(True, _URL, _url)},
+    "indicators": {"green": Key(False, _URL, _url), "red": Key(False, _URL, _url),
+                   "buzzer": Key(False, _URL, _url)},
+    "sensor": {"url": Key(True, _URL, _url),
+               "passage_timeout": Key(False, "seconds from 1 to 120", _seconds(1, 120), 10.0)},
+    "lane": {"mode": Key(False, "one of normal, closed, free",
+                         lambda v: v in ("normal", "closed", "free"), "normal"),
+             "debounce": Key(False, "seconds from 0.1 to 60", _seconds(0.1, 60), 3.0)},
+}
+
+
 def _type_name(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
             list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
@@ -95,31 +147,53 @@ def config_path(explicit: str | None) -> Path:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
     """Validate a parsed TOML document; every error names ``path`` and the key."""
-    for key in data:
-        if key not in SCHEMA:
-            known = ", ".join(SCHEMA)
-            raise ConfigError(f"{path}: unknown key {key!r} (known keys: {known})")
-    values: dict[str, Any] = {}
-    for key, spec in SCHEMA.items():
-        if key not in data:
-            if spec.required:
-                raise ConfigError(f"{path}: missing required key {key!r} ({spec.form})")
-            values[key] = spec.default
-            continue
-        value = data[key]
-        if not spec.check(value):
-            shown = repr(value) if not isinstance(value, (list, dict)) else _type_name(value)
-            raise ConfigError(f"{path}: key {key!r} must be {spec.form}; got "
-                              f"{_type_name(value)} {shown}"[:300])
-        values[key] = value
+    top = {k: v for k, v in data.items() if k not in SECTIONS}
+    values = _validate(top, SCHEMA, path, "")
+    sections: dict[str, dict[str, Any]] = {}
+    for name, schema in SECTIONS.items():
+        if name in data:
+            if type(data[name]) is not dict:
+                raise ConfigError(f"{path}: [{name}] must be a table")
+            sections[name] = _validate(data[name], schema, path, f"{name}.")
     state_dir = Path(values["state_dir"]).expanduser()
     if not state_dir.is_absolute():
         state_dir = path.parent / state_dir
     policy = Policy(events=frozenset(values["events"]), zone=values["zone"],
                     back=values["back"], fwd=values["fwd"])
+    get = lambda section, key: sections.get(section, {}).get(key)  # noqa: E731
+    lane = LaneConfig(
+        camera=get("camera", "url"), decoder=get("decoder", "name"), relay=get("relay", "url"),
+        green=get("indicators", "green"), red=get("indicators", "red"),
+        buzzer=get("indicators", "buzzer"), sensor=get("sensor", "url"),
+        passage_timeout=float(get("sensor", "passage_timeout") or 10.0),
+        mode=get("lane", "mode") or "normal", debounce=float(get("lane", "debounce") or 3.0))
     return GateConfig(path=path, device=values["device"],
                       ledger_key=bytes.fromhex(values["ledger_key"]), state_dir=state_dir,
-                      policy=policy)
+                      policy=policy, lane=lane)
+
+
+def _validate(data: Mapping[str, Any], schema: Mapping[str, Key], path: Path,
+              prefix: str) -> dict[str, Any]:
+    """Check one table against its schema; errors name the file and the dotted key."""
+    for key in data:
+        if key not in schema:
+            known = ", ".join(schema) if prefix else ", ".join([*schema, *SECTIONS])
+            raise ConfigError(f"{path}: unknown key {prefix + key!r} (known keys: {known})")
+    values: dict[str, Any] = {}
+    for key, spec in schema.items():
+        if key not in data:
+            if spec.required:
+                raise ConfigError(f"{path}: missing required key {prefix + key!r} "
+                                  f"({spec.form})")
+            values[key] = spec.default
+            continue
+        value = data[key]
+        if not spec.check(value):
+            shown = repr(value) if not isinstance(value, (list, dict)) else _type_name(value)
+            raise ConfigError(f"{path}: key {prefix + key!r} must be {spec.form}; got "
+                              f"{_type_name(value)} {shown}"[:300])
+        values[key] = value
+    return values
 
 
 def load_config(path: Path) -> GateConfig:
