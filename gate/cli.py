@@ -215,6 +215,27 @@ def cmd_config_check(cfg: GateConfig, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(cfg: GateConfig, args: argparse.Namespace) -> int:
+    from .daemon import run_daemon
+    return run_daemon(cfg)
+
+
+def cmd_relay_reset(cfg: GateConfig, args: argparse.Namespace) -> int:
+    from .lanetools import relay_reset
+    return relay_reset(cfg)
+
+
+def cmd_scan(cfg: GateConfig, args: argparse.Namespace) -> int:
+    from .lanetools import scan_images
+    return scan_images(cfg, args.images, as_json=args.json, admit=args.admit,
+                       now=args.now)
+
+
+def cmd_selftest(cfg: GateConfig, args: argparse.Namespace) -> int:
+    from .lanetools import selftest
+    return selftest(cfg, pulse=not args.no_pulse)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     return run_demo(Path(args.dir) if args.dir else None)
@@ -263,6 +284,26 @@ def build_parser() -> argparse.ArgumentParser:
     csub = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
     p = csub.add_parser("check", parents=[common], help="validate without side effects")
     p.set_defaults(handler=cmd_config_check)
+
+    p = sub.add_parser("run", parents=[common], help="the lane daemon (systemd runs it)")
+    p.set_defaults(handler=cmd_run)
+
+    relay = sub.add_parser("relay", parents=[common], help="the turnstile relay and lamps")
+    rlsub = relay.add_subparsers(dest="relay_command", required=True, parser_class=_Parser)
+    p = rlsub.add_parser("reset", parents=[common], help="drive every output to rest")
+    p.set_defaults(handler=cmd_relay_reset)
+
+    p = sub.add_parser("scan", parents=[common], help="decode image files and decide each code")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--admit", action="store_true", help="record the decisions (default: dry)")
+    p.add_argument("--now", type=int, metavar="UNIX", help="decide as of this Unix time")
+    p.set_defaults(handler=cmd_scan)
+
+    p = sub.add_parser("selftest", parents=[common], help="exercise every configured device")
+    p.add_argument("--no-pulse", action="store_true",
+                   help="do not pulse the relay and lamps (the turnstile stays shut)")
+    p.set_defaults(handler=cmd_selftest)
 
     p = sub.add_parser("demo", help="a short end-to-end run over an example ledger")
     p.add_argument("--dir", metavar="DIR", help="keep the demo's files here (default: temp)")

@@ -111,13 +111,13 @@ class Lane:
         self.pending: list[Pending] = []
         self.stats = LaneStats()
         self._mode = "normal"
-        self.set_mode(mode)
+        self.set_mode(mode, announce=False)  # the daemon's "started" line names the mode
 
     @property
     def mode(self) -> str:
         return self._mode
 
-    def set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: str, *, announce: bool = True) -> None:
         """Switch the lane mode; ``free`` holds the turnstile open until switched back."""
         if mode not in MODES:
             raise ValueError(f"lane mode {mode!r} is not one of {', '.join(MODES)}")
@@ -128,7 +128,8 @@ class Lane:
         elif self._mode == "free":
             self.outputs.relay.reset()
         self._mode = mode
-        self.emit({"event": "mode", "time": int(self.clock()), "mode": mode})
+        if announce:
+            self.emit({"event": "mode", "time": int(self.clock()), "mode": mode})
 
     def handle(self, item: Item) -> list[Decision]:
         """Decide on every new code an item carries; return the decisions made."""

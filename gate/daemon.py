@@ -1,0 +1,146 @@
+"""``gate run``: the lane daemon, started by systemd (docs/technicians.md).
+
+Start-up reads like a checklist: open the state (refusing a damaged one), open the
+outputs and drive them to rest, open the passage sensor, the decoder and the camera,
+tell systemd READY. Then one item at a time: decode, decide, commit, actuate, and
+between items the no-passage check and the watchdog ping. SIGTERM (systemd stop) and
+SIGINT end the loop; the outputs go back to rest and the database is closed on every
+way out. A recorded source (``images:``, ``file:``) ends the daemon when it is played
+out, which is how the end-to-end tests run it.
+
+Everything the lane does is one JSON line on stdout (journald keeps it): decisions
+with their latency parts, mode changes, voids, alarms, start and stop.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from types import FrameType
+from typing import Any
+
+from hardware import Output, output_for_url, sensor_for_url
+from verifier import Checkpoint, ConfigError
+
+from .config import GateConfig
+from .lane import Lane, Outputs
+from .systemd import Notifier
+
+#: How long one read waits for a frame before the loop does its housekeeping.
+READ_TIMEOUT_S = 0.2
+
+
+def emit_json(event: dict[str, Any]) -> None:
+    """One event, one line, flushed at once (journald, a pipe, or a test reads it)."""
+    sys.stdout.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def open_outputs(cfg: GateConfig, stack: ExitStack) -> Outputs:
+    """Every configured output, at rest; closed (to rest) when ``stack`` unwinds."""
+    lane = cfg.lane
+    if not lane.relay:
+        raise ConfigError(f"{cfg.path}: missing required key 'relay.url' (gate run drives "
+                          "the turnstile relay)")
+
+    def opened(url: str | None) -> Output | None:
+        if url is None:
+            return None
+        output = output_for_url(url)
+        stack.callback(output.close)
+        return output
+
+    relay = opened(lane.relay)
+    assert relay is not None
+    return Outputs(relay=relay, green=opened(lane.green), red=opened(lane.red),
+                   buzzer=opened(lane.buzzer))
+
+
+class Stop:
+    """Set by SIGTERM/SIGINT; the loop checks it between items."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal: str | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.signal = signal.Signals(signum).name
+        self.event.set()
+
+
+def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None,
+               emit: Any = emit_json) -> int:
+    """Run the lane until stopped or its recorded source ends; return the exit code."""
+    from scanner import decoder_for_name, source_for_url  # heavy (OpenCV): only here
+
+    lane_cfg = cfg.lane
+    if not lane_cfg.camera:
+        raise ConfigError(f"{cfg.path}: missing required key 'camera.url' (gate run needs "
+                          "a frame source)")
+    notifier = notifier or Notifier()
+    stop = Stop()
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with ExitStack() as stack:
+            checkpoint = stack.enter_context(Checkpoint(
+                cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
+                policy=cfg.policy))
+            outputs = open_outputs(cfg, stack)
+            outputs.reset()
+            sensor = None
+            if lane_cfg.sensor:
+                sensor = sensor_for_url(lane_cfg.sensor)
+                stack.callback(sensor.close)
+            decoder = decoder_for_name(lane_cfg.decoder) if lane_cfg.decoder \
+                else decoder_for_name()
+
+            def alarm(text: str | None) -> None:
+                emit({"event": "alarm" if text else "alarm_cleared", "time": int(time.time()),
+                      "source": lane_cfg.camera, "alarm": text})
+                notifier.status(f"camera: {text}" if text else "camera ok")
+
+            source = source_for_url(lane_cfg.camera, on_alarm=alarm)
+            stack.callback(source.close)
+            lane = Lane(checkpoint, outputs, decoder, debounce_s=lane_cfg.debounce,
+                        mode=lane_cfg.mode, sensor=sensor,
+                        passage_timeout=lane_cfg.passage_timeout, emit=emit)
+            stack.callback(outputs.reset)
+            head = checkpoint.store.head()
+            emit({"event": "started", "time": int(time.time()), "device": cfg.device,
+                  "source": lane_cfg.camera, "decoder": decoder.name,
+                  "ledger_height": head.height, "mode": lane.mode})
+            notifier.ready(f"lane {cfg.device} ready, ledger height {head.height}")
+            _loop(lane, source, stop, notifier)
+            # Let pending passages resolve before a recorded source's run ends.
+            deadline = time.monotonic() + lane_cfg.passage_timeout
+            while lane.pending and not stop.event.is_set() and time.monotonic() < deadline:
+                lane.tick()
+                stop.event.wait(0.05)
+            lane.tick()
+            notifier.stopping()
+            emit({"event": "stopped", "time": int(time.time()),
+                  "why": stop.signal or ("source ended" if source.ended else "stopped"),
+                  "admitted": lane.stats.admitted, "rejected": lane.stats.rejected,
+                  "voided": lane.stats.voided})
+        return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        notifier.close()
+
+
+def _loop(lane: Lane, source: Any, stop: Stop, notifier: Notifier) -> None:
+    interval = notifier.watchdog_interval
+    next_ping = time.monotonic()
+    while not stop.event.is_set() and not source.ended:
+        item = source.read(timeout=READ_TIMEOUT_S)
+        if item is not None:
+            lane.handle(item)
+        lane.tick()
+        if interval is not None and time.monotonic() >= next_ping:
+            notifier.watchdog()
+            next_ping = time.monotonic() + interval

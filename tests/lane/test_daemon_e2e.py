@@ -1,0 +1,202 @@
+"""The real ``gate run`` in a subprocess on recorded and synthetic frames, with real
+decoders and sim hardware: decisions, records and relay pulses are what they must be."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from hardware import read_sim_log
+from scanner.render import render_frame
+from verifier import verify_records
+
+from ..ledgerkit import LedgerKit, code, issue, show, signer, ticket_id, write_config
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def live_ledger(now: int, names: list[str]) -> LedgerKit:
+    """A ledger whose tickets are valid around ``now`` (the daemon reads the real clock)."""
+    kit = LedgerKit(time=now - 7200)
+    kit.append([show(starts=now - 3600, ends=now + 7200)])
+    kit.append([issue(n, valid_from=now - 3600, until=now + 7200) for n in names])
+    if "t3" in names:
+        kit.append([{"op": "transfer", "ticket": ticket_id("t3"),
+                     "holder": signer("buyer").public_key.hex()}])
+    return kit
+
+
+def daemon_config(tmp_path: Path, kit: LedgerKit, camera: str, extra: str = "") -> Path:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (tmp_path / "ledger.jsonl").write_text("".join(kit.lines()), encoding="utf-8")
+    relay_log = tmp_path / "relay.log"
+    return write_config(tmp_path / "gate.toml", ledger_key=kit.key, state_dir=state, extra=f"""
+[camera]
+url = "{camera}"
+[relay]
+url = "sim:relay?log={relay_log}&pulse_ms=100"
+[indicators]
+green = "sim:green?pulse_ms=100"
+red = "sim:red?pulse_ms=100"
+[lane]
+debounce = 3.0
+""" + extra)
+
+
+def gate(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
+    return subprocess.run([sys.executable, "-m", "gate", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, cwd=ROOT, check=False)
+
+
+def events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def write_frames(directory: Path, frames: list[list[str]]) -> None:
+    directory.mkdir()
+    rng = np.random.default_rng(20261122)
+    for i, texts in enumerate(frames):
+        image = render_frame(texts, rng, (640, 480), degradations=()).image
+        cv2.imwrite(str(directory / f"{i:03d}.png"), image)
+
+
+def test_gate_run_on_recorded_frames(tmp_path: Path) -> None:
+    now = int(time.time())
+    kit = live_ledger(now, ["t0", "t1", "t2", "t3"])
+    frames = tmp_path / "frames"
+    write_frames(frames, [
+        [code("t0", now)],                    # valid
+        [code("t0", now)],                    # the same code in the next frame: one scan
+        [code("t0", now + 15)],               # a fresh code for a used ticket
+        [code("t1", now, holder="mallory")],  # forged
+        [code("t2", now - 120)],              # a screenshot from two minutes ago
+        [code("t3", now)],                    # the seller's code after a transfer
+        [code("t3", now, holder="buyer")],    # the buyer's code
+        [],                                   # nobody there
+        ["https://example.com/ticket/1"],     # some other QR code
+    ])
+    # Five frames a second: each admission's 100 ms pulse ends before the next frame.
+    config = daemon_config(tmp_path, kit, f"images:{frames}?fps=5")
+    assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
+
+    run = gate(config, "run")
+    assert run.returncode == 0, run.stderr
+    out = events(run.stdout)
+    decisions = [e for e in out if e["event"] == "decision"]
+    assert [d["reason"] for d in decisions] == [
+        "ok", "already_used", "bad_signature", "expired_code", "transferred", "ok",
+        "not_a_ticket"]
+    assert decisions[0]["ticket"] == ticket_id("t0")
+    assert all(set(d["latency_ms"]) >= {"decode", "decide", "commit", "actuate"}
+               for d in decisions)
+    assert out[0]["event"] == "started" and out[-1]["event"] == "stopped"
+    assert out[-1]["why"] == "source ended" and out[-1]["admitted"] == 2
+
+    # The relay opened exactly twice and is at rest.
+    states = [s for _, s in read_sim_log(tmp_path / "relay.log")]
+    assert states.count(True) == 2 and states[-1] is False
+
+    # Every decision is in the signed record log, in order, once.
+    export = gate(config, "records", "export", "-")
+    lines = export.stdout.splitlines()
+    assert [json.loads(x)["reason"] for x in lines] == [d["reason"] for d in decisions]
+    key = bytes.fromhex(json.loads(gate(config, "device", "show", "--json").stdout)
+                        ["public_key"])
+    assert verify_records(lines, key) == 7
+
+
+def test_gate_run_on_the_synthetic_source(tmp_path: Path) -> None:
+    now = int(time.time())
+    names = [f"t{i}" for i in range(4)]
+    kit = live_ledger(now, names)
+    camera = ("synthetic:?wallets=t0,t1,t2&namespace=test&seed=5&frames=40&fps=5"
+              "&width=640&height=480&empty=0.2&multi=0&degrade=none")
+    config = daemon_config(tmp_path, kit, camera)
+    assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
+    run = gate(config, "run")
+    assert run.returncode == 0, run.stderr
+    decisions = [e for e in events(run.stdout) if e["event"] == "decision"]
+    admitted = sorted(d["ticket"] for d in decisions if d["reason"] == "ok")
+    # Each wallet is admitted exactly once; anything else seen is a refusal.
+    assert admitted == sorted(ticket_id(n) for n in ("t0", "t1", "t2"))
+    assert {d["reason"] for d in decisions} <= {"ok", "already_used", "replayed"}
+    assert [s for _, s in read_sim_log(tmp_path / "relay.log")].count(True) == 3
+
+
+def test_sigkill_mid_pulse_then_relay_reset(tmp_path: Path) -> None:
+    now = int(time.time())
+    kit = live_ledger(now, ["t0"])
+    frames = tmp_path / "frames"
+    write_frames(frames, [[code("t0", now)]])
+    config = daemon_config(tmp_path, kit, f"images:{frames}?loop=1&fps=5")
+    text = config.read_text().replace("pulse_ms=100", "pulse_ms=20000")
+    config.write_text(text)
+    assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
+    env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
+    daemon = subprocess.Popen([sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, text=True)
+    relay_log = tmp_path / "relay.log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        states = read_sim_log(relay_log)
+        if states and states[-1][1] is True:
+            break
+        time.sleep(0.05)
+    else:
+        daemon.kill()
+        pytest.fail("the relay never opened")
+    daemon.send_signal(signal.SIGKILL)  # in the middle of a 20 s pulse
+    daemon.communicate()
+    assert read_sim_log(relay_log)[-1][1] is True  # the board latched the open state
+    reset = gate(config, "relay", "reset")
+    assert reset.returncode == 0, reset.stderr
+    assert read_sim_log(relay_log)[-1][1] is False
+    records = [json.loads(x) for x in gate(config, "records", "export", "-").stdout.split()]
+    admitted = [r for r in records if r["result"] == "admitted"]
+    assert len(admitted) == 1 and admitted[0]["ticket"] == ticket_id("t0")
+
+
+def test_gate_run_without_camera_or_relay(tmp_path: Path) -> None:
+    kit = live_ledger(int(time.time()), ["t0"])
+    state = tmp_path / "state"
+    state.mkdir()
+    config = write_config(tmp_path / "gate.toml", ledger_key=kit.key, state_dir=state)
+    run = gate(config, "run")
+    assert run.returncode == 2 and "camera.url" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_dead_camera_raises_an_alarm_and_sigterm_stops_cleanly(tmp_path: Path) -> None:
+    kit = live_ledger(int(time.time()), ["t0"])
+    config = daemon_config(tmp_path, kit, "v4l2:/dev/video77")
+    env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
+    daemon = subprocess.Popen([sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert daemon.stdout is not None
+    seen: list[dict] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = daemon.stdout.readline()
+        if line.startswith("{"):
+            seen.append(json.loads(line))
+            if seen[-1]["event"] == "alarm":
+                break
+    assert seen and seen[-1]["event"] == "alarm" and "/dev/video77" in seen[-1]["alarm"]
+    assert daemon.poll() is None  # still running: the lane waits for its camera
+    daemon.send_signal(signal.SIGTERM)
+    out, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    stopped = events(out)[-1]
+    assert stopped["event"] == "stopped" and stopped["why"] == "SIGTERM"
+    assert read_sim_log(tmp_path / "relay.log")[-1][1] is False
