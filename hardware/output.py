@@ -5,10 +5,11 @@ to drive its device to energised (``True``) or de-energised (``False``) — ``_d
 and how to let go of it — ``_release``. Everything that keeps people safe lives here,
 once, for every backend:
 
-- ``pulse(ms)`` leaves the resting state and schedules the return on its own timer
-  thread, so the pulse ends on time even if the lane pipeline that asked for it hangs,
-  blocks on a disk, or dies with an exception. A pulse during a pulse extends it (to
-  whichever end is later); it never shortens one.
+- ``pulse(ms)`` leaves the resting state and schedules the return on the output's own
+  clock thread, so the pulse ends on time even if the lane pipeline that asked for it
+  hangs, blocks on a disk, or dies with an exception. The thread is started once and
+  kept (a thread per pulse would cost the lane a thread start on every admission).
+  A pulse during a pulse extends it (to whichever end is later); it never shortens one.
 - If the return to rest fails (a USB board unplugged mid-pulse), it is retried every
   ``RETRY_S`` until it succeeds or the output is reset or closed: a board plugged back
   in is driven to rest without anyone asking. A pulse whose start failed still gets
@@ -51,10 +52,13 @@ class Output(ABC):
         self.pulse_ms = pulse_ms
         self.fault: DeviceUnavailable | None = None  # the last failure, cleared on success
         self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
         self._state: bool | None = None  # unknown until the first successful drive
         self._closed = False
-        self._timer: threading.Timer | None = None
-        self._generation = 0  # bumped on every cancel: a timer that lost the race sees it
+        self._clock: threading.Thread | None = None  # started on the first pulse
+        self._deadline: float | None = None  # when the clock returns the output to rest
+        self._deadline_generation = 0
+        self._generation = 0  # bumped on every cancel: a deadline that lost the race sees it
         self._pulse_end = 0.0
 
     # What a backend provides.
@@ -76,7 +80,7 @@ class Output(ABC):
 
     @property
     def pulsing(self) -> bool:
-        return self._timer is not None
+        return self._deadline is not None
 
     @property
     def closed(self) -> bool:
@@ -108,7 +112,7 @@ class Output(ABC):
             self._check_open()
             now = time.monotonic()
             end = now + ms / 1000
-            if self._timer is not None and self._pulse_end >= end:
+            if self._deadline is not None and self._pulse_end >= end:
                 return  # already pulsing for at least that long
             self._cancel()
             self._pulse_end = end
@@ -133,6 +137,7 @@ class Output(ABC):
                 return
             self._cancel()
             self._closed = True
+            self._wake.notify_all()  # the clock thread sees "closed" and ends
             try:
                 self._set(self.rest)
             except DeviceUnavailable as exc:
@@ -169,24 +174,38 @@ class Output(ABC):
 
     def _cancel(self) -> None:
         self._generation += 1
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None
         self._pulse_end = 0.0
 
     def _schedule(self, delay: float) -> None:
         self._generation += 1
-        timer = threading.Timer(delay, self._end_pulse, args=(self._generation,))
-        timer.daemon = True
-        timer.name = f"pulse-end {self.url}"
-        self._timer = timer
-        timer.start()
+        self._deadline = time.monotonic() + delay
+        self._deadline_generation = self._generation
+        if self._clock is None:
+            self._clock = threading.Thread(target=self._run_clock, daemon=True,
+                                           name=f"pulse-clock {self.url}")
+            self._clock.start()
+        self._wake.notify_all()
+
+    def _run_clock(self) -> None:
+        """The clock thread: sleeps until the deadline, then returns the output to rest."""
+        with self._lock:
+            while not self._closed:
+                if self._deadline is None:
+                    self._wake.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._wake.wait(remaining)
+                    continue
+                generation = self._deadline_generation
+                self._deadline = None
+                self._end_pulse(generation)
 
     def _end_pulse(self, generation: int) -> None:
         with self._lock:
             if generation != self._generation or self._closed:
-                return  # cancelled, extended or closed while this timer waited for the lock
-            self._timer = None
+                return  # cancelled, extended or closed while the clock waited for the lock
             try:
                 self._set(self.rest)
             except DeviceUnavailable as exc:
