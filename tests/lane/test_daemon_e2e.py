@@ -200,3 +200,27 @@ def test_dead_camera_raises_an_alarm_and_sigterm_stops_cleanly(tmp_path: Path) -
     stopped = events(out)[-1]
     assert stopped["event"] == "stopped" and stopped["why"] == "SIGTERM"
     assert read_sim_log(tmp_path / "relay.log")[-1][1] is False
+
+
+@pytest.mark.parametrize(("sensor", "voided"), [
+    ("sim:", 2),                               # nobody ever walks through
+    ("sim:?follow=relay&delay_ms=30", 0),      # everyone admitted walks through
+])
+def test_passage_sensor_voids_admissions_nobody_used(tmp_path: Path, sensor: str,
+                                                     voided: int) -> None:
+    now = int(time.time())
+    kit = live_ledger(now, ["t0", "t1"])
+    frames = tmp_path / "frames"
+    write_frames(frames, [[code("t0", now)], [code("t1", now)]])
+    config = daemon_config(tmp_path, kit, f"images:{frames}?fps=5",
+                           extra=f'[sensor]\nurl = "{sensor}"\npassage_timeout = 1\n')
+    assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
+    run = gate(config, "run")
+    assert run.returncode == 0, run.stderr
+    assert len([e for e in events(run.stdout) if e["event"] == "voided"]) == voided
+    records = [json.loads(x) for x in gate(config, "records", "export", "-").stdout.split()]
+    voids = [r for r in records if r["result"] == "voided"]
+    assert len(voids) == voided
+    assert all(v["reason"] == "no_passage" and v["ref"] in (1, 2) for v in voids)
+    status = json.loads(gate(config, "ledger", "status", "--json").stdout)
+    assert status["admissions"] == 2 - voided  # a voided ticket may be used again
