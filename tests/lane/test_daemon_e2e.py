@@ -224,3 +224,33 @@ def test_passage_sensor_voids_admissions_nobody_used(tmp_path: Path, sensor: str
     assert all(v["reason"] == "no_passage" and v["ref"] in (1, 2) for v in voids)
     status = json.loads(gate(config, "ledger", "status", "--json").stdout)
     assert status["admissions"] == 2 - voided  # a voided ticket may be used again
+
+
+def test_daemon_talks_to_systemd(tmp_path: Path) -> None:
+    """READY once started, WATCHDOG while looping, STOPPING at the end (sd_notify)."""
+    import socket
+
+    now = int(time.time())
+    kit = live_ledger(now, ["t0"])
+    frames = tmp_path / "frames"
+    write_frames(frames, [[code("t0", now)], [], [], [], [], []])
+    config = daemon_config(tmp_path, kit, f"images:{frames}?fps=4")
+    notify = tmp_path / "notify.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(notify))
+    server.settimeout(0.2)
+    env = {**os.environ, "GATEHOUSE_CONFIG": str(config), "NOTIFY_SOCKET": str(notify),
+           "WATCHDOG_USEC": "400000"}  # ping every 0.2 s
+    run = subprocess.run([sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    messages: list[str] = []
+    while True:
+        try:
+            messages.append(server.recv(512).decode())
+        except TimeoutError:
+            break
+    server.close()
+    kinds = [m.split("=")[0] for m in messages]
+    assert kinds[0] == "READY" and "lane north-1 ready" in messages[0]
+    assert kinds.count("WATCHDOG") >= 3 and kinds[-1] == "STOPPING"
