@@ -254,3 +254,55 @@ def test_daemon_talks_to_systemd(tmp_path: Path) -> None:
     kinds = [m.split("=")[0] for m in messages]
     assert kinds[0] == "READY" and "lane north-1 ready" in messages[0]
     assert kinds.count("WATCHDOG") >= 3 and kinds[-1] == "STOPPING"
+
+
+def test_clip_cut_off_mid_run_alarms_and_the_daemon_recovers(tmp_path: Path) -> None:
+    """The camera's clip is truncated while the daemon plays it, then made whole: an
+    alarm, then its end, and the admissions after the cut still happen, no restart."""
+    now = int(time.time())
+    kit = live_ledger(now, ["t0", "t1"])
+    clip = tmp_path / "lane.avi"
+    rng = np.random.default_rng(4)
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    first = render_frame([code("t0", now)], rng, (640, 480), degradations=()).image
+    last = render_frame([code("t1", now)], rng, (640, 480), degradations=()).image
+    for i in range(60):
+        image = first if i < 3 else last if i >= 55 else render_frame(
+            [], rng, (640, 480), degradations=("noise",)).image
+        writer.write(image)
+    writer.release()
+    whole = clip.read_bytes()
+    config = daemon_config(tmp_path, kit, f"file:{clip}?fps=20&retry=0.3")
+    assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
+    env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
+    daemon = subprocess.Popen([sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert daemon.stdout is not None
+    seen: list[dict] = []
+
+    def until(kind: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = daemon.stdout.readline()
+            if not line:
+                break
+            if line.startswith("{"):
+                seen.append(json.loads(line))
+                if seen[-1]["event"] == kind:
+                    return
+        daemon.kill()
+        pytest.fail(f"no {kind} event; saw {[e['event'] for e in seen]}")
+
+    until("decision")  # t0, from the first frames
+    clip.write_bytes(whole[: len(whole) // 3])  # the clip is cut off under the daemon
+    until("alarm")
+    time.sleep(0.5)
+    clip.write_bytes(whole)
+    until("alarm_cleared")
+    until("decision")  # t1, from the last frames: the run went on
+    until("stopped")
+    daemon.wait(timeout=30)
+    assert daemon.returncode == 0
+    decisions = [e for e in seen if e["event"] == "decision"]
+    assert [(d["reason"], d["ticket"]) for d in decisions] == [
+        ("ok", ticket_id("t0")), ("ok", ticket_id("t1"))]
