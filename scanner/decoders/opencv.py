@@ -6,7 +6,7 @@ multi-code call reports codes it located but could not read as empty strings; th
 are dropped (finding no readable code is not an error). Dark-mode screens are light
 modules on dark ground, which this detector does not try by itself: when nothing is
 found, the inverted frame is tried; then both again after a light blur
-(``base.second_look``), as every decoder here does.
+(``base.looks``), as every decoder here does.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from verifier.exceptions import DecodeError, DriverUnavailable
 
-from .base import second_look, to_gray, unique
+from .base import looks, to_gray, unique
 
 try:
     import cv2
@@ -44,7 +44,7 @@ class OpenCVDecoder:
     def decode(self, frame: np.ndarray) -> list[str]:
         gray = to_gray(frame)
         try:
-            texts = self._read_both(gray) or self._read_both(second_look(gray))
+            texts = looks(self._read_both, gray)
         except cv2.error as exc:
             raise DecodeError(f"OpenCV's QR detector failed on a {gray.shape[1]}x"
                               f"{gray.shape[0]} frame: {exc}") from exc

@@ -7,7 +7,7 @@ Debian package to install. ZBar needs its own copy of the pixels (``tobytes``), 
 part of why it is the slowest of the three at 1280x720. ZBar does not try light-on-dark
 codes (dark-mode wallet screens) by itself; when a frame holds none, the inverted frame
 is tried, as an integrator would have to; then both again after a light blur
-(``base.second_look``), as every decoder here does.
+(``base.looks``), as every decoder here does.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from verifier.exceptions import DecodeError, DriverUnavailable
 
-from .base import second_look, to_gray, unique
+from .base import looks, to_gray, unique
 
 MISSING_LIBRARY = ("the zbar decoder needs the system library libzbar0, which is not "
                    "installed: sudo apt-get install libzbar0 (Debian, Raspberry Pi OS, "
@@ -54,7 +54,7 @@ class ZBarDecoder:
         gray = to_gray(frame)
         height, width = gray.shape
         try:
-            found = self._read_both(gray) or self._read_both(second_look(gray))
+            found = looks(self._read_both, gray)
         except Exception as exc:
             raise DecodeError(f"zbar failed on a {width}x{height} frame: {exc}") from exc
         return unique(found)
