@@ -24,11 +24,11 @@ DECODERS: dict[str, tuple[str, str]] = {
 #: code and 60 without at each size), 2-CPU Xeon build machine, 2026-11-22:
 #:
 #:   frames read       640x480   1280x720    false decodes   mean ms 640x480 / 1280x720
-#:   zxing              99.71 %    99.43 %     0                2.88 /   7.68
-#:   zbar               72.29 %    80.57 %     0               42.44 / 119.43
-#:   opencv             52.86 %    75.43 %     0               70.95 / 194.91
+#:   zxing              99.71 %    99.43 %     0                3.10 /   6.65
+#:   zbar               74.29 %    80.57 %     0               64.40 / 105.61
+#:   opencv             77.43 %    75.43 %     0              111.49 / 167.49
 #:
-#: zxing takes 0.064 of zbar's time per 1280x720 frame (target <= 0.25); its 3 missed
+#: zxing takes 0.063 of zbar's time per 1280x720 frame (target <= 0.25); its 3 missed
 #: frames are frames no decoder read (strong defocus with tilt and noise).
 DEFAULT_DECODER = "zxing"
 
