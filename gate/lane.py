@@ -12,8 +12,10 @@ open).
 
 With a passage sensor, an admission not followed by a passage within
 ``passage_timeout`` seconds is voided (``voided``/``no_passage``) so the ticket can be
-used again. The check runs on the lane's own thread (``tick``), because the state
-database connection belongs to it.
+used again. Each passage accounts for one admission, oldest first, and only a passage
+after that admission: two people admitted and one through means one void. The check
+runs on the lane's own thread (``tick``), because the state database connection
+belongs to it.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class Lane:
         self.monotonic = monotonic
         self.emit = emit or (lambda event: log.info(json.dumps(event, ensure_ascii=False)))
         self.pending: list[Pending] = []
+        self._passages_used = sensor.mark() if sensor is not None else 0
         self.stats = LaneStats()
         self._mode = "normal"
         self.set_mode(mode, announce=False)  # the daemon's "started" line names the mode
@@ -194,9 +197,12 @@ class Lane:
         if not self.pending or self.sensor is None:
             return
         now_mono = self.monotonic()
+        passages = self.sensor.count
         still: list[Pending] = []
-        for p in self.pending:
-            if self.sensor.wait(0, since=p.mark):
+        for p in self.pending:  # oldest admission first
+            used = max(self._passages_used, p.mark)  # earlier passages were not this one's
+            if passages > used:
+                self._passages_used = used + 1
                 continue
             if now_mono < p.deadline:
                 still.append(p)

@@ -3,6 +3,7 @@ the commit, repeats are one scan, modes, and voids when no one passes."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -115,18 +116,23 @@ def test_closed_and_free_modes(parts) -> None:
 def test_no_passage_voids_the_admission(parts) -> None:
     cp = parts[0]
     sensor = SimSensor()
+    sensor.trigger()  # someone walked through before anyone was admitted: it counts for nobody
     lane = make_lane(parts, sensor=sensor, passage_timeout=0.05)
     [first] = lane.handle(line(code("t4")))
     [second] = lane.handle(line(code("t0")))
-    sensor.trigger()  # someone passes: the latest admission is satisfied, both marks saw it
-    lane.tick()
-    assert lane.pending == []
-    [third] = lane.handle(line(code("t1")))
+    sensor.trigger()  # one person passes: it accounts for the first admission only
     time.sleep(0.1)
     lane.tick()
-    assert lane.stats.voided == 1
+    assert lane.pending == [] and lane.stats.voided == 1
+    voided = [json.loads(b) for b in cp.export_records()][-1]
+    assert (voided["result"], voided["ref"]) == ("voided", second.seq)
+    [third] = lane.handle(line(code("t1")))
+    sensor.trigger()
+    lane.tick()
+    assert lane.pending == [] and lane.stats.voided == 1
     parts[3].now += 15
-    assert cp.check(code("t1", NOW + 15), NOW + 15).reason == "ok"  # usable again
+    assert cp.check(code("t0", NOW + 15), NOW + 15).reason == "ok"  # usable again
+    assert cp.check(code("t4", NOW + 15), NOW + 15).reason == "already_used"
     assert first.admitted and second.admitted and third.admitted
 
 
