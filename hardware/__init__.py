@@ -8,8 +8,10 @@ Every output is an ``Output`` (``on``, ``off``, ``pulse``, ``reset``, ``close``)
 sensor a ``PassageSensor`` (``mark``, ``wait``, ``add_callback``, ``close``). ``sim:``
 gives the inspectable twins the tests and the demo use. URL forms are in each driver
 module's header and in docs/wiring.md. Only ``verifier.exceptions`` is imported from
-the rest of Gatehouse.
+the rest of Gatehouse, besides ``drivers`` (the URL parser every driver shares).
 """
+
+from drivers import DriverURL, parse_driver_url
 
 from .output import Output
 from .registry import (
@@ -22,7 +24,6 @@ from .registry import (
 from .sensor import PassageSensor
 from .sim_output import SimOutput, read_sim_log
 from .sim_sensor import SimSensor
-from .url import DriverURL, parse_driver_url
 
 __all__ = [
     "OUTPUT_BACKENDS",

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from drivers import DriverURL, OptionReader
 from verifier.exceptions import DeviceUnavailable
 
 from . import rpi_gpio
 from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output
-from .url import DriverURL, OptionReader
 
 
 class GpioOutput(Output):

@@ -20,11 +20,11 @@ import contextlib
 from types import ModuleType
 from typing import Any
 
+from drivers import DriverURL, OptionReader
 from verifier.exceptions import DeviceUnavailable
 
 from . import rpi_gpio
 from .sensor import PassageSensor
-from .url import DriverURL, OptionReader
 
 
 class GpioSensor(PassageSensor):

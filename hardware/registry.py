@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 
+from drivers import parse_driver_url
+
 from .output import Output
 from .sensor import PassageSensor
-from .url import parse_driver_url
 
 OUTPUT_BACKENDS: dict[str, tuple[str, str]] = {
     "gpio": ("hardware.gpio_output", "GpioOutput"),

@@ -15,9 +15,8 @@ from __future__ import annotations
 import threading
 from types import ModuleType
 
+from drivers import DriverURL
 from verifier.exceptions import DeviceUnavailable, DriverUnavailable
-
-from .url import DriverURL
 
 HEADER_PINS = range(28)  # BCM 0..27 reach the 40-pin header
 

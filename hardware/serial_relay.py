@@ -30,10 +30,10 @@ import contextlib
 import termios
 from typing import Any
 
+from drivers import DriverURL, OptionReader
 from verifier.exceptions import DeviceUnavailable, DriverUnavailable
 
 from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output
-from .url import DriverURL, OptionReader
 
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 WRITE_TIMEOUT_S = 1.0

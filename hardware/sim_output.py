@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from drivers import DriverURL, OptionReader
 from verifier.exceptions import DeviceUnavailable
 
 from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output
-from .url import DriverURL, OptionReader
 
 _listeners: dict[str, list[Callable[[], None]]] = {}
 _listeners_lock = threading.Lock()

@@ -18,9 +18,10 @@ from __future__ import annotations
 import threading
 import time
 
+from drivers import DriverURL, OptionReader
+
 from .sensor import PassageSensor
 from .sim_output import add_opening_listener, remove_opening_listener
-from .url import DriverURL, OptionReader
 
 
 class SimSensor(PassageSensor):

@@ -14,11 +14,12 @@ for tests, the decode benchmark and the demo. This package imports ``verifier`` 
 tokens and exceptions) and never ``gate``.
 """
 
+from drivers import DriverURL
+
 from .decoders import DECODERS, DEFAULT_DECODER, decoder_for_name
 from .frame import Decoder, Frame, Item, TextLine, texts_of
 from .render import DEGRADATIONS, Rendered, SyntheticScene, Wallet, render_frame
 from .sources import SOURCES, BaseSource, Source, source_for_url
-from .url import DriverURL
 
 __all__ = [
     "DECODERS",

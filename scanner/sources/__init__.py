@@ -11,9 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from verifier.exceptions import UnknownScheme
+from drivers import parse_driver_url
 
-from ..url import DriverURL
 from .base import AlarmCallback, Backoff, BaseSource, Source
 
 #: scheme -> (module, class)
@@ -32,12 +31,8 @@ def source_for_url(url: str, *, on_alarm: AlarmCallback | None = None,
     """Open the source ``url`` names. ``on_alarm(text | None)`` hears of a lost or
     recovered device; other keyword arguments go to the source's class (tests pass
     ``open_capture`` or ``retry_first`` this way)."""
-    parsed = DriverURL.parse(url)
-    try:
-        module_name, class_name = SOURCES[parsed.scheme]
-    except KeyError:
-        raise UnknownScheme(f"{url!r}: unknown source scheme {parsed.scheme!r}; known: "
-                            f"{', '.join(s + ':' for s in SOURCES)}") from None
+    parsed = parse_driver_url(url, SOURCES, kind="source")
+    module_name, class_name = SOURCES[parsed.scheme]
     module = importlib.import_module(module_name)
     return getattr(module, class_name).from_url(parsed, on_alarm=on_alarm, **kwargs)
 

@@ -25,10 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from drivers import DriverURL
 from verifier.exceptions import DeviceUnavailable
 
 from ..frame import Frame
-from ..url import DriverURL
 from .base import AlarmCallback, BaseSource, log
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff",
@@ -73,7 +73,8 @@ class ImageFolderSource(BaseSource):
     @classmethod
     def from_url(cls, url: DriverURL, **kwargs: object) -> ImageFolderSource:
         url.check_options(OPTIONS)
-        return cls(url.require_path("folder"), fps=url.get_float("fps", 0.0, low=0, high=1000),
+        return cls(url.require_path("folder", "frames/"),
+                   fps=url.get_float("fps", 0.0, low=0, high=1000),
                    loop=url.get_bool("loop", False), url=url.text, **kwargs)  # type: ignore[arg-type]
 
     def _read(self, timeout: float | None) -> Frame | None:

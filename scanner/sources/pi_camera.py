@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from drivers import DriverURL
 from verifier.exceptions import BadDriverURL, DriverUnavailable
 
-from ..url import DriverURL
 from .live import LiveCameraSource
 
 OPTIONS = ("width", "height", "fps", "retry")

@@ -28,10 +28,10 @@ import re
 import time
 from typing import Any
 
+from drivers import DriverURL
 from verifier.exceptions import DriverUnavailable
 
 from ..frame import TextLine
-from ..url import DriverURL
 from .base import AlarmCallback, Backoff, BaseSource
 
 try:
@@ -65,7 +65,7 @@ class SerialScannerSource(BaseSource):
     @classmethod
     def from_url(cls, url: DriverURL, **kwargs: Any) -> SerialScannerSource:
         url.check_options(OPTIONS)
-        return cls(url.require_path("serial port"),
+        return cls(url.require_path("serial port", "/dev/ttyACM0"),
                    baud=url.get_int("baud", 9600, low=50, high=4_000_000),
                    maxline=url.get_int("maxline", 1024, low=16, high=1 << 20),
                    retry=url.get_float("retry", 5.0, low=0.1, high=300), url=url.text,

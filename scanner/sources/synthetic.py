@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
+from drivers import DriverURL
 from verifier.exceptions import BadDriverURL
 
 from ..frame import Frame
 from ..render import DEGRADATIONS, DEMO_NAMESPACE, SyntheticScene, Wallet
-from ..url import DriverURL
 from .base import AlarmCallback, BaseSource
 
 OPTIONS = ("width", "height", "fps", "seed", "frames", "wallets", "namespace", "start",

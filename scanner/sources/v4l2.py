@@ -29,9 +29,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from drivers import DriverURL
 from verifier.exceptions import BadDriverURL, DeviceUnavailable
 
-from ..url import DriverURL
 from .live import LiveCameraSource
 
 log = logging.getLogger("scanner.source")
@@ -67,7 +67,8 @@ class V4L2Source(LiveCameraSource):
         if fourcc is not None and (len(fourcc) != 4 or not fourcc.isprintable()):
             raise BadDriverURL(f"{url.text!r}: option fourcc={fourcc!r} is invalid; "
                                "expected four letters such as MJPG or YUYV")
-        return cls(url.require_path("device"), width=url.get_int("width", 1280, low=16, high=8192),
+        return cls(url.require_path("device", "/dev/video0"),
+                   width=url.get_int("width", 1280, low=16, high=8192),
                    height=url.get_int("height", 720, low=16, high=8192),
                    fps=url.get_float("fps", 30.0, low=1, high=240), fourcc=fourcc,
                    retry=url.get_float("retry", 5.0, low=0.1, high=300), url=url.text,

@@ -30,10 +30,10 @@ from typing import Any
 
 import cv2
 
+from drivers import DriverURL
 from verifier.exceptions import DeviceUnavailable
 
 from ..frame import Frame
-from ..url import DriverURL
 from .base import AlarmCallback, Backoff, BaseSource
 
 OPTIONS = ("fps", "loop", "retry")
@@ -71,7 +71,7 @@ class VideoFileSource(BaseSource):
     @classmethod
     def from_url(cls, url: DriverURL, **kwargs: Any) -> VideoFileSource:
         url.check_options(OPTIONS)
-        return cls(url.require_path("video file"),
+        return cls(url.require_path("video file", "clip.mp4"),
                    fps=url.get_float("fps", 0.0, low=0, high=1000),
                    loop=url.get_bool("loop", False),
                    retry=url.get_float("retry", 5.0, low=0.1, high=300), url=url.text, **kwargs)

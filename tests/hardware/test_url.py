@@ -77,7 +77,7 @@ def test_bad_output_urls(url: str, named: str) -> None:
 
 
 def test_unknown_option_lists_the_known_ones() -> None:
-    with pytest.raises(BadDriverURL, match=r"unknown option colour; sim: knows rest, "
+    with pytest.raises(BadDriverURL, match=r"unknown option 'colour'; sim: takes rest, "
                                            r"pulse_ms, log"):
         output_for_url("sim:?colour=green")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from drivers import DriverURL
 from scanner import source_for_url
-from scanner.url import DriverURL
 from verifier.exceptions import BadDriverURL, UnknownScheme
 
 
