@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import reasons
 from .blocks import parse_ahead
 from .canonical import canonical_json
 from .decision import Decision, Policy, decide
@@ -166,4 +165,4 @@ class Checkpoint:
         return self.store.status()
 
 
-__all__ = ["ApplyReport", "Checkpoint", "reasons"]
+__all__ = ["ApplyReport", "Checkpoint"]
