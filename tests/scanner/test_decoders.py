@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import ctypes.util
+import os
 import sys
 
 import cv2
@@ -24,7 +25,14 @@ NAMES = list(DECODERS)
 
 @pytest.fixture(params=NAMES)
 def decoder(request: pytest.FixtureRequest):
-    return decoder_for_name(request.param)
+    try:
+        return decoder_for_name(request.param)
+    except DriverUnavailable as exc:
+        # A developer's machine may lack libzbar0 (installing it needs root); CI
+        # installs it, and there a missing decoder is a failure, not a skip.
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
 
 
 def test_reads_a_clean_code_exactly(decoder, codes: list[str]) -> None:
