@@ -43,14 +43,17 @@ def _read(path: Path) -> Signer:
     return Signer(seed)
 
 
-def load_device_key(state_dir: Path, *, create: bool = True) -> Signer:
-    """The device's signer, creating the key on first use when ``create`` is true."""
-    path = state_dir / KEY_FILE
+def load_device_key(state_dir: Path, *, create: bool = True, name: str = KEY_FILE) -> Signer:
+    """The device's signer, creating the key on first use when ``create`` is true.
+
+    ``name`` lets the hub keep its ledger authority key the same careful way.
+    """
+    path = state_dir / name
     if path.exists():
         return _read(path)
     if not create:
         raise DeviceKeyError(f"no device key at {path}")
-    tmp = state_dir / f".{KEY_FILE}.{os.getpid()}.tmp"
+    tmp = state_dir / f".{name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, os.urandom(SEED_BYTES).hex().encode() + b"\n")

@@ -1,0 +1,137 @@
+"""The ledger authority of the reference hub: signs, validates, stores and serves blocks.
+
+Every block is applied to the hub's own verifier store (``ledger.db``) before it is
+stored and served, with the same code the gates run, so the authority can never
+publish a block a gate would refuse: an issue for an undefined event, a transfer of a
+revoked ticket, a bad holder key are refused here, with the gate's own message, and
+nothing is signed. The ``redeem`` and ``void`` events that record intake queued go into
+the next block, heartbeats included, so gates learn of each other's admissions.
+
+The signing key lives in the hub directory as ``authority.key`` (mode 0600), made the
+same careful way as a gate's device key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from verifier import LedgerStore, Signer, make_block, parse_block
+from verifier.blocks import ZERO_HASH, block_hash
+from verifier.canonical import canonical_json
+from verifier.device_key import load_device_key
+from verifier.exceptions import BlockRejected
+
+from .hub_db import open_hub_db, transaction
+
+AUTHORITY_KEY = "authority.key"
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A ticket admitted more times than its entries, across gates (offline double entry)."""
+
+    ticket: str
+    entries: int
+    admissions: tuple[tuple[str, int, int], ...]  # (device, seq, at), oldest first
+
+
+class Authority:
+    """The hub's ledger authority over ``hub_dir``. ``close()`` is safe twice."""
+
+    def __init__(self, hub_dir: str | Path) -> None:
+        self.hub_dir = Path(hub_dir)
+        self.db = open_hub_db(self.hub_dir)
+        self.signer: Signer = load_device_key(self.hub_dir, name=AUTHORITY_KEY)
+        self.ledger = self._open_ledger()
+
+    @property
+    def public_key(self) -> bytes:
+        return self.signer.public_key
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.db.close()
+
+    def __enter__(self) -> Authority:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open_ledger(self) -> LedgerStore:
+        """The verifier copy of the chain; rebuilt from ``hub.db`` if the two disagree
+        (a crash between applying a block there and storing it here)."""
+        store = LedgerStore(self.hub_dir, ledger_key=self.public_key)
+        row = self.db.execute("SELECT height, hash FROM blocks ORDER BY height DESC "
+                              "LIMIT 1").fetchone()
+        head = store.head()
+        if (head.height, head.hash) == ((row[0], row[1]) if row else (-1, ZERO_HASH)):
+            return store
+        store.close()
+        for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
+            (self.hub_dir / name).unlink(missing_ok=True)
+        store = LedgerStore(self.hub_dir, ledger_key=self.public_key)
+        for (body,) in self.db.execute("SELECT body FROM blocks ORDER BY height"):
+            store.apply_block(parse_block(body))
+        return store
+
+    def head(self) -> tuple[int, str, int | None]:
+        head = self.ledger.head()
+        return head.height, head.hash, head.time
+
+    def append(self, events: list[dict[str, Any]], now: int) -> dict[str, Any]:
+        """Sign and publish the next block: ``events`` then the queued redeems and voids.
+
+        Raises :class:`BlockRejected` (nothing signed, nothing dequeued) when the block
+        would be invalid for a gate.
+        """
+        height, prev, last_time = self.head()
+        pending = self.db.execute("SELECT id, event FROM pending ORDER BY id").fetchall()
+        body = list(events) + [json.loads(event) for _, event in pending]
+        block = make_block(self.signer, height + 1, prev,
+                           max(now, last_time if last_time is not None else now), body)
+        line = canonical_json(block).decode("utf-8")
+        self.ledger.apply_block(parse_block(line))  # the gates' own rules, or BlockRejected
+        with transaction(self.db):
+            self.db.execute("INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
+                            (block["height"], block_hash(block).hex(), block["time"], line))
+            if pending:
+                self.db.execute("DELETE FROM pending WHERE id <= ?", (pending[-1][0],))
+        return block
+
+    def heartbeat(self, now: int) -> dict[str, Any]:
+        """An otherwise empty block: tells the gates how fresh their copy is."""
+        return self.append([], now)
+
+    def blocks_since(self, height: int) -> Iterator[str]:
+        """The canonical JSON lines of every block above ``height``, in order.
+
+        Read lazily from the hub's connection, so consume it on the hub's own thread.
+        """
+        cursor = self.db.execute("SELECT body FROM blocks WHERE height > ? ORDER BY height",
+                                 (height,))
+        for (body,) in cursor:
+            yield body
+
+    def conflicts(self) -> list[Conflict]:
+        """Tickets with more counted admissions than entries, from the published ledger."""
+        rows = self.ledger.conn.execute(
+            "SELECT a.ticket, t.entries, count(*) FROM admissions a JOIN tickets t "
+            "ON t.id = a.ticket WHERE NOT EXISTS (SELECT 1 FROM voids v WHERE "
+            "v.device = a.device AND v.seq = a.seq AND v.ticket = a.ticket) "
+            "GROUP BY a.ticket HAVING count(*) > t.entries").fetchall()
+        found = []
+        for ticket, entries, _ in rows:
+            admissions = sorted(((a.device, a.seq, a.at) for a in self.ledger.admissions(ticket)),
+                                key=lambda x: (x[2], x[0], x[1]))
+            found.append(Conflict(ticket=str(uuid.UUID(bytes=ticket)), entries=entries,
+                                  admissions=tuple(admissions)))
+        return found
+
+
+__all__ = ["AUTHORITY_KEY", "Authority", "BlockRejected", "Conflict"]

@@ -1,0 +1,125 @@
+"""Record intake at the hub: each gate's signed, hash-chained log, held exactly once.
+
+Idempotent, as PROTOCOL.md section 3 asks: a record already held (same device, seq and
+hash) is acknowledged again, so a gate whose acknowledgement was lost simply sends it
+once more. A different hash for a held seq, a gap, a broken chain or a bad signature is
+refused with a reason naming the seq; the records before it in the batch are kept (the
+gate's cursor moves to the acknowledged seq and it retries from there). Admissions
+become ``redeem`` events and voids ``void`` events, queued for the next block.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from verifier import RecordChainError, parse_strict, verify_records
+from verifier.blocks import ZERO_HASH
+from verifier.canonical import canonical_json
+from verifier.exceptions import EncodingError
+from verifier.records import record_hash
+
+from .hub_db import transaction
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    """What a batch did: the highest seq now held for the device, counts, the refusal."""
+
+    device: str
+    acked: int
+    accepted: int
+    duplicates: int
+    error: str | None = None
+
+
+class Intake:
+    """Records from enrolled devices into ``hub.db`` (the authority's connection)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def register(self, device: str, public_key: bytes, now: int) -> None:
+        """Enrol ``device`` with its public key (enrolment codes are the caller's job)."""
+        with transaction(self.db):
+            row = self.db.execute("SELECT public_key FROM devices WHERE device = ?",
+                                  (device,)).fetchone()
+            if row is not None and row[0] != public_key.hex():
+                raise ValueError(f"device {device!r} is enrolled with another key; revoke "
+                                 "it and enrol the new unit under a new device id")
+            self.db.execute("INSERT OR IGNORE INTO devices(device, public_key, enrolled) "
+                            "VALUES (?, ?, ?)", (device, public_key.hex(), now))
+
+    def revoke(self, device: str, now: int) -> None:
+        with transaction(self.db):
+            self.db.execute("UPDATE devices SET revoked = ? WHERE device = ? AND revoked IS "
+                            "NULL", (now, device))
+
+    def held(self, device: str) -> tuple[int, str]:
+        """(seq, hash) of the device's newest record held; (0, 64 zeros) when none."""
+        row = self.db.execute("SELECT seq, hash FROM records WHERE device = ? ORDER BY seq "
+                              "DESC LIMIT 1", (device,)).fetchone()
+        return (0, ZERO_HASH) if row is None else (row[0], row[1])
+
+    def accept(self, device: str, records: list[str | dict[str, Any]], now: int
+               ) -> IntakeResult:
+        """Take a batch of records from ``device``, in seq order."""
+        key_row = self.db.execute("SELECT public_key, revoked FROM devices WHERE device = ?",
+                                  (device,)).fetchone()
+        if key_row is None or key_row[1] is not None:
+            why = "is not enrolled" if key_row is None else "is revoked"
+            seq, _ = self.held(device)
+            return IntakeResult(device, seq, 0, 0, f"device {device!r} {why}")
+        public_key = bytes.fromhex(key_row[0])
+        accepted = duplicates = 0
+        error: str | None = None
+        with transaction(self.db):
+            last_seq, last_hash = self.held(device)
+            for item in records:
+                try:
+                    record = parse_strict(item) if isinstance(item, str) else item
+                    seq = record["seq"] if type(record) is dict else None
+                except (EncodingError, KeyError):
+                    seq = None
+                if type(seq) is not int or isinstance(seq, bool):
+                    error = f"record after seq {last_seq} is not a record"
+                    break
+                if seq <= last_seq:
+                    held = self.db.execute("SELECT hash FROM records WHERE device = ? AND "
+                                           "seq = ?", (device, seq)).fetchone()
+                    if held is not None and held[0] == record_hash(record).hex():
+                        duplicates += 1
+                        continue
+                    error = f"seq {seq} conflicts with the record held for it"
+                    break
+                try:
+                    verify_records([record], public_key, device=device,
+                                   after=(last_seq, last_hash))
+                except RecordChainError as exc:
+                    error = str(exc)
+                    break
+                digest = record_hash(record).hex()
+                self.db.execute("INSERT INTO records(device, seq, hash, body, received) "
+                                "VALUES (?, ?, ?, ?, ?)",
+                                (device, seq, digest, canonical_json(record).decode(), now))
+                self._queue(record)
+                last_seq, last_hash = seq, digest
+                accepted += 1
+        return IntakeResult(device, last_seq, accepted, duplicates, error)
+
+    def _queue(self, record: dict[str, Any]) -> None:
+        """The ledger event a record becomes, if any."""
+        ticket = record["ticket"]
+        if ticket is None:
+            return
+        if record["result"] == "admitted":
+            event = {"op": "redeem", "ticket": ticket, "device": record["device"],
+                     "seq": record["seq"], "step": record["step"], "at": record["at"]}
+        elif record["result"] == "voided" and record["ref"] is not None:
+            event = {"op": "void", "ticket": ticket, "device": record["device"],
+                     "seq": record["ref"]}
+        else:
+            return
+        self.db.execute("INSERT INTO pending(event) VALUES (?)", (json.dumps(event),))
