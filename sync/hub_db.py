@@ -41,6 +41,16 @@ CREATE TABLE IF NOT EXISTS records (
     received INTEGER NOT NULL,
     PRIMARY KEY (device, seq)
 );
+CREATE TABLE IF NOT EXISTS enrol_codes (
+    code_hash TEXT PRIMARY KEY,   -- SHA-256 of the one-time code; the code is never stored
+    expires   INTEGER NOT NULL,
+    used      INTEGER,            -- Unix time it was used, NULL while unused
+    device    TEXT
+);
+CREATE TABLE IF NOT EXISTS seen_requests (
+    signature TEXT PRIMARY KEY,   -- a signed request already served: a replay is refused
+    at        INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending (
     id    INTEGER PRIMARY KEY AUTOINCREMENT,
     event TEXT NOT NULL           -- a redeem or void event for the next block

@@ -14,6 +14,7 @@ from nacl.exceptions import ValueError as _NaclValueError
 TAG_ENTRY = b"GH1-ENTRY"
 TAG_BLOCK = b"GH1-BLOCK"
 TAG_RECORD = b"GH1-RECORD"
+TAG_REQUEST = b"GH1-REQUEST"  # a gate's signed request to the hub (not in PROTOCOL.md)
 
 SEED_BYTES = 32
 PUBLIC_KEY_BYTES = 32

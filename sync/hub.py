@@ -1,0 +1,106 @@
+"""The reference hub as one object: authority, record intake, enrolment, signed requests.
+
+Everything here runs on one thread (the API hands every call to a single worker), so
+the SQLite connections never cross threads and the hub needs no locks of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+from typing import Any
+
+from .authority import Authority, Conflict
+from .hub_db import transaction
+from .intake import Intake, IntakeResult
+from .request_auth import MAX_SKEW, check_request
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on a Pi
+
+
+class HubRefusal(Exception):
+    """A request the hub refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Hub:
+    """Ledger authority, record intake and enrolment over one hub directory."""
+
+    def __init__(self, hub_dir: str | Path) -> None:
+        self.authority = Authority(hub_dir)
+        self.intake = Intake(self.authority.db)
+        self.db = self.authority.db
+
+    def close(self) -> None:
+        self.authority.close()
+
+    def status(self, now: int) -> dict[str, Any]:
+        height, head, time = self.authority.head()
+        return {"height": height, "head": head, "time": time, "server_time": now,
+                "ledger_key": self.authority.public_key.hex()}
+
+    def enrol_code(self, now: int, ttl: int = 3600) -> str:
+        """A one-time enrolment code, valid for ``ttl`` seconds."""
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+        with transaction(self.db):
+            self.db.execute("INSERT INTO enrol_codes(code_hash, expires) VALUES (?, ?)",
+                            (_code_hash(code), now + ttl))
+        return code
+
+    def enrol(self, code: str, device: str, public_key_hex: str, now: int) -> dict[str, Any]:
+        """Register a device with a one-time code; the reply is what the gate needs."""
+        try:
+            public_key = bytes.fromhex(public_key_hex)
+        except ValueError:
+            public_key = b""
+        if len(public_key) != 32:
+            raise HubRefusal(400, "public_key must be 64 hex digits")
+        with transaction(self.db):
+            row = self.db.execute("SELECT expires, used FROM enrol_codes WHERE code_hash = ?",
+                                  (_code_hash(code.strip().upper()),)).fetchone()
+            if row is None or row[1] is not None or row[0] < now:
+                raise HubRefusal(403, "enrolment code unknown, already used or expired")
+            self.db.execute("UPDATE enrol_codes SET used = ?, device = ? WHERE code_hash = ?",
+                            (now, device, _code_hash(code.strip().upper())))
+        try:
+            self.intake.register(device, public_key, now)
+        except ValueError as exc:
+            raise HubRefusal(409, str(exc)) from None
+        return {"device": device, "ledger_key": self.authority.public_key.hex(),
+                "server_time": now}
+
+    def authenticate(self, device: str, method: str, path: str, time_text: str,
+                     signature: str, body: bytes, now: int) -> None:
+        """Refuse a request that is unsigned, stale, forged, replayed or from a revoked
+        or unknown device; remember it so it cannot be replayed."""
+        row = self.db.execute("SELECT public_key, revoked FROM devices WHERE device = ?",
+                              (device,)).fetchone()
+        if row is None or row[1] is not None:
+            raise HubRefusal(401, f"device {device!r} is "
+                             f"{'not enrolled' if row is None else 'revoked'}")
+        why = check_request(bytes.fromhex(row[0]), method, path, time_text, signature, body,
+                            now)
+        if why:
+            raise HubRefusal(401, why)
+        with transaction(self.db):
+            self.db.execute("DELETE FROM seen_requests WHERE at < ?", (now - 2 * MAX_SKEW,))
+            if self.db.execute("SELECT 1 FROM seen_requests WHERE signature = ?",
+                               (signature,)).fetchone():
+                raise HubRefusal(409, "this request was already received (a replay)")
+            self.db.execute("INSERT INTO seen_requests(signature, at) VALUES (?, ?)",
+                            (signature, now))
+
+    def records(self, device: str, records: list[Any], now: int) -> IntakeResult:
+        return self.intake.accept(device, records, now)
+
+    def conflicts(self) -> list[Conflict]:
+        return self.authority.conflicts()
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()

@@ -1,0 +1,149 @@
+"""The reference hub's HTTP API (FastAPI; its OpenAPI description is at /openapi.json).
+
+Endpoints (docs/hub-api.md explains them for integrators who replace this hub):
+
+    GET  /v1/status            ledger height, head, newest block time, the hub's clock
+    GET  /v1/blocks?since=H    blocks above height H as JSON Lines (gzip when asked)
+    POST /v1/enrol             {code, device, public_key} -> {device, ledger_key, ...}
+    POST /v1/records           {records: [...]}, signed by the device -> acknowledgement
+    GET  /v1/conflicts         tickets admitted more often than their entries
+
+Every hub call runs on one worker thread (``HubWorker``): SQLite connections never
+cross threads, and requests are applied one at a time, which is what a ledger authority
+wants. A heartbeat block is appended every ``heartbeat`` seconds so gates can tell how
+fresh their copy is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Query, Request
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from verifier.exceptions import GatehouseError
+
+from .hub import Hub, HubRefusal
+from .request_auth import HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME
+
+T = TypeVar("T")
+MAX_RECORDS_PER_REQUEST = 5000
+
+
+class HubWorker:
+    """Owns the :class:`Hub` on a single thread and runs every call there."""
+
+    def __init__(self, hub_dir: Path) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub")
+        self.hub: Hub = self._pool.submit(Hub, hub_dir).result()
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        self._pool.submit(self.hub.close).result()
+        self._pool.shutdown()
+
+
+class EnrolRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=64)
+    device: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+def create_app(hub_dir: str | Path, *, heartbeat: float = 10.0,
+               clock: Callable[[], float] = time.time) -> FastAPI:
+    """The hub app over ``hub_dir`` (which must exist)."""
+    state: dict[str, HubWorker] = {}
+
+    def now() -> int:
+        return int(clock())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = state["worker"] = HubWorker(Path(hub_dir))
+        beat = asyncio.create_task(_heartbeats(worker, heartbeat, now)) if heartbeat else None
+        try:
+            yield
+        finally:
+            if beat is not None:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
+            worker.close()
+
+    app = FastAPI(title="Gatehouse reference hub", version="1", lifespan=lifespan)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+    @app.exception_handler(HubRefusal)
+    async def refused(request: Request, exc: HubRefusal) -> JSONResponse:
+        return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+    @app.exception_handler(GatehouseError)
+    async def failed(request: Request, exc: GatehouseError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+
+    @app.get("/v1/status")
+    async def status() -> dict[str, Any]:
+        return await state["worker"].call(state["worker"].hub.status, now())
+
+    @app.get("/v1/blocks", response_class=PlainTextResponse)
+    async def blocks(since: int = Query(-1, ge=-1, le=2**62)) -> PlainTextResponse:
+        hub = state["worker"].hub
+        lines = await state["worker"].call(lambda: list(hub.authority.blocks_since(since)))
+        return PlainTextResponse("".join(line + "\n" for line in lines),
+                                 media_type="application/x-ndjson")
+
+    @app.post("/v1/enrol")
+    async def enrol(body: EnrolRequest) -> dict[str, Any]:
+        hub = state["worker"].hub
+        return await state["worker"].call(hub.enrol, body.code, body.device, body.public_key,
+                                          now())
+
+    @app.post("/v1/records")
+    async def records(request: Request) -> JSONResponse:
+        hub = state["worker"].hub
+        raw = await request.body()
+        headers = request.headers
+        device = headers.get(HEADER_DEVICE, "")
+        await state["worker"].call(hub.authenticate, device, "POST", "/v1/records",
+                                   headers.get(HEADER_TIME, ""),
+                                   headers.get(HEADER_SIGNATURE, ""), raw, now())
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise HubRefusal(400, "the body is not JSON") from None
+        items = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(items, list) or len(items) > MAX_RECORDS_PER_REQUEST:
+            raise HubRefusal(400, "the body must be {\"records\": [...]} with at most "
+                             f"{MAX_RECORDS_PER_REQUEST} records")
+        result = await state["worker"].call(hub.records, device, items, now())
+        reply = {"device": result.device, "acked": result.acked, "accepted": result.accepted,
+                 "duplicates": result.duplicates, "error": result.error}
+        return JSONResponse(reply, status_code=200 if result.error is None else 409)
+
+    @app.get("/v1/conflicts")
+    async def conflicts() -> list[dict[str, Any]]:
+        found = await state["worker"].call(state["worker"].hub.conflicts)
+        return [{"ticket": c.ticket, "entries": c.entries,
+                 "admissions": [{"device": d, "seq": s, "at": a} for d, s, a in c.admissions]}
+                for c in found]
+
+    return app
+
+
+async def _heartbeats(worker: HubWorker, every: float, now: Callable[[], int]) -> None:
+    while True:
+        await asyncio.sleep(every)
+        with contextlib.suppress(GatehouseError):
+            await worker.call(worker.hub.authority.heartbeat, now())

@@ -1,0 +1,130 @@
+"""The hub's HTTP API on a real server on loopback: enrolment, signed record uploads that
+cannot be replayed or forged, blocks (gzip), conflicts."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from sync import Authority
+from sync.hub_api import create_app
+from sync.request_auth import sign_request
+from verifier import Checkpoint, Policy, Signer
+from verifier.blocks import read_blocks
+
+from ..ledgerkit import NOW, code, issue, show
+
+POLICY = Policy(events=frozenset({"show"}))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def hub_url(tmp_path: Path) -> Iterator[str]:
+    hub_dir = tmp_path / "hub"
+    hub_dir.mkdir()
+    with Authority(hub_dir) as authority:  # the issuer's side: a show and two tickets
+        authority.append([show()], NOW - 600)
+        authority.append([issue("solo"), issue("late")], NOW - 500)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(hub_dir, heartbeat=0.2,
+                                                      clock=lambda: NOW + 30),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def enrol_code(tmp_path: Path) -> str:
+    """Made by the hub operator (the CLI is planned); the hub's own database holds it."""
+    from sync.hub import Hub
+    hub = Hub(tmp_path / "hub")
+    try:
+        return hub.enrol_code(NOW + 30)
+    finally:
+        hub.close()
+
+
+def post_records(client: httpx.Client, signer: Signer, device: str, lines: list[str],
+                 at: int = NOW + 30) -> httpx.Response:
+    body = json.dumps({"records": lines}).encode()
+    headers = sign_request(signer, device, "POST", "/v1/records", at, body)
+    return client.post("/v1/records", content=body,
+                       headers={**headers, "Content-Type": "application/json"})
+
+
+def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
+    client = httpx.Client(base_url=hub_url, timeout=10)
+    status = client.get("/v1/status").json()
+    assert status["height"] >= 1 and status["server_time"] == NOW + 30
+    # A gate pulls the ledger (gzip when asked) and admits offline.
+    blocks = client.get("/v1/blocks", params={"since": -1},
+                        headers={"Accept-Encoding": "gzip"})
+    assert blocks.headers.get("content-encoding") == "gzip"
+    state = tmp_path / "north-1"
+    state.mkdir()
+    cp = Checkpoint(state, device="north-1", ledger_key=bytes.fromhex(status["ledger_key"]),
+                    policy=POLICY)
+    assert cp.apply_lines(read_blocks(blocks.text.splitlines())).error is None
+    assert cp.admit(code("solo"), NOW).reason == "ok"
+    lines = list(cp.export_records())
+
+    # Enrolment: a code works once.
+    code_text = enrol_code(tmp_path)
+    body = {"code": code_text, "device": "north-1", "public_key": cp.public_key.hex()}
+    assert client.post("/v1/enrol", json=body).status_code == 200
+    assert client.post("/v1/enrol", json=body).status_code == 403
+
+    ok = post_records(client, cp.signer, "north-1", lines)
+    assert ok.status_code == 200 and ok.json()["acked"] == 1
+    replay = client.post("/v1/records", content=ok.request.content,
+                         headers=dict(ok.request.headers))
+    assert replay.status_code == 409 and "replay" in replay.json()["error"]
+    stale = post_records(client, cp.signer, "north-1", lines, at=NOW - 3600)
+    assert stale.status_code == 401 and "clock" in stale.json()["error"]
+    forger = Signer(bytes(32))
+    forged = post_records(client, forger, "north-1", lines)
+    assert forged.status_code == 401 and "signature" in forged.json()["error"]
+    unsigned = client.post("/v1/records", json={"records": lines})
+    assert unsigned.status_code == 401
+    again = post_records(client, cp.signer, "north-1", lines, at=NOW + 31)  # resent: acked
+    assert again.status_code == 200 and again.json()["duplicates"] == 1
+
+    # The heartbeat carries the redeem to every gate.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        fresh = client.get("/v1/blocks", params={"since": cp.store.head().height}).text
+        if '"redeem"' in fresh:
+            break
+        time.sleep(0.1)
+    assert '"op":"redeem"' in fresh
+    assert client.get("/v1/conflicts").json() == []
+    cp.close()
+
+
+def test_bad_requests_are_refused_not_crashes(hub_url: str) -> None:
+    client = httpx.Client(base_url=hub_url, timeout=10)
+    assert client.post("/v1/enrol", json={"code": "x"}).status_code == 422
+    assert client.post("/v1/enrol", json={"code": "NOPE", "device": "a",
+                                          "public_key": "00" * 32}).status_code == 403
+    assert client.get("/v1/blocks", params={"since": "soon"}).status_code == 422
+    assert client.post("/v1/records", content=b"\xff\xfe").status_code == 401
+    assert client.get("/openapi.json").json()["info"]["title"] == "Gatehouse reference hub"
