@@ -236,6 +236,59 @@ def cmd_selftest(cfg: GateConfig, args: argparse.Namespace) -> int:
     return selftest(cfg, pulse=not args.no_pulse)
 
 
+def _hub_client(cfg: GateConfig, cp: Checkpoint):
+    from sync.client import HubClient
+    if not cfg.lane.hub:
+        raise ConfigError(f"{cfg.path}: missing required key 'hub.url' (where the hub is)")
+    return HubClient(cfg.lane.hub, cp)
+
+
+def cmd_enrol(cfg: GateConfig, args: argparse.Namespace) -> int:
+    from sync.client import SyncError
+    with closing(_open(cfg)) as cp:
+        try:
+            reply = _hub_client(cfg, cp).enrol(args.code)
+        except SyncError as exc:
+            print(f"gate: {exc}", file=sys.stderr)
+            return EXIT_REJECTED
+    if reply.get("ledger_key") != cfg.ledger_key.hex():
+        print(f"gate: enrolled, but the hub's ledger key {reply.get('ledger_key')} is not the "
+              f"configured ledger_key; fix {cfg.path}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"enrolled {cfg.device} with {cfg.lane.hub}")
+    return EXIT_OK
+
+
+def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
+    from sync.client import SyncError
+    with closing(_open(cfg)) as cp:
+        client = _hub_client(cfg, cp)
+        if args.sync_command == "status":
+            info = client.health(int(time.time()))
+            alarms = []
+            if info["ledger_age"] is None or info["ledger_age"] > cfg.lane.max_ledger_age:
+                alarms.append("ledger_stale")
+            if info["clock_offset"] is not None and \
+                    abs(info["clock_offset"]) > cfg.lane.max_clock_skew:
+                alarms.append("clock_skew")
+            info["alarms"] = alarms
+            print(json.dumps(info) if args.json else
+                  "\n".join(f"{k}: {v}" for k, v in info.items()))
+            return EXIT_OK if not alarms else EXIT_REJECTED
+        try:
+            pulled = client.pull()
+            pushed = client.push()
+        except SyncError as exc:
+            print(f"gate: {exc}", file=sys.stderr)
+            return EXIT_REJECTED
+        print(f"pulled {pulled.applied} block(s), height {pulled.height}; pushed "
+              f"{pushed.sent} record(s), acknowledged through seq {pushed.acked}")
+        for problem in (pulled.error, pushed.error):
+            if problem:
+                print(f"gate: {problem}", file=sys.stderr)
+        return EXIT_OK if not (pulled.error or pushed.error) else EXIT_REJECTED
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     return run_demo(Path(args.dir) if args.dir else None)
@@ -304,6 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pulse", action="store_true",
                    help="do not pulse the relay and lamps (the turnstile stays shut)")
     p.set_defaults(handler=cmd_selftest)
+
+    p = sub.add_parser("enrol", parents=[common], help="enrol this gate with the hub")
+    p.add_argument("code", metavar="CODE", help="the one-time code from the hub operator")
+    p.set_defaults(handler=cmd_enrol)
+
+    sync = sub.add_parser("sync", parents=[common], help="exchange with the hub")
+    ssub = sync.add_subparsers(dest="sync_command", required=True, parser_class=_Parser)
+    p = ssub.add_parser("once", parents=[common], help="pull blocks, push records, once")
+    p.set_defaults(handler=cmd_sync)
+    p = ssub.add_parser("status", parents=[common], help="ledger age, clock offset, backlog")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("demo", help="a short end-to-end run over an example ledger")
     p.add_argument("--dir", metavar="DIR", help="keep the demo's files here (default: temp)")

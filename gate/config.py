@@ -24,6 +24,7 @@ Sections for the lane daemon (``gate run``); each is optional for the other comm
     [indicators]  green = "sim:green"   red = "sim:red"   buzzer = "sim:buzzer"
     [sensor]      url = "gpio:27?edge=falling"   passage_timeout = 10   # seconds
     [lane]        mode = "normal"   debounce = 3.0                 # seconds
+    [hub]         url = "https://hub.example:8443"   max_ledger_age = 120   max_clock_skew = 30
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class LaneConfig:
     passage_timeout: float = 10.0
     mode: str = "normal"
     debounce: float = 3.0
+    hub: str | None = None
+    max_ledger_age: float = 120.0
+    max_clock_skew: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,11 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = {
                    "buzzer": Key(False, _URL, _url)},
     "sensor": {"url": Key(True, _URL, _url),
                "passage_timeout": Key(False, "seconds from 1 to 120", _seconds(1, 120), 10.0)},
+    "hub": {"url": Key(True, "an http:// or https:// URL of the hub",
+                       lambda v: type(v) is str and v.startswith(("http://", "https://"))),
+            "max_ledger_age": Key(False, "seconds from 10 to 86400", _seconds(10, 86400),
+                                  120.0),
+            "max_clock_skew": Key(False, "seconds from 1 to 3600", _seconds(1, 3600), 30.0)},
     "lane": {"mode": Key(False, "one of normal, closed, free",
                          lambda v: v in ("normal", "closed", "free"), "normal"),
              "debounce": Key(False, "seconds from 0.1 to 60", _seconds(0.1, 60), 3.0)},
@@ -166,7 +175,10 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         green=get("indicators", "green"), red=get("indicators", "red"),
         buzzer=get("indicators", "buzzer"), sensor=get("sensor", "url"),
         passage_timeout=float(get("sensor", "passage_timeout") or 10.0),
-        mode=get("lane", "mode") or "normal", debounce=float(get("lane", "debounce") or 3.0))
+        mode=get("lane", "mode") or "normal", debounce=float(get("lane", "debounce") or 3.0),
+        hub=get("hub", "url"),
+        max_ledger_age=float(get("hub", "max_ledger_age") or 120.0),
+        max_clock_skew=float(get("hub", "max_clock_skew") or 30.0))
     return GateConfig(path=path, device=values["device"],
                       ledger_key=bytes.fromhex(values["ledger_key"]), state_dir=state_dir,
                       policy=policy, lane=lane)

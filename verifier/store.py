@@ -162,6 +162,12 @@ class LedgerStore:
                                  f"{self.meta('device_public_key')[:16]}…); re-provision the "
                                  "gate") from None
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a small fact about this state (e.g. the hub's acknowledged cursor)."""
+        with self.write() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+                         "UPDATE SET value = excluded.value", (key, value))
+
     def meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else row[0]

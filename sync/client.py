@@ -1,0 +1,184 @@
+"""The gate's side of sync: enrol, pull blocks, push records, and say how healthy it is.
+
+Standard library only (urllib), so a gate installs nothing for it. A hub is not trusted:
+pulled blocks go through the same verification as a USB file (signature under the
+pinned ledger key, chain, every event rule) and each applies in its own transaction, so
+a tampered block, a foreign key, a rollback or garbage changes nothing and is reported;
+a body larger than ``max_bytes`` or slower than ``deadline`` is cut off. Records are
+pushed after the acknowledged cursor, which moves only on the hub's acknowledgement:
+whatever the network does, a record is sent again until the hub says it holds it, and
+the hub's idempotence makes that exactly once in effect.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from verifier import Checkpoint
+from verifier.blocks import read_blocks
+
+from .request_auth import sign_request
+
+CURSOR_KEY = "hub_acked_seq"
+
+
+class SyncError(Exception):
+    """The hub could not be reached or answered something unusable; the reason says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class PullReport:
+    applied: int
+    height: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushReport:
+    sent: int
+    acked: int
+    error: str | None
+
+
+class HubClient:
+    """One gate talking to one hub."""
+
+    def __init__(self, url: str, checkpoint: Checkpoint, *, timeout: float = 10.0,
+                 max_bytes: int = 512 * 1024 * 1024, deadline: float = 600.0,
+                 batch: int = 500) -> None:
+        self.url = url.rstrip("/")
+        self.cp = checkpoint
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+        self.batch = batch
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, body: bytes | None = None,
+                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url + path, data=body, method=method,
+                                         headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                return reply.status, self._read_capped(reply)
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(64 * 1024)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise SyncError(f"hub {self.url} unreachable: {getattr(exc, 'reason', exc)}"
+                            ) from None
+
+    def _read_capped(self, reply: Any) -> bytes:
+        started, chunks, size = time.monotonic(), [], 0
+        while chunk := reply.read(1 << 16):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise SyncError(f"hub {self.url} sent more than {self.max_bytes} bytes")
+            if time.monotonic() - started > self.deadline:
+                raise SyncError(f"hub {self.url} took longer than {self.deadline:.0f} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _json(self, method: str, path: str, payload: Any = None,
+              headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        body = None if payload is None else json.dumps(payload).encode()
+        status, raw = self._request(method, path, body, {"Content-Type": "application/json",
+                                                         **(headers or {})})
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            raise SyncError(f"hub {self.url}{path} answered {status} with something that is "
+                            "not JSON") from None
+
+    # -- what a gate does --------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        status, body = self._json("GET", "/v1/status")
+        if status != 200 or not isinstance(body, dict):
+            raise SyncError(f"hub {self.url}/v1/status answered {status}")
+        return body
+
+    def enrol(self, code: str) -> dict[str, Any]:
+        status, body = self._json("POST", "/v1/enrol", {
+            "code": code, "device": self.cp.device, "public_key": self.cp.public_key.hex()})
+        if status != 200:
+            raise SyncError(f"enrolment refused: {body.get('error', status)}")
+        return body
+
+    def pull(self) -> PullReport:
+        """Apply every block the hub has above our height, each in its own transaction."""
+        height = self.cp.store.head().height
+        status, raw = self._request("GET", f"/v1/blocks?since={height}")
+        if status != 200:
+            return PullReport(0, height, f"hub answered {status} to /v1/blocks")
+        lines = raw.split(b"\n")
+        report = self.cp.apply_lines(read_blocks(lines), source=f"{self.url}/v1/blocks")
+        error = str(report.error) if report.error is not None else None
+        if error is None and report.held:
+            # We asked only for blocks above our height: a hub that sends older ones is
+            # rolled back or broken. Nothing changed here, but someone must look.
+            error = (f"hub {self.url} sent {report.held} block(s) at or below our height "
+                     f"{height} when asked for newer ones: rolled back or broken")
+        return PullReport(report.applied, report.height, error)
+
+    def cursor(self) -> int:
+        return int(self.cp.store.meta(CURSOR_KEY) or 0)
+
+    def push(self) -> PushReport:
+        """Send records after the acknowledged cursor, in batches, until none are left."""
+        sent = 0
+        acked = self.cursor()
+        while True:
+            lines = list(_take(self.cp.export_records(acked), self.batch))
+            if not lines:
+                return PushReport(sent, acked, None)
+            body = json.dumps({"records": lines}).encode()
+            headers = sign_request(self.cp.signer, self.cp.device, "POST", "/v1/records",
+                                   int(time.time()), body)
+            status, raw = self._request("POST", "/v1/records", body,
+                                        {"Content-Type": "application/json", **headers})
+            try:
+                reply = json.loads(raw)
+            except ValueError:
+                reply = {}
+            hub_acked = reply.get("acked") if isinstance(reply, dict) else None
+            if isinstance(hub_acked, int) and acked < hub_acked <= acked + len(lines):
+                self.cp.store.set_meta(CURSOR_KEY, str(hub_acked))
+                sent += hub_acked - acked
+                acked = hub_acked
+            if status != 200:
+                why = reply.get("error") if isinstance(reply, dict) else None
+                return PushReport(sent, acked, f"hub refused records: {why or status}")
+
+    def health(self, now: int) -> dict[str, Any]:
+        """Ledger age, clock offset, backlog: what the alarms and the steward see."""
+        head = self.cp.store.head()
+        last_seq, _ = self.cp.store.last_record()
+        info: dict[str, Any] = {
+            "height": head.height,
+            "ledger_age": None if head.time is None else now - head.time,
+            "backlog": last_seq - self.cursor(),
+            "acked": self.cursor(),
+        }
+        try:
+            hub = self.status()
+            info["clock_offset"] = int(hub["server_time"]) - now
+            info["hub_height"] = hub.get("height")
+            info["hub"] = "reachable"
+        except (SyncError, KeyError, TypeError, ValueError) as exc:
+            info["clock_offset"] = None
+            info["hub"] = f"unreachable: {exc}"
+        return info
+
+
+def _take(items: Iterator[str], n: int) -> Iterator[str]:
+    for i, item in enumerate(items):
+        if i >= n:
+            return
+        yield item

@@ -1,0 +1,121 @@
+"""Real gate processes and a real hub on loopback: offline admissions at three gates,
+the hub comes back, every record is held once, the double entry is reported, and every
+gate learns the others' admissions. A lying hub changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from sync.hub import Hub
+from verifier import verify_records
+
+from ..ledgerkit import NOW, LedgerKit, code, issue, show, signer, write_config
+from .conftest import seed_hub
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def gate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
+    return subprocess.run([sys.executable, "-m", "gate", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=120, check=False)
+
+
+def make_gate(tmp_path: Path, name: str, key: bytes, url: str) -> Path:
+    state = tmp_path / name
+    state.mkdir()
+    return write_config(tmp_path / f"{name}.toml", ledger_key=key, state_dir=state,
+                        device=name, extra=f'[hub]\nurl = "{url}"\n')
+
+
+def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:
+    hub_dir = tmp_path / "hub"
+    key = seed_hub(hub_dir)
+    hub = start_hub(hub_dir)
+    configs = {n: make_gate(tmp_path, n, key, hub.url) for n in ("north-1", "south-2", "east-3")}
+    for name, config in configs.items():
+        operator = Hub(hub_dir)  # the operator hands out codes (the hub CLI is planned)
+        try:
+            enrol_code = operator.enrol_code(int(time.time()))
+        finally:
+            operator.close()
+        assert gate(config, "enrol", enrol_code).returncode == 0, name
+        assert gate(config, "sync", "once").returncode == 0  # the ledger, before the show
+    hub.stop()  # the network goes down; the gates keep admitting
+    now = str(NOW)
+    assert gate(configs["north-1"], "admit", code("solo"), "--now", now).returncode == 0
+    assert gate(configs["south-2"], "admit", code("solo"), "--now", now).returncode == 0
+    assert gate(configs["east-3"], "admit", code("pair"), "--now", now).returncode == 0
+    assert gate(configs["east-3"], "admit", "junk", "--now", now).returncode == 1
+
+    old_url = hub.url
+    hub = start_hub(hub_dir)  # back, on a new port
+    for config in configs.values():
+        config.write_text(config.read_text().replace(old_url, hub.url))
+    for config in configs.values():
+        result = gate(config, "sync", "once")
+        assert result.returncode == 0, result.stderr
+    time.sleep(0.5)  # a heartbeat block carries every gate's redeems
+    for config in configs.values():
+        assert gate(config, "sync", "once").returncode == 0
+
+    held = Hub(hub_dir)
+    try:
+        for name, config in configs.items():
+            ours = gate(config, "records", "export", "-").stdout.splitlines()
+            theirs = [r[0] for r in held.db.execute(
+                "SELECT body FROM records WHERE device = ? ORDER BY seq", (name,))]
+            assert theirs == ours
+            key_hex = json.loads(gate(config, "device", "show", "--json").stdout)["public_key"]
+            assert verify_records(theirs, bytes.fromhex(key_hex), device=name) == len(ours)
+        [conflict] = held.conflicts()
+        assert {a[0] for a in conflict.admissions} == {"north-1", "south-2"}
+    finally:
+        held.close()
+    check = json.loads(gate(configs["east-3"], "check", code("solo", NOW + 15), "--now",
+                            str(NOW + 15), "--json").stdout)
+    assert check["reason"] == "already_used"
+    status = json.loads(gate(configs["east-3"], "sync", "status", "--json").stdout)
+    assert status["backlog"] == 0 and status["hub"] == "reachable"
+
+
+class LyingHub(BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_lying_hub_changes_nothing(tmp_path: Path) -> None:
+    real = LedgerKit()
+    real.append([show()])
+    real.append([issue("solo")])
+    forged = LedgerKit(authority=signer("not the authority"))
+    forged.append([show()])
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LyingHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    config = make_gate(tmp_path, "north-1", real.key, url)
+    (tmp_path / "ledger.jsonl").write_text("".join(real.lines()))
+    assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
+    before = json.loads(gate(config, "ledger", "status", "--json").stdout)
+    tampered = real.lines()[1].replace('"entries": 1', '"entries": 9')
+    for body in ("".join(forged.lines()), tampered, "garbage\n", real.lines()[0]):
+        LyingHub.body = body.encode()
+        result = gate(config, "sync", "once")
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert json.loads(gate(config, "ledger", "status", "--json").stdout) == before
+    assert gate(config, "admit", code("solo"), "--now", str(NOW)).returncode == 0
+    server.shutdown()
