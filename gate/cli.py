@@ -27,6 +27,7 @@ from verifier import Checkpoint, ConfigError, Decision, DeviceKeyError, Gatehous
 from verifier.blocks import read_blocks
 
 from .config import GateConfig, config_path, load_config
+from .hubcli import add_hub_commands
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DAMAGED = 0, 1, 2, 3
 #: Longest stdin line read as one token; longer lines are refused as malformed unread.
@@ -369,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = ssub.add_parser("status", parents=[common], help="ledger age, clock offset, backlog")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_sync)
+
+    add_hub_commands(sub, _Parser)
 
     p = sub.add_parser("demo", help="a short end-to-end run over an example ledger")
     p.add_argument("--dir", metavar="DIR", help="keep the demo's files here (default: temp)")

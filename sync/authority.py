@@ -90,13 +90,21 @@ class Authority:
         Raises :class:`BlockRejected` (nothing signed, nothing dequeued) when the block
         would be invalid for a gate.
         """
-        height, prev, last_time = self.head()
-        pending = self.db.execute("SELECT id, event FROM pending ORDER BY id").fetchall()
-        body = list(events) + [json.loads(event) for _, event in pending]
-        block = make_block(self.signer, height + 1, prev,
-                           max(now, last_time if last_time is not None else now), body)
-        line = canonical_json(block).decode("utf-8")
-        self.ledger.apply_block(parse_block(line))  # the gates' own rules, or BlockRejected
+        for attempt in range(3):
+            height, prev, last_time = self.head()
+            pending = self.db.execute("SELECT id, event FROM pending ORDER BY id").fetchall()
+            body = list(events) + [json.loads(event) for _, event in pending]
+            block = make_block(self.signer, height + 1, prev,
+                               max(now, last_time if last_time is not None else now), body)
+            line = canonical_json(block).decode("utf-8")
+            try:
+                self.ledger.apply_block(parse_block(line))  # the gates' own rules
+                break
+            except BlockRejected as exc:
+                # Another process of this hub (the server's heartbeat, an operator's
+                # command) appended first: build on its block instead.
+                if exc.reason not in ("height", "prev", "fork") or attempt == 2:
+                    raise
         with transaction(self.db):
             self.db.execute("INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
                             (block["height"], block_hash(block).hex(), block["time"], line))
