@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +52,13 @@ class HubWorker:
     def close(self) -> None:
         self._pool.submit(self.hub.close).result()
         self._pool.shutdown()
+
+
+class RecordsUpload(BaseModel):
+    """A batch of records; the raw body is what the device signed."""
+
+    model_config = ConfigDict(extra="forbid")
+    records: list[dict[str, Any] | str] = Field(max_length=MAX_RECORDS_PER_REQUEST)
 
 
 class EnrolRequest(BaseModel):
@@ -89,6 +96,14 @@ def create_app(hub_dir: str | Path, *, heartbeat: float = 10.0,
     async def refused(request: Request, exc: HubRefusal) -> JSONResponse:
         return JSONResponse({"error": exc.reason}, status_code=exc.status)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own reply echoes the input, which fails on bytes that are not UTF-8;
+        # say where and what without echoing anything.
+        detail = [{"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg"))}
+                  for e in exc.errors()]
+        return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
+
     @app.exception_handler(GatehouseError)
     async def failed(request: Request, exc: GatehouseError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=409)
@@ -111,23 +126,17 @@ def create_app(hub_dir: str | Path, *, heartbeat: float = 10.0,
                                           now())
 
     @app.post("/v1/records")
-    async def records(request: Request) -> JSONResponse:
+    async def records(
+        request: Request, upload: RecordsUpload,
+        device: str = Header("", alias=HEADER_DEVICE, max_length=64),
+        signed_at: str = Header("", alias=HEADER_TIME, max_length=20),
+        signature: str = Header("", alias=HEADER_SIGNATURE, max_length=128),
+    ) -> JSONResponse:
         hub = state["worker"].hub
-        raw = await request.body()
-        headers = request.headers
-        device = headers.get(HEADER_DEVICE, "")
+        raw = await request.body()  # the exact bytes the device signed
         await state["worker"].call(hub.authenticate, device, "POST", "/v1/records",
-                                   headers.get(HEADER_TIME, ""),
-                                   headers.get(HEADER_SIGNATURE, ""), raw, now())
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise HubRefusal(400, "the body is not JSON") from None
-        items = body.get("records") if isinstance(body, dict) else None
-        if not isinstance(items, list) or len(items) > MAX_RECORDS_PER_REQUEST:
-            raise HubRefusal(400, "the body must be {\"records\": [...]} with at most "
-                             f"{MAX_RECORDS_PER_REQUEST} records")
-        result = await state["worker"].call(hub.records, device, items, now())
+                                   signed_at, signature, raw, now())
+        result = await state["worker"].call(hub.records, device, upload.records, now())
         reply = {"device": result.device, "acked": result.acked, "accepted": result.accepted,
                  "duplicates": result.duplicates, "error": result.error}
         return JSONResponse(reply, status_code=200 if result.error is None else 409)
