@@ -34,10 +34,16 @@ from .systemd import Notifier
 READ_TIMEOUT_S = 0.2
 
 
+_emit_lock = threading.Lock()
+
+
 def emit_json(event: dict[str, Any]) -> None:
-    """One event, one line, flushed at once (journald, a pipe, or a test reads it)."""
-    sys.stdout.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    """One event, one line, flushed at once (journald, a pipe, or a test reads it); the
+    lane and the sync worker both log, so whole lines are written under a lock."""
+    line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+    with _emit_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def open_outputs(cfg: GateConfig, stack: ExitStack) -> Outputs:
@@ -109,6 +115,11 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None,
                         mode=lane_cfg.mode, sensor=sensor,
                         passage_timeout=lane_cfg.passage_timeout, emit=emit)
             stack.callback(outputs.reset)
+            if lane_cfg.hub:
+                from .sync_worker import SyncWorker  # the hub client: only when configured
+                worker = SyncWorker(cfg, emit)
+                worker.start()
+                stack.callback(worker.stop)
             head = checkpoint.store.head()
             emit({"event": "started", "time": int(time.time()), "device": cfg.device,
                   "source": lane_cfg.camera, "decoder": decoder.name,

@@ -119,3 +119,60 @@ def test_a_lying_hub_changes_nothing(tmp_path: Path) -> None:
         assert json.loads(gate(config, "ledger", "status", "--json").stdout) == before
     assert gate(config, "admit", code("solo"), "--now", str(NOW)).returncode == 0
     server.shutdown()
+
+
+def test_the_daemon_syncs_on_its_own(tmp_path: Path, start_hub) -> None:
+    """`gate run` with a [hub] section: the worker pulls and pushes beside the lane, and
+    the admission reaches the hub before the daemon has stopped."""
+    import cv2
+    import numpy as np
+
+    from scanner.render import render_frame
+
+    hub_dir = tmp_path / "hub"
+    key = seed_hub(hub_dir)
+    hub = start_hub(hub_dir)
+    config = make_gate(tmp_path, "north-1", key, hub.url)
+    operator = Hub(hub_dir)
+    try:
+        enrol_code = operator.enrol_code(int(time.time()))
+    finally:
+        operator.close()
+    assert gate(config, "enrol", enrol_code).returncode == 0
+    assert gate(config, "sync", "once").returncode == 0
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    now = int(time.time())
+    # The daemon decides on the real clock: a ticket valid today, issued after the gate's
+    # last manual sync, so only the worker can bring it.
+    operator = Hub(hub_dir)
+    try:
+        operator.authority.append([issue("today", valid_from=now - 3600, until=now + 3600)],
+                                  now)
+    finally:
+        operator.close()
+    cv2.imwrite(str(frames / "0.png"), render_frame([code("today", now)],
+                                                    np.random.default_rng(2), (640, 480),
+                                                    degradations=()).image)
+    for i in range(1, 12):  # about two seconds of an empty lane, for the worker to pull
+        cv2.imwrite(str(frames / f"{i}.png"), render_frame([], np.random.default_rng(i),
+                                                           (640, 480), degradations=()).image)
+    config.write_text(config.read_text() + f"""
+[camera]
+url = "images:{frames}?fps=5"
+[relay]
+url = "sim:relay?pulse_ms=50"
+""")
+    run = gate(config, "run")
+    assert run.returncode == 0, run.stderr
+    out = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]
+    assert any(e["event"] == "sync" for e in out)
+    held = Hub(hub_dir)
+    try:
+        records = [json.loads(r[0]) for r in held.db.execute(
+            "SELECT body FROM records WHERE device = 'north-1' ORDER BY seq")]
+    finally:
+        held.close()
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1)) and records
+    local = gate(config, "records", "export", "-").stdout.splitlines()
+    assert len(local) == len(records)  # the last push at stop took everything
