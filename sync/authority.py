@@ -25,8 +25,9 @@ from verifier.blocks import ZERO_HASH, block_hash
 from verifier.canonical import canonical_json
 from verifier.device_key import load_device_key
 from verifier.exceptions import BlockRejected
+from verifier.store import immediate_transaction as transaction
 
-from .hub_db import open_hub_db, transaction
+from .hub_db import open_hub_db
 
 AUTHORITY_KEY = "authority.key"
 

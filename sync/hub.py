@@ -11,8 +11,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from verifier.store import immediate_transaction as transaction
+
 from .authority import Authority, Conflict
-from .hub_db import transaction
 from .intake import Intake, IntakeResult
 from .request_auth import MAX_SKEW, check_request
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from verifier.exceptions import StoreCorrupt, StoreError
@@ -78,14 +76,3 @@ def open_hub_db(hub_dir: Path) -> sqlite3.Connection:
         raise StoreCorrupt(f"{path} cannot be used: {exc}") from None
     return conn
 
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

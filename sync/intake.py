@@ -20,8 +20,7 @@ from verifier.blocks import ZERO_HASH
 from verifier.canonical import canonical_json
 from verifier.exceptions import EncodingError
 from verifier.records import record_hash
-
-from .hub_db import transaction
+from verifier.store import immediate_transaction as transaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ The store is also the :class:`~verifier.decision.LedgerView` the decision reads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -172,17 +173,9 @@ class LedgerStore:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else row[0]
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): committed whole or rolled back."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return immediate_transaction(self.conn)
 
     # -- the chain ---------------------------------------------------------------------
 
@@ -316,6 +309,19 @@ class LedgerStore:
     def record_hash_at(self, seq: int) -> str:
         row = self.conn.execute("SELECT hash FROM records WHERE seq=?", (seq,)).fetchone()
         return ZERO_HASH if row is None else row[0].hex()
+
+
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception: the write
+    lock is taken up front, so a transaction never fails half-way for want of it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _statements(script: str) -> list[str]:
