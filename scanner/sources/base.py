@@ -65,6 +65,29 @@ class Backoff:
         self._next = self.first
 
 
+class Pacer:
+    """Lets recorded or rendered frames out at ``fps`` a second, as a camera would
+    (``fps`` 0: as fast as they are read)."""
+
+    def __init__(self, fps: float) -> None:
+        self.interval = 1.0 / fps if fps > 0 else 0.0
+        self._due = time.monotonic()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Sleep until the next frame is due; False when ``timeout`` ran out first."""
+        if not self.interval:
+            return True
+        now = time.monotonic()
+        wait = self._due - now
+        if timeout is not None and wait > timeout:
+            time.sleep(max(0.0, timeout))
+            return False
+        if wait > 0:
+            time.sleep(wait)
+        self._due = max(self._due + self.interval, time.monotonic())
+        return True
+
+
 class BaseSource:
     """Lifecycle and alarm state; subclasses implement ``_read`` and ``_close``."""
 

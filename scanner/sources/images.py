@@ -29,7 +29,7 @@ from drivers import DriverURL
 from verifier.exceptions import DeviceUnavailable
 
 from ..frame import Frame
-from .base import AlarmCallback, BaseSource, log
+from .base import AlarmCallback, BaseSource, Pacer, log
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff",
                         ".webp"})
@@ -63,12 +63,11 @@ class ImageFolderSource(BaseSource):
                             if p.suffix.lower() in EXTENSIONS and p.is_file())
         if not self.files:
             log.warning("%s: no image files in %s", self.url, self.directory)
-        self.interval = 1.0 / fps if fps > 0 else 0.0
+        self.pacer = Pacer(fps)
         self.loop = loop and bool(self.files)
         self.skipped: list[Path] = []
         self._position = 0
         self._index = 0
-        self._due = time.monotonic()
 
     @classmethod
     def from_url(cls, url: DriverURL, **kwargs: object) -> ImageFolderSource:
@@ -78,14 +77,8 @@ class ImageFolderSource(BaseSource):
                    loop=url.get_bool("loop", False), url=url.text, **kwargs)  # type: ignore[arg-type]
 
     def _read(self, timeout: float | None) -> Frame | None:
-        if self.interval:
-            wait = self._due - time.monotonic()
-            if timeout is not None and wait > timeout:
-                time.sleep(max(0.0, timeout))
-                return None
-            if wait > 0:
-                time.sleep(wait)
-            self._due = max(self._due + self.interval, time.monotonic())
+        if not self.pacer.wait(timeout):
+            return None
         while True:
             if self._position >= len(self.files):
                 if not self.loop:

@@ -39,7 +39,7 @@ from verifier.exceptions import BadDriverURL
 
 from ..frame import Frame
 from ..render import DEGRADATIONS, DEMO_NAMESPACE, SyntheticScene, Wallet
-from .base import AlarmCallback, BaseSource
+from .base import AlarmCallback, BaseSource, Pacer
 
 OPTIONS = ("width", "height", "fps", "seed", "frames", "wallets", "namespace", "start",
            "empty", "multi", "degrade")
@@ -54,12 +54,11 @@ class SyntheticSource(BaseSource):
                  on_alarm: AlarmCallback | None = None) -> None:
         super().__init__(url or "synthetic:", on_alarm=on_alarm)
         self.scene = scene
-        self.interval = 1.0 / fps if fps > 0 else 0.0
+        self.pacer = Pacer(fps)
         self.step = 1.0 / (fps if fps > 0 else NOMINAL_FPS)
         self.frames = frames
         self.start = start
         self._index = 0
-        self._due = time.monotonic()
 
     @classmethod
     def from_url(cls, url: DriverURL, **kwargs: Any) -> SyntheticSource:
@@ -99,14 +98,8 @@ class SyntheticSource(BaseSource):
         if self.frames and self._index >= self.frames:
             self._ended = True
             return None
-        if self.interval:
-            wait = self._due - time.monotonic()
-            if timeout is not None and wait > timeout:
-                time.sleep(max(0.0, timeout))
-                return None
-            if wait > 0:
-                time.sleep(wait)
-            self._due = max(self._due + self.interval, time.monotonic())
+        if not self.pacer.wait(timeout):
+            return None
         when = time.time() if self.start is None else self.start + self._index * self.step
         rendered = self.scene.render(self._index, when)
         frame = Frame(image=rendered.image, timestamp=time.monotonic(), index=self._index,

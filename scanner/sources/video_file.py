@@ -34,7 +34,7 @@ from drivers import DriverURL
 from verifier.exceptions import DeviceUnavailable
 
 from ..frame import Frame
-from .base import AlarmCallback, Backoff, BaseSource
+from .base import AlarmCallback, Backoff, BaseSource, Pacer
 
 OPTIONS = ("fps", "loop", "retry")
 
@@ -52,14 +52,13 @@ class VideoFileSource(BaseSource):
                  on_alarm: AlarmCallback | None = None) -> None:
         super().__init__(url or f"file:{path}", on_alarm=on_alarm)
         self.path = Path(path)
-        self.interval = 1.0 / fps if fps > 0 else 0.0
+        self.pacer = Pacer(fps)
         self.loop = loop
         self._open_capture = open_capture or cv2.VideoCapture
         self._backoff = Backoff(retry_first, retry)
         self._retry_at = 0.0
         self._position = 0  # frames delivered from the clip (its next frame's number)
         self._index = 0  # frames delivered in all (counts on across loops)
-        self._due = time.monotonic()
         if not self.path.is_file():
             raise DeviceUnavailable(f"{self.url}: {self.path} does not exist or is not a file")
         self._cap: Any = self._open()
@@ -111,14 +110,8 @@ class VideoFileSource(BaseSource):
                     continue
                 if self._position:
                     self._cap.set(cv2.CAP_PROP_POS_FRAMES, self._position)
-            if self.interval:
-                wait = self._due - now
-                if deadline is not None and now + wait > deadline:
-                    time.sleep(max(0.0, deadline - now))
-                    return None
-                if wait > 0:
-                    time.sleep(wait)
-                self._due = max(self._due + self.interval, time.monotonic())
+            if not self.pacer.wait(None if deadline is None else deadline - now):
+                return None
             try:
                 ok, image = self._cap.read()
             except Exception as exc:
