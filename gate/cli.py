@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from verifier import Checkpoint, ConfigError, Decision, DeviceKeyError, GatehouseError, StoreCorrupt
 from verifier.blocks import read_blocks
@@ -295,6 +295,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir) if args.dir else None)
 
 
+def _group(sub: Any, common: argparse.ArgumentParser, name: str, doc: str) -> Any:
+    """A command with subcommands (``gate NAME ...``); returns their subparsers."""
+    group = sub.add_parser(name, parents=[common], help=doc)
+    return group.add_subparsers(dest=f"{name}_command", required=True, parser_class=_Parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", default=argparse.SUPPRESS, metavar="PATH",
@@ -311,8 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="one JSON object per decision")
         p.set_defaults(handler=cmd_decide)
 
-    ledger = sub.add_parser("ledger", parents=[common], help="the local ledger copy")
-    lsub = ledger.add_subparsers(dest="ledger_command", required=True, parser_class=_Parser)
+    lsub = _group(sub, common, "ledger", "the local ledger copy")
     p = lsub.add_parser("apply", parents=[common], help="verify and apply JSONL ledger files")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL file, or - for stdin")
     p.set_defaults(handler=cmd_ledger_apply)
@@ -320,30 +325,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_ledger_status)
 
-    records = sub.add_parser("records", parents=[common], help="this gate's record log")
-    rsub = records.add_subparsers(dest="records_command", required=True, parser_class=_Parser)
+    rsub = _group(sub, common, "records", "this gate's record log")
     p = rsub.add_parser("export", parents=[common], help="write the log as JSONL records")
     p.add_argument("file", metavar="FILE", help="output file, or - for stdout")
     p.add_argument("--since", type=int, default=0, metavar="SEQ",
                    help="only records with seq greater than SEQ")
     p.set_defaults(handler=cmd_records_export)
 
-    device = sub.add_parser("device", parents=[common], help="this gate's identity")
-    dsub = device.add_subparsers(dest="device_command", required=True, parser_class=_Parser)
+    dsub = _group(sub, common, "device", "this gate's identity")
     p = dsub.add_parser("show", parents=[common], help="device id and public key")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_device_show)
 
-    config = sub.add_parser("config", parents=[common], help="the configuration file")
-    csub = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
+    csub = _group(sub, common, "config", "the configuration file")
     p = csub.add_parser("check", parents=[common], help="validate without side effects")
     p.set_defaults(handler=cmd_config_check)
 
     p = sub.add_parser("run", parents=[common], help="the lane daemon (systemd runs it)")
     p.set_defaults(handler=cmd_run)
 
-    relay = sub.add_parser("relay", parents=[common], help="the turnstile relay and lamps")
-    rlsub = relay.add_subparsers(dest="relay_command", required=True, parser_class=_Parser)
+    rlsub = _group(sub, common, "relay", "the turnstile relay and lamps")
     p = rlsub.add_parser("reset", parents=[common], help="drive every output to rest")
     p.set_defaults(handler=cmd_relay_reset)
 
@@ -363,8 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", metavar="CODE", help="the one-time code from the hub operator")
     p.set_defaults(handler=cmd_enrol)
 
-    sync = sub.add_parser("sync", parents=[common], help="exchange with the hub")
-    ssub = sync.add_subparsers(dest="sync_command", required=True, parser_class=_Parser)
+    ssub = _group(sub, common, "sync", "exchange with the hub")
     p = ssub.add_parser("once", parents=[common], help="pull blocks, push records, once")
     p.set_defaults(handler=cmd_sync)
     p = ssub.add_parser("status", parents=[common], help="ledger age, clock offset, backlog")
