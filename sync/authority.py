@@ -67,7 +67,7 @@ class Authority:
     def _open_ledger(self) -> LedgerStore:
         """The verifier copy of the chain; rebuilt from ``hub.db`` if the two disagree
         (a crash between applying a block there and storing it here)."""
-        store = LedgerStore(self.hub_dir, ledger_key=self.public_key)
+        store = LedgerStore(self.hub_dir, ledger_key=self.public_key, records=False)
         row = self.db.execute("SELECT height, hash FROM blocks ORDER BY height DESC "
                               "LIMIT 1").fetchone()
         head = store.head()
@@ -76,7 +76,7 @@ class Authority:
         store.close()
         for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
             (self.hub_dir / name).unlink(missing_ok=True)
-        store = LedgerStore(self.hub_dir, ledger_key=self.public_key)
+        store = LedgerStore(self.hub_dir, ledger_key=self.public_key, records=False)
         for (body,) in self.db.execute("SELECT body FROM blocks ORDER BY height"):
             store.apply_block(parse_block(body))
         return store

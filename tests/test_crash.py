@@ -26,12 +26,14 @@ TICKETS = 4000
 
 
 def check_state(state_dir: Path, public_key: bytes, reported: dict[str, int]) -> int:
-    conn = sqlite3.connect(state_dir / "ledger.db")
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        bodies = [r[0] for r in conn.execute("SELECT body FROM records ORDER BY seq")]
-    finally:
-        conn.close()
+    for name in ("ledger.db", "records.db"):
+        conn = sqlite3.connect(state_dir / name)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok", name
+            if name == "records.db":
+                bodies = [r[0] for r in conn.execute("SELECT body FROM records ORDER BY seq")]
+        finally:
+            conn.close()
     assert verify_records(bodies, public_key, device="crash-1") == len(bodies)
     records = [json.loads(b) for b in bodies]
     admitted = {r["seq"]: r["ticket"] for r in records if r["result"] == "admitted"}

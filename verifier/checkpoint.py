@@ -22,7 +22,7 @@ from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
 from .exceptions import BlockRejected, DeviceKeyError, StoreError
 from .records import make_record
-from .store import DB_FILE, LedgerStore
+from .store import DB_FILE, RECORDS_FILE, LedgerStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +43,20 @@ class Checkpoint:
         self.device = device
         self.policy = policy
         state = Path(state_dir)
-        key_file, db_file = state / KEY_FILE, state / DB_FILE
-        if key_file.exists() and (not db_file.exists() or db_file.stat().st_size == 0):
+        key_file = state / KEY_FILE
+        log_files = (state / RECORDS_FILE, state / DB_FILE)  # ledger.db: before schema 2
+        if key_file.exists() and not any(f.exists() and f.stat().st_size for f in log_files):
             # A device with an identity but no database has lost its record log; starting
             # a new log at seq 1 under the same key would be refused by the hub and would
             # forget admissions not yet uploaded.
-            raise StoreError(f"{db_file} is missing or empty but {key_file} exists: this "
-                             "gate's record log is lost. Restore the state_dir from its disk, "
-                             "or re-provision the gate (new device key)")
+            raise StoreError(f"{log_files[0]} is missing or empty but {key_file} exists: "
+                             "this gate's record log is lost. Restore the state_dir from its "
+                             "disk, or re-provision the gate (new device key)")
         # The store first: it refuses a missing state_dir before a key is written there.
         self.store = LedgerStore(state, ledger_key=ledger_key, device=device,
                                  integrity=integrity)
         try:
-            pinned = self.store.meta("device_public_key")
+            pinned = self.store.device_public_key()
             if pinned is not None and not key_file.exists():
                 raise DeviceKeyError(f"{key_file} is missing, but this state's record log is "
                                      f"signed by device key {pinned[:16]}…; the key never "
@@ -91,7 +92,7 @@ class Checkpoint:
         lane logs them with every decision).
         """
         start = time.perf_counter()
-        with self.store.write() as conn:
+        with self.store.records_write() as conn:
             decision = decide(token, now, self.store, self.policy)
             decided = time.perf_counter()
             seq = self._append(conn, now, decision.ticket, decision.step, decision.result,
@@ -114,7 +115,7 @@ class Checkpoint:
             ticket = str(uuid.UUID(ticket))
             if self.store.ticket(uuid.UUID(ticket).bytes) is None:
                 raise ValueError(f"ticket {ticket} is not on this gate's ledger")
-        with self.store.write() as conn:
+        with self.store.records_write() as conn:
             return self._append(conn, now, ticket, None, "admitted", "override",
                                 note=note.strip())
 
@@ -124,7 +125,7 @@ class Checkpoint:
         The ticket may be used again; the record (``voided``/``no_passage``, ``ref`` =
         ``seq``) tells the hub, which turns it into a ``void`` event.
         """
-        with self.store.write() as conn:
+        with self.store.records_write() as conn:
             ticket = self.store.admitted_ticket(seq)
             if ticket is None:
                 raise ValueError(f"record {seq} is not an admission of this gate")

@@ -1,4 +1,4 @@
-"""The SQLite schema of a gate's state, and its migrations.
+"""The SQLite schemas of a gate's state (ledger.db and records.db), and their migrations.
 
 ``PRAGMA user_version`` holds the schema version. Each entry of ``MIGRATIONS`` takes the
 database from version i to i+1 and runs in the same transaction that bumps the
@@ -91,6 +91,53 @@ CREATE TABLE records (
 );
 """
 
-#: MIGRATIONS[i] upgrades a database at version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1,)
+# Version 2 moves the record log and this gate's own admissions and voids out of the
+# ledger file into records.db (RECORDS_V1), so an admission's synced commit never waits
+# for a block that is being applied: each file has its own write lock. The store copies
+# the rows into records.db and commits there before this runs (see LedgerStore._migrate).
+LEDGER_V2 = """
+DELETE FROM main.admissions WHERE origin = 'local';
+DELETE FROM main.voids WHERE origin = 'local';
+DROP TABLE main.records;
+"""
+
+#: MIGRATIONS[i] upgrades ledger.db at version i to version i + 1.
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, LEDGER_V2)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# records.db: this gate's decision log and what it implies for the decision. It is the
+# one thing a gate cannot get back from the hub, so it lives apart from the ledger copy
+# (which can be rebuilt by a sync) and is written only by decisions.
+RECORDS_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- This gate's signed, hash-chained decision log (PROTOCOL.md section 3).
+-- body is the record's canonical JSON including sig, exactly as exported.
+CREATE TABLE records (
+    seq  INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL,
+    body TEXT NOT NULL
+);
+
+-- This gate's admissions (records admitted with a ticket), by record seq.
+CREATE TABLE local_admissions (
+    seq    INTEGER PRIMARY KEY,
+    ticket BLOB NOT NULL,
+    step   INTEGER,
+    at     INTEGER NOT NULL
+);
+CREATE INDEX local_admissions_by_ticket ON local_admissions (ticket);
+
+-- This gate's voided admissions: seq is the admission's seq (the record's ref).
+CREATE TABLE local_voids (
+    seq    INTEGER PRIMARY KEY,
+    ticket BLOB NOT NULL
+);
+"""
+
+#: RECORDS_MIGRATIONS[i] upgrades records.db at version i to version i + 1.
+RECORDS_MIGRATIONS: tuple[str, ...] = (RECORDS_V1,)
+RECORDS_VERSION = len(RECORDS_MIGRATIONS)

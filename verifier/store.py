@@ -1,9 +1,18 @@
-"""The gate's state in one SQLite file: the ledger copy, admissions and the record log.
+"""The gate's state in two SQLite files: the ledger copy, and the record log.
 
-Durability comes first: WAL with ``synchronous=FULL``, so a committed admission survives
-a power cut, and every change happens in one ``BEGIN IMMEDIATE`` transaction (a block, or
-an admission and its record) that applies whole or not at all. The file is checked at
-open and the gate refuses to run on a damaged one rather than guess.
+``ledger.db`` holds the chain as applied (tickets, holders, revocations, every gate's
+``redeem`` and ``void`` events); ``records.db`` holds this gate's signed decision log
+and its own admissions. They are two files so that each has its own write lock: an
+admission's commit never waits behind a block being applied, however big the block or
+the catch-up (one connection sees both, ``records.db`` attached as ``rec``). The record
+log is also the one thing a gate cannot get back from the hub, while a damaged ledger
+copy can simply be moved aside and synced again.
+
+Durability comes first: WAL with ``synchronous=FULL`` on both, so a committed admission
+survives a power cut, and every change is one transaction in one file (a block in
+``ledger.db``, an admission and its record in ``records.db``) that applies whole or not
+at all. The files are checked at open and the gate refuses to run on a damaged one
+rather than guess.
 
 The store is also the :class:`~verifier.decision.LedgerView` the decision reads.
 """
@@ -31,9 +40,10 @@ from .exceptions import (
     StoreCorrupt,
     StoreError,
 )
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import MIGRATIONS, RECORDS_MIGRATIONS, SCHEMA_VERSION
 
 DB_FILE = "ledger.db"
+RECORDS_FILE = "records.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -57,32 +67,47 @@ class LedgerStore:
     ``ledger_key`` is pinned in the file on first open: a state directory never mixes
     chains from two authorities. ``device`` (and the device key, :meth:`pin_device_key`)
     are pinned the same way, because the record log is one device's chain.
+
+    ``records=False`` keeps no record log on disk (an in-memory one stands in): the
+    hub's verifier copy of the chain is a store too, but it is no device.
     """
 
     def __init__(self, state_dir: str | Path, *, ledger_key: bytes, device: str | None = None,
-                 integrity: str = "quick") -> None:
+                 integrity: str = "quick", records: bool = True) -> None:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / DB_FILE
+        self.records_path = self.state_dir / RECORDS_FILE
         self.ledger_key = ledger_key
+        self.device = device
         self._conn: sqlite3.Connection | None = None
         if not self.state_dir.is_dir():
             raise StoreError(f"state_dir {self.state_dir} does not exist or is not a directory "
                              "(create it, owned by the gate's user, mode 0700)")
-        self._check_header()
-        if not self.path.exists():
-            # SQLite would create it with the umask's mode; the ledger and the log are
-            # the gate's business only (its -wal and -shm files copy this mode).
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        self._check_header(self.path)
+        if records:
+            self._check_header(self.records_path)
+        records_missing = not _has_content(self.records_path)
+        _create_private(self.path)
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
                                          cached_statements=64)
-            self._verify_integrity(integrity)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            self._verify_integrity(integrity, "main", self.path)
+            self._conn.execute("PRAGMA main.journal_mode=WAL")
+            self._conn.execute("PRAGMA main.synchronous=FULL")
+            if records:
+                self._refuse_lost_log(records_missing)
+                _create_private(self.records_path)
+                self._conn.execute("ATTACH DATABASE ? AS rec", (str(self.records_path),))
+                self._verify_integrity(integrity, "rec", self.records_path)
+                self._conn.execute("PRAGMA rec.journal_mode=WAL")
+                self._conn.execute("PRAGMA rec.synchronous=FULL")
+            else:
+                self._conn.execute("ATTACH DATABASE ':memory:' AS rec")
             self._migrate()
             self._pin("ledger_key", ledger_key.hex(), "ledger key")
             if device is not None:
                 self._pin("device", device, "device id")
+                self._pin("device", device, "device id", schema="rec")
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreCorrupt(f"{self.path} cannot be used: {exc}") from None
@@ -109,73 +134,129 @@ class LedgerStore:
             raise StoreError(f"{self.path} is closed")
         return self._conn
 
-    def _check_header(self) -> None:
-        if not self.path.exists():
+    @staticmethod
+    def _check_header(path: Path) -> None:
+        if not path.exists():
             return
-        with open(self.path, "rb") as f:
+        with open(path, "rb") as f:
             head = f.read(len(SQLITE_MAGIC))
         if head and head != SQLITE_MAGIC:
-            raise StoreCorrupt(f"{self.path} is damaged: not a SQLite database (bad header); "
+            raise StoreCorrupt(f"{path} is damaged: not a SQLite database (bad header); "
                                "the gate will not run on it. Move it aside and re-provision")
 
-    def _verify_integrity(self, level: str) -> None:
+    def _verify_integrity(self, level: str, schema: str, path: Path) -> None:
         if level == "none":
             return
         pragma = "integrity_check" if level == "full" else "quick_check"
-        rows = self.conn.execute(f"PRAGMA {pragma}(5)").fetchall()
+        rows = self.conn.execute(f"PRAGMA {schema}.{pragma}(5)").fetchall()
         problems = [r[0] for r in rows if r[0] != "ok"]
         if problems:
             first = " ".join(str(problems[0]).split())[:200]
-            raise StoreCorrupt(f"{self.path} is damaged ({first}); the gate will not run "
+            raise StoreCorrupt(f"{path} is damaged ({first}); the gate will not run "
                                "on it. Move it aside and re-provision")
 
-    def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has schema version {version}, newer than this "
-                             f"Gatehouse understands ({SCHEMA_VERSION}); upgrade the software")
-        while version < SCHEMA_VERSION:
-            with self.write():
-                for statement in _statements(MIGRATIONS[version]):
-                    self.conn.execute(statement)
-                version += 1
-                self.conn.execute(f"PRAGMA user_version={version}")
+    def _refuse_lost_log(self, records_missing: bool) -> None:
+        """A ledger.db that a device has used (schema 2 or later, device pinned) with no
+        records.db beside it has lost its record log: starting a new log at seq 1 would
+        be refused by the hub and forget admissions not yet uploaded."""
+        version = self.conn.execute("PRAGMA main.user_version").fetchone()[0]
+        if not records_missing or version < 2:
+            return
+        row = self.conn.execute("SELECT value FROM main.meta WHERE key='device'").fetchone()
+        if row is not None:
+            raise StoreError(f"{self.records_path} is missing or empty but {self.path} "
+                             f"belongs to device {row[0]!r}: this gate's record log is lost. "
+                             "Restore records.db from the gate's disk, or re-provision the "
+                             "gate (new device key, fresh state_dir)")
 
-    def _pin(self, key: str, value: str, what: str) -> None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        if row is None:
-            with self.write():
-                self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-                                  (key, value))
-            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        if row[0] != value:
-            raise DeviceMismatch(f"{self.path} belongs to {what} {row[0]!r}, but the "
+    def _migrate(self) -> None:
+        self._migrate_schema("rec", self.records_path, RECORDS_MIGRATIONS)
+        version = self._migrate_schema("main", self.path, MIGRATIONS, stop=1)
+        if version == 1 and SCHEMA_VERSION > 1:
+            self._adopt_v1_records()
+        self._migrate_schema("main", self.path, MIGRATIONS)
+
+    def _migrate_schema(self, schema: str, path: Path, migrations: tuple[str, ...],
+                        stop: int | None = None) -> int:
+        """Run ``migrations`` on ``schema`` up to version ``stop`` (default: all)."""
+        target = len(migrations) if stop is None else stop
+        version = self.conn.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
+        if version > len(migrations):
+            raise StoreError(f"{path} has schema version {version}, newer than this "
+                             f"Gatehouse understands ({len(migrations)}); upgrade the software")
+        while version < target:
+            # Both files are locked while a schema changes: only ever at open.
+            with immediate_transaction(self.conn):
+                for statement in _statements(migrations[version]):
+                    self.conn.execute(_qualify(statement, schema))
+                version += 1
+                self.conn.execute(f"PRAGMA {schema}.user_version={version}")
+        return version
+
+    def _adopt_v1_records(self) -> None:
+        """Copy a version-1 ledger.db's record log, own admissions and voids into
+        records.db, committed there before the ledger migration drops them. Each file
+        commits on its own, so the copy is idempotent: a crash in between copies again."""
+        with immediate_transaction(self.conn):
+            self.conn.execute("INSERT OR IGNORE INTO rec.records(seq, hash, body) "
+                              "SELECT seq, hash, body FROM main.records")
+            self.conn.execute("INSERT OR IGNORE INTO rec.local_admissions(seq, ticket, step, at) "
+                              "SELECT seq, ticket, step, at FROM main.admissions "
+                              "WHERE origin = 'local'")
+            self.conn.execute("INSERT OR IGNORE INTO rec.local_voids(seq, ticket) "
+                              "SELECT seq, ticket FROM main.voids WHERE origin = 'local'")
+            self.conn.execute("INSERT OR IGNORE INTO rec.meta(key, value) SELECT key, value "
+                              "FROM main.meta WHERE key IN ('device', 'device_public_key')")
+
+    def _pin(self, key: str, value: str, what: str, schema: str = "main") -> None:
+        held = self.meta(key, schema)
+        if held is None:
+            with self._write(schema):
+                self.conn.execute(f"INSERT OR IGNORE INTO {schema}.meta(key, value) "
+                                  "VALUES (?, ?)", (key, value))
+            held = self.meta(key, schema)
+        if held != value:
+            path = self.path if schema == "main" else self.records_path
+            raise DeviceMismatch(f"{path} belongs to {what} {held!r}, but the "
                                  f"configuration gives {value!r}; use the state_dir that "
                                  "belongs to this configuration")
 
     def pin_device_key(self, public_key: bytes) -> None:
         """Refuse a device key other than the one this state's record log was signed with."""
         try:
-            self._pin("device_public_key", public_key.hex(), "device key")
+            self._pin("device_public_key", public_key.hex(), "device key", schema="rec")
         except DeviceMismatch:
             raise DeviceKeyError(f"{self.state_dir / 'device.key'} is not the key this "
                                  f"state's record log was signed with ("
-                                 f"{self.meta('device_public_key')[:16]}…); re-provision the "
-                                 "gate") from None
+                                 f"{(self.device_public_key() or '')[:16]}…); re-provision "
+                                 "the gate") from None
+
+    def device_public_key(self) -> str | None:
+        """The device key this state's record log is signed with (hex), once pinned."""
+        return self.meta("device_public_key", "rec")
 
     def set_meta(self, key: str, value: str) -> None:
-        """Store a small fact about this state (e.g. the hub's acknowledged cursor)."""
-        with self.write() as conn:
-            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO "
-                         "UPDATE SET value = excluded.value", (key, value))
+        """Store a small fact about the ledger copy (e.g. the hub's acknowledged cursor)."""
+        with self.ledger_write() as conn:
+            conn.execute("INSERT INTO main.meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
+                         "DO UPDATE SET value = excluded.value", (key, value))
 
-    def meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    def meta(self, key: str, schema: str = "main") -> str | None:
+        row = self.conn.execute(f"SELECT value FROM {schema}.meta WHERE key=?",
+                                (key,)).fetchone()
         return None if row is None else row[0]
 
-    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``): committed whole or rolled back."""
-        return immediate_transaction(self.conn)
+    def ledger_write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction on ledger.db only: committed whole or rolled back."""
+        return self._write("main")
+
+    def records_write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction on records.db only: it takes records.db's write lock
+        and reads ledger.db from a snapshot, so a block being applied never delays it."""
+        return self._write("rec")
+
+    def _write(self, schema: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return _file_transaction(self.conn, schema)
 
     # -- the chain ---------------------------------------------------------------------
 
@@ -200,7 +281,7 @@ class LedgerStore:
             raise reject("signature", "signature is not the pinned ledger key's "
                          f"({self.ledger_key.hex()[:16]}…), or the block was edited after "
                          "signing")
-        with self.write() as conn:
+        with self.ledger_write() as conn:
             head = self.head()
             if block.height <= head.height:
                 held = conn.execute("SELECT hash FROM blocks WHERE height=?",
@@ -237,10 +318,9 @@ class LedgerStore:
             "events": count("SELECT count(*) FROM shows").fetchone()[0],
             "tickets": count("SELECT count(*) FROM tickets").fetchone()[0],
             "revoked": count("SELECT count(*) FROM revocations").fetchone()[0],
-            "admissions": count("SELECT count(*) FROM admissions a WHERE NOT EXISTS "
-                                "(SELECT 1 FROM voids v WHERE v.device=a.device "
-                                "AND v.seq=a.seq AND v.ticket=a.ticket)").fetchone()[0],
-            "records": count("SELECT count(*) FROM records").fetchone()[0],
+            "admissions": count(f"SELECT count(*) FROM ({_COUNTED_ALL})",
+                                {"device": self.device}).fetchone()[0],
+            "records": count("SELECT count(*) FROM rec.records").fetchone()[0],
         }
 
     # -- the ledger view the decision reads --------------------------------------------
@@ -262,53 +342,117 @@ class LedgerStore:
 
     def admissions(self, ticket: bytes) -> Sequence[Admission]:
         return [Admission(device=r[0], seq=r[1], step=r[2], at=r[3]) for r in self.conn.execute(
-            "SELECT a.device, a.seq, a.step, a.at FROM admissions a WHERE a.ticket = ? AND "
-            "NOT EXISTS (SELECT 1 FROM voids v WHERE v.device = a.device AND v.seq = a.seq "
-            "AND v.ticket = a.ticket)",
-            (ticket,))]
+            _COUNTED, {"device": self.device, "ticket": ticket})]
 
     # -- the record log ----------------------------------------------------------------
 
     def last_record(self) -> tuple[int, str]:
         """(seq, hash hex) of the newest record; (0, 64 zeros) when the log is empty."""
         row = self.conn.execute(
-            "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+            "SELECT seq, hash FROM rec.records ORDER BY seq DESC LIMIT 1").fetchone()
         return (0, ZERO_HASH) if row is None else (row[0], row[1].hex())
 
     def add_record(self, conn: sqlite3.Connection, record: dict[str, Any], digest: bytes,
                    body: str) -> None:
-        """Insert a record and its effect on admissions; call inside :meth:`write`."""
-        conn.execute("INSERT INTO records(seq, hash, body) VALUES (?, ?, ?)",
+        """Insert a record and its effect on admissions; call inside
+        :meth:`records_write`."""
+        conn.execute("INSERT INTO rec.records(seq, hash, body) VALUES (?, ?, ?)",
                      (record["seq"], digest, body))
         ticket = record["ticket"]
         if record["result"] == "admitted" and ticket is not None:
-            conn.execute("INSERT OR IGNORE INTO admissions(device, seq, ticket, step, at, origin)"
-                         " VALUES (?, ?, ?, ?, ?, 'local')",
-                         (record["device"], record["seq"], _tid(ticket), record["step"],
-                          record["at"]))
+            conn.execute("INSERT OR IGNORE INTO rec.local_admissions(seq, ticket, step, at) "
+                         "VALUES (?, ?, ?, ?)",
+                         (record["seq"], _tid(ticket), record["step"], record["at"]))
         elif record["result"] == "voided" and ticket is not None:
-            conn.execute("INSERT OR IGNORE INTO voids(device, seq, ticket, origin) "
-                         "VALUES (?, ?, ?, 'local')",
-                         (record["device"], record["ref"], _tid(ticket)))
+            conn.execute("INSERT OR IGNORE INTO rec.local_voids(seq, ticket) VALUES (?, ?)",
+                         (record["ref"], _tid(ticket)))
 
     def admitted_ticket(self, seq: int) -> str | None:
         """The ticket of this gate's admission ``seq`` if it still counts, else None."""
         row = self.conn.execute(
-            "SELECT a.ticket FROM admissions a WHERE a.origin = 'local' AND a.seq = ? AND "
-            "NOT EXISTS (SELECT 1 FROM voids v WHERE v.device = a.device AND v.seq = a.seq "
-            "AND v.ticket = a.ticket)", (seq,)).fetchone()
+            "SELECT l.ticket FROM rec.local_admissions l WHERE l.seq = :seq AND NOT EXISTS "
+            "(SELECT 1 FROM rec.local_voids v WHERE v.seq = l.seq AND v.ticket = l.ticket) "
+            "AND NOT EXISTS (SELECT 1 FROM main.voids v WHERE v.device IS :device AND "
+            "v.seq = l.seq AND v.ticket = l.ticket)",
+            {"seq": seq, "device": self.device}).fetchone()
         return None if row is None else str(uuid.UUID(bytes=row[0]))
 
     def record_bodies(self, since: int = 0) -> Iterator[str]:
         """The canonical JSON of every record with seq > ``since``, in order."""
-        cursor = self.conn.execute("SELECT body FROM records WHERE seq > ? ORDER BY seq",
+        cursor = self.conn.execute("SELECT body FROM rec.records WHERE seq > ? ORDER BY seq",
                                    (since,))
         for (body,) in cursor:
             yield body
 
     def record_hash_at(self, seq: int) -> str:
-        row = self.conn.execute("SELECT hash FROM records WHERE seq=?", (seq,)).fetchone()
+        row = self.conn.execute("SELECT hash FROM rec.records WHERE seq=?",
+                                (seq,)).fetchone()
         return ZERO_HASH if row is None else row[0].hex()
+
+
+# The admissions that count for a ticket (``:ticket``; _ALL: every ticket): this gate's
+# own, from its record log, and every gate's ``redeem`` events from the ledger, minus
+# those a local ``voided`` record or a ledger ``void`` cancelled (a void counts only if
+# it names the same ticket). The log is authoritative for this gate's own admissions,
+# so the ledger's echo of them (same device and seq) is not counted twice.
+_COUNTED_TEMPLATE = """
+SELECT :device AS device, l.seq, l.step, l.at FROM rec.local_admissions l
+ WHERE {local}
+   AND NOT EXISTS (SELECT 1 FROM rec.local_voids v WHERE v.seq = l.seq AND v.ticket = l.ticket)
+   AND NOT EXISTS (SELECT 1 FROM main.voids v WHERE v.device IS :device AND v.seq = l.seq
+                   AND v.ticket = l.ticket)
+UNION ALL
+SELECT a.device, a.seq, a.step, a.at FROM main.admissions a
+ WHERE {ledger}
+   AND NOT (a.device IS :device
+            AND EXISTS (SELECT 1 FROM rec.local_admissions l WHERE l.seq = a.seq))
+   AND NOT EXISTS (SELECT 1 FROM main.voids v WHERE v.device = a.device AND v.seq = a.seq
+                   AND v.ticket = a.ticket)
+   AND NOT (a.device IS :device
+            AND EXISTS (SELECT 1 FROM rec.local_voids v WHERE v.seq = a.seq
+                        AND v.ticket = a.ticket))
+"""
+_COUNTED = _COUNTED_TEMPLATE.format(local="l.ticket = :ticket", ledger="a.ticket = :ticket")
+_COUNTED_ALL = _COUNTED_TEMPLATE.format(local="1", ledger="1")
+
+
+def _has_content(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if missing. SQLite would create it with the
+    umask's mode; the ledger and the log are the gate's business only (the -wal and -shm
+    files copy this mode)."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _qualify(statement: str, schema: str) -> str:
+    """Point a schema script's CREATE statements at ``schema`` (ATTACHed files need it)."""
+    for kind in ("TABLE ", "INDEX ", "UNIQUE INDEX "):
+        if statement.startswith(f"CREATE {kind}"):
+            return f"CREATE {kind}{schema}." + statement[len(f"CREATE {kind}"):]
+    return statement
+
+
+@contextmanager
+def _file_transaction(conn: sqlite3.Connection, schema: str) -> Iterator[sqlite3.Connection]:
+    """A write transaction on one file of a connection with another attached.
+
+    ``BEGIN IMMEDIATE`` would lock every attached file. Instead a deferred transaction
+    starts with a write that changes nothing to ``schema``, which takes that file's
+    write lock (waiting for it up to the busy timeout) and no other; the other file is
+    then read from a snapshot and never locked.
+    """
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"UPDATE {schema}.meta SET value = value WHERE 0")
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 @contextmanager
