@@ -290,6 +290,27 @@ def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
         return EXIT_OK if not (pulled.error or pushed.error) else EXIT_REJECTED
 
 
+def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
+    """The sync loop as its own process: one JSON line per event on stdout."""
+    import signal
+    import threading
+
+    from .daemon import emit_json
+    from .sync_worker import run_sync_loop
+
+    if not cfg.lane.hub:
+        raise ConfigError(f"{cfg.path}: missing required key 'hub.url' (where the hub is)")
+    if args.interval <= 0:
+        raise ConfigError(f"--interval must be more than 0 seconds, not {args.interval}")
+    if args.nice:
+        os.nice(args.nice)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run_sync_loop(cfg, emit_json, stop, interval=args.interval)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     return run_demo(Path(args.dir) if args.dir else None)
@@ -370,6 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = ssub.add_parser("status", parents=[common], help="ledger age, clock offset, backlog")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_sync)
+    p = ssub.add_parser("run", parents=[common],
+                        help="sync every few seconds until SIGTERM (gate run starts it)")
+    p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds between rounds (default 5)")
+    p.add_argument("--nice", type=int, default=0, metavar="N",
+                   help="lower this process's CPU priority by N, so the lane comes first")
+    p.set_defaults(handler=cmd_sync_run)
 
     add_hub_commands(sub, _Parser)
 

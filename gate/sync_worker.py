@@ -1,78 +1,161 @@
-"""The daemon's sync worker: pulls blocks and pushes records on its own thread.
+"""The daemon's sync worker: pulls blocks and pushes records in a child process.
 
-Admissions never wait for the network: the worker has its own connection to the state
-database and its own thread, the lane keeps deciding on what it holds, and a hub that is
-down, slow or lying only raises an alarm. Each block still applies in its own short
-transaction. Every round logs one ``sync`` line (ledger age, clock offset, backlog) and
-an ``alarm`` line when something is wrong: ``hub_unreachable``, ``hub_refused`` (a
-block or records refused), ``ledger_stale`` (older than ``max_ledger_age``),
-``clock_skew`` (more than ``max_clock_skew`` off the hub's clock).
+Admissions never wait for the network, nor for a catch-up: the worker is a separate
+process (``gate sync run``, run at a lower CPU priority) with its own connection to the
+state, so parsing and verifying a 100,000-event catch-up neither holds the lane's
+interpreter lock nor its database lock (blocks lock ``ledger.db``, admissions
+``records.db``). The lane keeps deciding on what it holds, and a hub that is down, slow
+or lying only raises an alarm.
+
+Every round logs one ``sync`` line (ledger age, clock offset, backlog) and an ``alarm``
+line when something is wrong: ``hub_unreachable``, ``hub_refused`` (a block or records
+refused), ``ledger_stale`` (older than ``max_ledger_age``), ``clock_skew`` (more than
+``max_clock_skew`` off the hub's clock). The daemon relays the child's lines into its
+own log; if the child dies it raises ``sync_worker_exited`` and starts it again.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from sync.client import HubClient, SyncError
 from verifier import Checkpoint, GatehouseError
 
 from .config import GateConfig
 
+Emit = Callable[[dict[str, Any]], None]
+
+#: How much lower the sync child's CPU priority is than the lane's (``nice`` steps).
+SYNC_NICENESS = 10
+RESTART_BACKOFF_S = (1.0, 5.0, 30.0)
+
+
+def sync_round(client: HubClient, cfg: GateConfig, emit: Emit) -> None:
+    """One pull and push, then the health line and any alarms."""
+    now = int(time.time())
+    alarms: list[str] = []
+    detail: dict[str, Any] = {}
+    try:
+        pulled = client.pull()
+        pushed = client.push()
+        detail = {"pulled": pulled.applied, "pushed": pushed.sent}
+        for problem in (pulled.error, pushed.error):
+            if problem:
+                alarms.append("hub_refused")
+                detail.setdefault("problems", []).append(problem)
+    except (SyncError, GatehouseError, OSError) as exc:
+        alarms.append("hub_unreachable")
+        detail["problems"] = [str(exc)]
+    health = client.health(now)
+    if health["ledger_age"] is None or health["ledger_age"] > cfg.lane.max_ledger_age:
+        alarms.append("ledger_stale")
+    offset = health.get("clock_offset")
+    if offset is not None and abs(offset) > cfg.lane.max_clock_skew:
+        alarms.append("clock_skew")
+    emit({"event": "sync", "time": now, **health, **detail, "alarms": alarms})
+    for alarm in dict.fromkeys(alarms):
+        emit({"event": "alarm", "time": now, "alarm": alarm, "detail": detail.get("problems")})
+
+
+def run_sync_loop(cfg: GateConfig, emit: Emit, stop: threading.Event, *,
+                  interval: float) -> None:
+    """Rounds every ``interval`` seconds until ``stop``; then one last push."""
+    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
+                    policy=cfg.policy) as cp:
+        client = HubClient(cfg.lane.hub or "", cp, timeout=min(10.0, interval * 2))
+        while True:
+            sync_round(client, cfg, emit)
+            if stop.wait(interval):
+                sync_round(client, cfg, emit)  # one last push of what the lane recorded
+                return
+
 
 class SyncWorker:
-    """Start with ``start()``; ``stop()`` makes one last push and joins the thread."""
+    """The daemon's handle on its ``gate sync run`` child.
 
-    def __init__(self, cfg: GateConfig, emit: Callable[[dict[str, Any]], None], *,
-                 interval: float = 5.0) -> None:
+    ``start()`` launches it; ``stop()`` asks it to make one last push (SIGTERM), waits,
+    and kills it only if it does not finish in time.
+    """
+
+    def __init__(self, cfg: GateConfig, emit: Emit, *, interval: float = 5.0) -> None:
         self.cfg = cfg
         self.emit = emit
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+        self._child: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._supervise, name="sync", daemon=True)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gate", "-c", str(self.cfg.path.resolve()), "sync",
+                "run", "--interval", str(self.interval), "--nice", str(SYNC_NICENESS)]
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
+        with self._lock:
+            child = self._child
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
         self._thread.join(timeout)
 
-    def _run(self) -> None:
-        cfg = self.cfg
-        with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                        policy=cfg.policy) as cp:
-            client = HubClient(cfg.lane.hub or "", cp, timeout=min(10.0, self.interval * 2))
-            while True:
-                self._round(client)
-                if self._stop.wait(self.interval):
-                    self._round(client)  # one last push of what the lane recorded
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            with self._lock:
+                if self._stop.is_set():
                     return
+                self._child = subprocess.Popen(
+                    self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL, text=True, errors="replace",
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            child = self._child
+            assert child.stdout is not None and child.stderr is not None
+            errors = threading.Thread(target=self._relay_errors, args=(child.stderr,),
+                                      daemon=True)
+            errors.start()
+            for line in child.stdout:
+                self._relay(line)
+            code = child.wait()
+            errors.join(5)
+            if self._stop.is_set():
+                return
+            failures = 0 if time.monotonic() - started > 60 else failures + 1
+            delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S)) - 1] \
+                if failures else RESTART_BACKOFF_S[0]
+            self.emit({"event": "alarm", "time": int(time.time()),
+                       "alarm": "sync_worker_exited",
+                       "detail": [f"gate sync run exited with code {code}; restarting in "
+                                  f"{delay:g} s"]})
+            self._stop.wait(delay)
 
-    def _round(self, client: HubClient) -> None:
-        now = int(time.time())
-        alarms: list[str] = []
-        detail: dict[str, Any] = {}
+    def _relay(self, line: str) -> None:
         try:
-            pulled = client.pull()
-            pushed = client.push()
-            detail = {"pulled": pulled.applied, "pushed": pushed.sent}
-            for problem in (pulled.error, pushed.error):
-                if problem:
-                    alarms.append("hub_refused")
-                    detail.setdefault("problems", []).append(problem)
-        except (SyncError, GatehouseError, OSError) as exc:
-            alarms.append("hub_unreachable")
-            detail["problems"] = [str(exc)]
-        health = client.health(now)
-        if health["ledger_age"] is None or health["ledger_age"] > self.cfg.lane.max_ledger_age:
-            alarms.append("ledger_stale")
-        offset = health.get("clock_offset")
-        if offset is not None and abs(offset) > self.cfg.lane.max_clock_skew:
-            alarms.append("clock_skew")
-        self.emit({"event": "sync", "time": now, **health, **detail, "alarms": alarms})
-        for alarm in dict.fromkeys(alarms):
-            self.emit({"event": "alarm", "time": now, "alarm": alarm,
-                       "detail": detail.get("problems")})
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            event = {"event": "sync_output", "time": int(time.time()), "line": line.rstrip()}
+        self.emit(event)
+
+    def _relay_errors(self, stream: IO[str]) -> None:
+        for line in stream:
+            if line.strip():
+                self.emit({"event": "sync_error", "time": int(time.time()),
+                           "line": line.rstrip()})
