@@ -160,9 +160,11 @@ def _run(hub: Any, args: argparse.Namespace, now: int) -> int:
     elif command == "revoke":
         events = [{"op": "revoke", "ticket": args.ticket, "reason": args.reason}]
     if events:
-        block = authority.append(events, now)
+        blocks = authority.publish(events, now)
         tickets = [e["ticket"] for e in events if e["op"] == "issue"]
-        print(f"block {block['height']} signed with {len(events)} event(s)")
+        heights = f"{blocks[0]['height']}" if len(blocks) == 1 else \
+            f"s {blocks[0]['height']}-{blocks[-1]['height']}"
+        print(f"block{heights} signed with {len(events)} event(s)")
         for ticket in tickets[:20]:
             print(f"ticket {ticket}")
         return 0

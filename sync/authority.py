@@ -31,6 +31,12 @@ from .hub_db import open_hub_db
 
 AUTHORITY_KEY = "authority.key"
 
+#: The most events one block carries. A gate parses a block whole (a Raspberry Pi with
+#: a 150 MB budget), so a big sale or a burst of redeems travels as several blocks.
+MAX_BLOCK_EVENTS = 5000
+#: The most blocks of queued redeems and voids one heartbeat publishes.
+MAX_BLOCKS_PER_BEAT = 40
+
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
@@ -85,15 +91,35 @@ class Authority:
         head = self.ledger.head()
         return head.height, head.hash, head.time
 
+    def publish(self, events: list[dict[str, Any]], now: int) -> list[dict[str, Any]]:
+        """Sign and publish ``events`` in blocks of at most :data:`MAX_BLOCK_EVENTS`.
+
+        The whole batch is checked first, as if it were one block, so a bad row anywhere
+        in a 100,000-ticket import signs nothing (:class:`BlockRejected`).
+        """
+        if len(events) <= MAX_BLOCK_EVENTS:
+            return [self.append(events, now)]
+        height, prev, last_time = self.head()
+        whole = make_block(self.signer, height + 1, prev,
+                           max(now, last_time if last_time is not None else now), events)
+        self.ledger.check_events(parse_block(canonical_json(whole)))
+        return [self.append(events[i:i + MAX_BLOCK_EVENTS], now)
+                for i in range(0, len(events), MAX_BLOCK_EVENTS)]
+
     def append(self, events: list[dict[str, Any]], now: int) -> dict[str, Any]:
-        """Sign and publish the next block: ``events`` then the queued redeems and voids.
+        """Sign and publish the next block: ``events`` then queued redeems and voids, up
+        to :data:`MAX_BLOCK_EVENTS` in all (the rest wait for the next block).
 
         Raises :class:`BlockRejected` (nothing signed, nothing dequeued) when the block
         would be invalid for a gate.
         """
+        if len(events) > MAX_BLOCK_EVENTS:
+            raise ValueError(f"{len(events)} events is more than one block carries "
+                             f"({MAX_BLOCK_EVENTS}); use publish()")
         for attempt in range(3):
             height, prev, last_time = self.head()
-            pending = self.db.execute("SELECT id, event FROM pending ORDER BY id").fetchall()
+            pending = self.db.execute("SELECT id, event FROM pending ORDER BY id LIMIT ?",
+                                      (MAX_BLOCK_EVENTS - len(events),)).fetchall()
             body = list(events) + [json.loads(event) for _, event in pending]
             block = make_block(self.signer, height + 1, prev,
                                max(now, last_time if last_time is not None else now), body)
@@ -114,8 +140,26 @@ class Authority:
         return block
 
     def heartbeat(self, now: int) -> dict[str, Any]:
-        """An otherwise empty block: tells the gates how fresh their copy is."""
-        return self.append([], now)
+        """A block with no events of its own: tells the gates how fresh their copy is,
+        and carries the queued redeems and voids (several blocks when many are queued)."""
+        block = self.append([], now)
+        for _ in range(MAX_BLOCKS_PER_BEAT - 1):
+            if not self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone():
+                break
+            block = self.append([], now)
+        return block
+
+    def blocks_page(self, height: int, max_bytes: int) -> list[str]:
+        """Blocks above ``height`` in order, as many as fit in ``max_bytes`` (at least
+        one): a gate far behind pulls page after page with bounded memory on both sides."""
+        page: list[str] = []
+        size = 0
+        for body in self.blocks_since(height):
+            if page and size + len(body) + 1 > max_bytes:
+                break
+            page.append(body)
+            size += len(body) + 1
+        return page
 
     def blocks_since(self, height: int) -> Iterator[str]:
         """The canonical JSON lines of every block above ``height``, in order.
@@ -143,4 +187,4 @@ class Authority:
         return found
 
 
-__all__ = ["AUTHORITY_KEY", "Authority", "BlockRejected", "Conflict"]
+__all__ = ["AUTHORITY_KEY", "MAX_BLOCK_EVENTS", "Authority", "BlockRejected", "Conflict"]

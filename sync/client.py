@@ -4,7 +4,9 @@ Standard library only (urllib), so a gate installs nothing for it. A hub is not 
 pulled blocks go through the same verification as a USB file (signature under the
 pinned ledger key, chain, every event rule) and each applies in its own transaction, so
 a tampered block, a foreign key, a rollback or garbage changes nothing and is reported;
-a body larger than ``max_bytes`` or slower than ``deadline`` is cut off. Records are
+a reply larger than ``max_bytes`` or slower than ``deadline`` is cut off (the hub
+sends the ledger in pages of at most 8 MiB, so a gate far behind needs neither more
+memory nor more patience per reply). Records are
 pushed after the acknowledged cursor, which moves only on the hub's acknowledgement:
 whatever the network does, a record is sent again until the hub says it holds it, and
 the hub's idempotence makes that exactly once in effect.
@@ -18,6 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 
 from verifier import Checkpoint
@@ -26,6 +29,7 @@ from verifier.blocks import read_blocks
 from .request_auth import sign_request
 
 CURSOR_KEY = "hub_acked_seq"
+HEADER_HEIGHT = "X-Gatehouse-Height"  # the hub's head height, beside each page of blocks
 
 
 class SyncError(Exception):
@@ -50,7 +54,7 @@ class HubClient:
     """One gate talking to one hub."""
 
     def __init__(self, url: str, checkpoint: Checkpoint, *, timeout: float = 10.0,
-                 max_bytes: int = 512 * 1024 * 1024, deadline: float = 600.0,
+                 max_bytes: int = 32 * 1024 * 1024, deadline: float = 120.0,
                  batch: int = 500) -> None:
         self.url = url.rstrip("/")
         self.cp = checkpoint
@@ -63,13 +67,19 @@ class HubClient:
 
     def _request(self, method: str, path: str, body: bytes | None = None,
                  headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        status, raw, _ = self._request_with_headers(method, path, body, headers)
+        return status, raw
+
+    def _request_with_headers(self, method: str, path: str, body: bytes | None = None,
+                              headers: dict[str, str] | None = None
+                              ) -> tuple[int, bytes, Message]:
         request = urllib.request.Request(self.url + path, data=body, method=method,
                                          headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                return reply.status, self._read_capped(reply)
+                return reply.status, self._read_capped(reply), reply.headers
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read(64 * 1024)
+            return exc.code, exc.read(64 * 1024), exc.headers
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise SyncError(f"hub {self.url} unreachable: {getattr(exc, 'reason', exc)}"
                             ) from None
@@ -112,20 +122,34 @@ class HubClient:
         return body
 
     def pull(self) -> PullReport:
-        """Apply every block the hub has above our height, each in its own transaction."""
-        height = self.cp.store.head().height
-        status, raw = self._request("GET", f"/v1/blocks?since={height}")
-        if status != 200:
-            return PullReport(0, height, f"hub answered {status} to /v1/blocks")
-        lines = raw.split(b"\n")
-        report = self.cp.apply_lines(read_blocks(lines), source=f"{self.url}/v1/blocks")
-        error = str(report.error) if report.error is not None else None
-        if error is None and report.held:
-            # We asked only for blocks above our height: a hub that sends older ones is
-            # rolled back or broken. Nothing changed here, but someone must look.
-            error = (f"hub {self.url} sent {report.held} block(s) at or below our height "
-                     f"{height} when asked for newer ones: rolled back or broken")
-        return PullReport(report.applied, report.height, error)
+        """Apply every block the hub has above our height, each in its own transaction.
+
+        The hub answers a page at a time (bounded memory on both sides) and says its own
+        height; pages are asked for until we hold that height, the hub stops making
+        progress, or a block is refused. Only verified blocks count, whatever the
+        header says: it decides when to ask again, never what to apply.
+        """
+        applied = 0
+        while True:
+            height = self.cp.store.head().height
+            status, raw, headers = self._request_with_headers(
+                "GET", f"/v1/blocks?since={height}")
+            if status != 200:
+                return PullReport(applied, height, f"hub answered {status} to /v1/blocks")
+            report = self.cp.apply_lines(read_blocks(raw.split(b"\n")),
+                                         source=f"{self.url}/v1/blocks?since={height}")
+            applied += report.applied
+            if report.error is not None:
+                return PullReport(applied, report.height, str(report.error))
+            if report.held:
+                # We asked only for blocks above our height: a hub that sends older ones
+                # is rolled back or broken. Nothing changed here, but someone must look.
+                return PullReport(applied, report.height, (
+                    f"hub {self.url} sent {report.held} block(s) at or below our height "
+                    f"{height} when asked for newer ones: rolled back or broken"))
+            hub_height = _int_header(headers, HEADER_HEIGHT)
+            if report.applied == 0 or hub_height is None or report.height >= hub_height:
+                return PullReport(applied, report.height, None)
 
     def cursor(self) -> int:
         return int(self.cp.store.meta(CURSOR_KEY) or 0)
@@ -175,6 +199,14 @@ class HubClient:
             info["clock_offset"] = None
             info["hub"] = f"unreachable: {exc}"
         return info
+
+
+def _int_header(headers: Message, name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _take(items: Iterator[str], n: int) -> Iterator[str]:

@@ -3,7 +3,8 @@
 Endpoints (docs/hub-api.md explains them for integrators who replace this hub):
 
     GET  /v1/status            ledger height, head, newest block time, the hub's clock
-    GET  /v1/blocks?since=H    blocks above height H as JSON Lines (gzip when asked)
+    GET  /v1/blocks?since=H    blocks above height H as JSON Lines, a page at a time
+                               (gzip when asked; X-Gatehouse-Height: the hub's head)
     POST /v1/enrol             {code, device, public_key} -> {device, ledger_key, ...}
     POST /v1/records           {records: [...]}, signed by the device -> acknowledgement
     GET  /v1/conflicts         tickets admitted more often than their entries
@@ -37,6 +38,10 @@ from .request_auth import HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME
 
 T = TypeVar("T")
 MAX_RECORDS_PER_REQUEST = 5000
+#: A reply to /v1/blocks holds at most this much (and at least one block); the header
+#: X-Gatehouse-Height tells the gate whether to ask again.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+HEADER_HEIGHT = "X-Gatehouse-Height"
 
 
 class HubWorker:
@@ -115,9 +120,15 @@ def create_app(hub_dir: str | Path, *, heartbeat: float = 10.0,
     @app.get("/v1/blocks", response_class=PlainTextResponse)
     async def blocks(since: int = Query(-1, ge=-1, le=2**62)) -> PlainTextResponse:
         hub = state["worker"].hub
-        lines = await state["worker"].call(lambda: list(hub.authority.blocks_since(since)))
+
+        def page() -> tuple[list[str], int]:
+            return (hub.authority.blocks_page(since, MAX_PAGE_BYTES),
+                    hub.authority.head()[0])
+
+        lines, height = await state["worker"].call(page)
         return PlainTextResponse("".join(line + "\n" for line in lines),
-                                 media_type="application/x-ndjson")
+                                 media_type="application/x-ndjson",
+                                 headers={HEADER_HEIGHT: str(height)})
 
     @app.post("/v1/enrol")
     async def enrol(body: EnrolRequest) -> dict[str, Any]:

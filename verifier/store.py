@@ -308,6 +308,20 @@ class LedgerStore:
                          (block.height, block.hash, block.time, len(block.events)))
         return True
 
+    def check_events(self, block: Block) -> None:
+        """Raise :class:`BlockRejected` if ``block``'s events would be refused on top of
+        the chain held; change nothing. (The authority checks a whole batch this way
+        before it signs it as several blocks.)"""
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute("UPDATE main.meta SET value = value WHERE 0")
+            _apply_events(conn, block)
+        except ValueError as exc:
+            raise BlockRejected("event", str(exc), height=block.height) from None
+        finally:
+            conn.execute("ROLLBACK")
+
     def status(self) -> dict[str, Any]:
         head = self.head()
         count = self.conn.execute

@@ -128,3 +128,35 @@ def test_bad_requests_are_refused_not_crashes(hub_url: str) -> None:
     assert client.get("/v1/blocks", params={"since": "soon"}).status_code == 422
     assert client.post("/v1/records", content=b"\xff\xfe").status_code == 422
     assert client.get("/openapi.json").json()["info"]["title"] == "Gatehouse reference hub"
+
+
+def test_a_gate_far_behind_pulls_page_after_page(tmp_path: Path, start_hub,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages bound the memory of both sides; the gate keeps asking until it holds the
+    height the hub announces, in one pull."""
+    import sync.hub_api
+
+    from .conftest import seed_hub
+
+    hub_dir = tmp_path / "hub"
+    key = seed_hub(hub_dir)
+    with Authority(hub_dir) as authority:
+        for i in range(12):
+            authority.append([issue(f"later{i}")], NOW - 400)
+        height = authority.head()[0]
+    monkeypatch.setattr(sync.hub_api, "MAX_PAGE_BYTES", 2000)  # two or three blocks a page
+    hub = start_hub(hub_dir, heartbeat=0)
+    from sync.client import HubClient
+
+    state = tmp_path / "gate"
+    state.mkdir()
+    pages: list[str] = []
+    with Checkpoint(state, device="north-1", ledger_key=key, policy=POLICY) as cp:
+        client = HubClient(hub.url, cp)
+        ask = client._request_with_headers
+        monkeypatch.setattr(client, "_request_with_headers",
+                            lambda *a, **k: (pages.append(a[1]), ask(*a, **k))[1])
+        report = client.pull()
+        assert (report.error, report.height, report.applied) == (None, height, height + 1)
+        assert cp.check(code("later11"), NOW).reason == "ok"
+    assert len(pages) >= 4 and pages[0] == "/v1/blocks?since=-1"

@@ -147,3 +147,53 @@ def test_voids_reach_the_ledger(hub: Authority, tmp_path: Path) -> None:
     assert other.check(code("late", NOW + 45), NOW + 45).reason == "ok"  # voided: usable
     cp.close()
     other.close()
+
+
+def test_a_big_batch_is_checked_whole_then_signed_in_several_blocks(
+        hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sale larger than one block travels as several; a bad row anywhere in it (here
+    the last) signs nothing at all, not the blocks before it."""
+    import sync.authority
+
+    monkeypatch.setattr(sync.authority, "MAX_BLOCK_EVENTS", 4)
+    before = list(hub.blocks_since(-1))
+    bad = [issue(f"bulk{i}") for i in range(9)] + [issue("solo")]  # solo exists already
+    with pytest.raises(BlockRejected, match=f"ticket {ticket_id('solo')} already exists"):
+        hub.publish(bad, NOW)
+    assert list(hub.blocks_since(-1)) == before
+    blocks = hub.publish(bad[:9], NOW)
+    assert [len(b["events"]) for b in blocks] == [4, 4, 1]
+    cp = gate(tmp_path, hub, "north-1")
+    assert cp.check(code("bulk8"), NOW).reason == "ok"
+    cp.close()
+
+
+def test_many_queued_redeems_travel_in_bounded_blocks(
+        hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sync.authority
+
+    monkeypatch.setattr(sync.authority, "MAX_BLOCK_EVENTS", 3)
+    hub.publish([issue(f"fan{i}") for i in range(10)], NOW - 400)
+    cp = gate(tmp_path, hub, "north-1")
+    for i in range(10):
+        assert cp.admit(code(f"fan{i}"), NOW).reason == "ok"
+    intake = Intake(hub.db)
+    intake.register("north-1", cp.public_key, NOW)
+    assert intake.accept("north-1", records(cp), NOW).acked == 10
+    height = hub.head()[0]
+    hub.heartbeat(NOW + 10)
+    new = [json.loads(b) for b in hub.blocks_since(height)]
+    assert [len(b["events"]) for b in new] == [3, 3, 3, 1]
+    assert sum(e["op"] == "redeem" for b in new for e in b["events"]) == 10
+    cp.close()
+
+
+def test_blocks_come_in_pages(hub: Authority) -> None:
+    for i in range(6):
+        hub.append([issue(f"page{i}")], NOW - 300)
+    everything = list(hub.blocks_since(-1))
+    size = len(everything[2]) + len(everything[3]) + 2
+    first = hub.blocks_page(1, size)
+    assert first == everything[2:4]
+    assert hub.blocks_page(-1, 1) == everything[:1]  # at least one block, whatever the cap
+    assert hub.blocks_page(hub.head()[0], 10**6) == []
