@@ -101,7 +101,7 @@ class SyncWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = 6.0) -> None:
         self._stop.set()
         with self._lock:
             child = self._child
