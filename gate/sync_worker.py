@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from sync.client import HubClient, SyncError
+from sync.client import HubClient, HubMisbehaved, SyncError
 from verifier import Checkpoint, GatehouseError
 
 from .config import GateConfig
@@ -51,6 +51,9 @@ def sync_round(client: HubClient, cfg: GateConfig, emit: Emit) -> None:
             if problem:
                 alarms.append("hub_refused")
                 detail.setdefault("problems", []).append(problem)
+    except HubMisbehaved as exc:
+        alarms.append("hub_refused")
+        detail["problems"] = [str(exc)]
     except (SyncError, GatehouseError, OSError) as exc:
         alarms.append("hub_unreachable")
         detail["problems"] = [str(exc)]

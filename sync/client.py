@@ -36,6 +36,10 @@ class SyncError(Exception):
     """The hub could not be reached or answered something unusable; the reason says which."""
 
 
+class HubMisbehaved(SyncError):
+    """The hub answered, but not as a hub may: a reply over the size or time cap."""
+
+
 @dataclass(frozen=True, slots=True)
 class PullReport:
     applied: int
@@ -89,9 +93,11 @@ class HubClient:
         while chunk := reply.read(1 << 16):
             size += len(chunk)
             if size > self.max_bytes:
-                raise SyncError(f"hub {self.url} sent more than {self.max_bytes} bytes")
+                raise HubMisbehaved(f"hub {self.url} sent more than {self.max_bytes} "
+                                    "bytes in one reply")
             if time.monotonic() - started > self.deadline:
-                raise SyncError(f"hub {self.url} took longer than {self.deadline:.0f} s")
+                raise HubMisbehaved(f"hub {self.url} took longer than "
+                                    f"{self.deadline:.0f} s over one reply")
             chunks.append(chunk)
         return b"".join(chunks)
 
