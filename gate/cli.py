@@ -241,7 +241,7 @@ def _hub_client(cfg: GateConfig, cp: Checkpoint):
     from sync.client import HubClient
     if not cfg.lane.hub:
         raise ConfigError(f"{cfg.path}: missing required key 'hub.url' (where the hub is)")
-    return HubClient(cfg.lane.hub, cp)
+    return HubClient(cfg.lane.hub, cp, batch=cfg.lane.hub_batch)
 
 
 def cmd_enrol(cfg: GateConfig, args: argparse.Namespace) -> int:

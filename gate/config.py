@@ -25,6 +25,7 @@ Sections for the lane daemon (``gate run``); each is optional for the other comm
     [sensor]      url = "gpio:27?edge=falling"   passage_timeout = 10   # seconds
     [lane]        mode = "normal"   debounce = 3.0                 # seconds
     [hub]         url = "https://hub.example:8443"   max_ledger_age = 120   max_clock_skew = 30
+                  batch = 500                       # records per upload request (1-5000)
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class LaneConfig:
     hub: str | None = None
     max_ledger_age: float = 120.0
     max_clock_skew: float = 30.0
+    hub_batch: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,9 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = {
                        lambda v: type(v) is str and v.startswith(("http://", "https://"))),
             "max_ledger_age": Key(False, "seconds from 10 to 86400", _seconds(10, 86400),
                                   120.0),
-            "max_clock_skew": Key(False, "seconds from 1 to 3600", _seconds(1, 3600), 30.0)},
+            "max_clock_skew": Key(False, "seconds from 1 to 3600", _seconds(1, 3600), 30.0),
+            "batch": Key(False, "an integer from 1 to 5000 (records per upload request)",
+                         lambda v: _is_int(v) and 1 <= v <= 5000, 500)},
     "lane": {"mode": Key(False, "one of normal, closed, free",
                          lambda v: v in ("normal", "closed", "free"), "normal"),
              "debounce": Key(False, "seconds from 0.1 to 60", _seconds(0.1, 60), 3.0)},
@@ -178,7 +182,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         mode=get("lane", "mode") or "normal", debounce=float(get("lane", "debounce") or 3.0),
         hub=get("hub", "url"),
         max_ledger_age=float(get("hub", "max_ledger_age") or 120.0),
-        max_clock_skew=float(get("hub", "max_clock_skew") or 30.0))
+        max_clock_skew=float(get("hub", "max_clock_skew") or 30.0),
+        hub_batch=get("hub", "batch") or 500)
     return GateConfig(path=path, device=values["device"],
                       ledger_key=bytes.fromhex(values["ledger_key"]), state_dir=state_dir,
                       policy=policy, lane=lane)

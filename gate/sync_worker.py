@@ -73,7 +73,8 @@ def run_sync_loop(cfg: GateConfig, emit: Emit, stop: threading.Event, *,
     """Rounds every ``interval`` seconds until ``stop``; then one last push."""
     with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
                     policy=cfg.policy) as cp:
-        client = HubClient(cfg.lane.hub or "", cp, timeout=min(10.0, interval * 2))
+        client = HubClient(cfg.lane.hub or "", cp, timeout=min(10.0, interval * 2),
+                           batch=cfg.lane.hub_batch)
         while True:
             sync_round(client, cfg, emit)
             if stop.wait(interval):

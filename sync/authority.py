@@ -72,7 +72,16 @@ class Authority:
 
     def _open_ledger(self) -> LedgerStore:
         """The verifier copy of the chain; rebuilt from ``hub.db`` if the two disagree
-        (a crash between applying a block there and storing it here)."""
+        (a crash between applying a block there and storing it here).
+
+        Compared under ``hub.db``'s write lock, which :meth:`append` holds across both
+        files: without it, another process of this hub (the server's heartbeat) caught
+        between the two commits looks like a crash, and the rebuild deletes the files
+        under the live server."""
+        with transaction(self.db):
+            return self._compare_or_rebuild()
+
+    def _compare_or_rebuild(self) -> LedgerStore:
         store = LedgerStore(self.hub_dir, ledger_key=self.public_key, records=False)
         row = self.db.execute("SELECT height, hash FROM blocks ORDER BY height DESC "
                               "LIMIT 1").fetchone()
@@ -111,28 +120,30 @@ class Authority:
         to :data:`MAX_BLOCK_EVENTS` in all (the rest wait for the next block).
 
         Raises :class:`BlockRejected` (nothing signed, nothing dequeued) when the block
-        would be invalid for a gate.
+        would be invalid for a gate. ``hub.db``'s write lock is held from before the
+        block is applied to ``ledger.db`` until it is stored, so other processes of this
+        hub never see one file ahead of the other (see :meth:`_open_ledger`).
         """
         if len(events) > MAX_BLOCK_EVENTS:
             raise ValueError(f"{len(events)} events is more than one block carries "
                              f"({MAX_BLOCK_EVENTS}); use publish()")
-        for attempt in range(3):
-            height, prev, last_time = self.head()
-            pending = self.db.execute("SELECT id, event FROM pending ORDER BY id LIMIT ?",
-                                      (MAX_BLOCK_EVENTS - len(events),)).fetchall()
-            body = list(events) + [json.loads(event) for _, event in pending]
-            block = make_block(self.signer, height + 1, prev,
-                               max(now, last_time if last_time is not None else now), body)
-            line = canonical_json(block).decode("utf-8")
-            try:
-                self.ledger.apply_block(parse_block(line))  # the gates' own rules
-                break
-            except BlockRejected as exc:
-                # Another process of this hub (the server's heartbeat, an operator's
-                # command) appended first: build on its block instead.
-                if exc.reason not in ("height", "prev", "fork") or attempt == 2:
-                    raise
         with transaction(self.db):
+            for attempt in range(3):
+                height, prev, last_time = self.head()
+                pending = self.db.execute("SELECT id, event FROM pending ORDER BY id LIMIT ?",
+                                          (MAX_BLOCK_EVENTS - len(events),)).fetchall()
+                body = list(events) + [json.loads(event) for _, event in pending]
+                block = make_block(self.signer, height + 1, prev,
+                                   max(now, last_time if last_time is not None else now), body)
+                line = canonical_json(block).decode("utf-8")
+                try:
+                    self.ledger.apply_block(parse_block(line))  # the gates' own rules
+                    break
+                except BlockRejected as exc:
+                    # Another process of this hub (the server's heartbeat, an operator's
+                    # command) appended first: build on its block instead.
+                    if exc.reason not in ("height", "prev", "fork") or attempt == 2:
+                        raise
             self.db.execute("INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
                             (block["height"], block_hash(block).hex(), block["time"], line))
             if pending:

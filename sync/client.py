@@ -14,6 +14,7 @@ the hub's idempotence makes that exactly once in effect.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -87,10 +88,15 @@ class HubClient:
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise SyncError(f"hub {self.url} unreachable: {getattr(exc, 'reason', exc)}"
                             ) from None
+        except http.client.HTTPException as exc:  # a cut-off chunked body, a bad status line
+            raise SyncError(f"hub {self.url} broke off its reply: {exc!r}") from None
 
     def _read_capped(self, reply: Any) -> bytes:
+        # read1: at most one recv per chunk, so a hub that drips a byte at a time is cut
+        # off at the deadline (read(n) would wait for all n bytes, each recv within the
+        # timeout, for as long as the hub likes).
         started, chunks, size = time.monotonic(), [], 0
-        while chunk := reply.read(1 << 16):
+        while chunk := reply.read1(1 << 16):
             size += len(chunk)
             if size > self.max_bytes:
                 raise HubMisbehaved(f"hub {self.url} sent more than {self.max_bytes} "
@@ -164,6 +170,7 @@ class HubClient:
         """Send records after the acknowledged cursor, in batches, until none are left."""
         sent = 0
         acked = self.cursor()
+        rewound = False
         while True:
             lines = list(_take(self.cp.export_records(acked), self.batch))
             if not lines:
@@ -178,10 +185,25 @@ class HubClient:
             except ValueError:
                 reply = {}
             hub_acked = reply.get("acked") if isinstance(reply, dict) else None
-            if isinstance(hub_acked, int) and acked < hub_acked <= acked + len(lines):
+            if type(hub_acked) is int and hub_acked > acked:
+                # The hub holds its records in chain order, so it holds all of this batch;
+                # it may hold more (records brought on a USB stick), but the cursor moves
+                # only over records sent: the rest are acknowledged when they are sent.
+                moved = min(hub_acked, acked + len(lines))
+                self.cp.store.set_meta(CURSOR_KEY, str(moved))
+                sent += moved - acked
+                acked = moved
+            elif type(hub_acked) is int and 0 <= hub_acked < acked and not rewound:
+                # The hub holds less than it once acknowledged (restored from a backup):
+                # send again from what it holds, once per push; it takes them as new.
+                rewound = True
                 self.cp.store.set_meta(CURSOR_KEY, str(hub_acked))
-                sent += hub_acked - acked
                 acked = hub_acked
+                continue
+            elif status == 200:
+                # Sending the same batch again would get the same answer, forever.
+                return PushReport(sent, acked, "hub acknowledged none of the records sent "
+                                  f"(acked {hub_acked!r}, held here through seq {acked})")
             if status != 200:
                 why = reply.get("error") if isinstance(reply, dict) else None
                 return PushReport(sent, acked, f"hub refused records: {why or status}")

@@ -53,6 +53,12 @@ debounce = 1.5
 def test_defaults_without_sections() -> None:
     lane = load("").lane
     assert lane.camera is None and lane.mode == "normal" and lane.debounce == 3.0
+    assert lane.hub is None and lane.hub_batch == 500
+
+
+def test_hub_batch() -> None:
+    """Uploads in smaller requests lose less on a link that keeps breaking."""
+    assert load("[hub]\nurl = 'http://hub:8080'\nbatch = 20\n").lane.hub_batch == 20
 
 
 @pytest.mark.parametrize(("extra", "needle"), [
@@ -62,6 +68,9 @@ def test_defaults_without_sections() -> None:
     ("[lane]\ndebounce = 0\n", "key 'lane.debounce'"),
     ("[decoder]\nname = 'zxingcpp'\n", "key 'decoder.name'"),
     ("[camera]\nurl = 17\n", "key 'camera.url'"),
+    ("[hub]\nurl = 'http://h'\nbatch = 0\n", "key 'hub.batch' must be an integer from 1"),
+    ("[hub]\nurl = 'http://h'\nbatch = 5001\n", "key 'hub.batch'"),
+    ("[hub]\nurl = 'http://h'\nbatch = 2.5\n", "key 'hub.batch'"),
     ("relay = 'sim:'\n", "[relay] must be a table"),
     ("[cameras]\nurl = 'x:'\n", "unknown key 'cameras'"),
 ])

@@ -381,3 +381,27 @@ def test_database_is_private(state_dir: Path) -> None:
         pass
     for name in ("ledger.db", "records.db"):
         assert (state_dir / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_second_open_in_the_same_process_keeps_the_first_ones_locks(
+        state_dir: Path) -> None:
+    """The daemon holds two connections to one state (the lane's and the sync worker's).
+    Opening the second must not close any descriptor of the database file outside SQLite:
+    POSIX drops all of a process's locks on a file when any descriptor of it closes, and
+    then another process (a technician's `gate sync status`) closing its connection
+    believes it is the last one and deletes the WAL under the running daemon. (Opening
+    read the header with open()/close() and did exactly that.)"""
+    import subprocess
+    import sys
+    kit = simple_ledger(3)
+    with gate(state_dir, kit) as lane:
+        apply(lane, kit)
+        gate(state_dir, kit).close()  # the worker's connection, opened and closed
+        subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect("
+                        "sys.argv[1]); c.execute('SELECT count(*) FROM meta'); c.close()",
+                        str(state_dir / "ledger.db")], check=True, timeout=30)
+        for name in ("ledger.db", "records.db"):
+            assert (state_dir / f"{name}-wal").exists() and (state_dir / f"{name}-shm").exists()
+        assert lane.admit(code("t0"), NOW).result == "admitted"
+    with gate(state_dir, kit) as later:
+        assert later.check(code("t0", NOW + 15), NOW + 15).reason == "already_used"

@@ -44,7 +44,6 @@ from .schema import MIGRATIONS, RECORDS_MIGRATIONS, SCHEMA_VERSION
 
 DB_FILE = "ledger.db"
 RECORDS_FILE = "records.db"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,24 +82,16 @@ class LedgerStore:
         if not self.state_dir.is_dir():
             raise StoreError(f"state_dir {self.state_dir} does not exist or is not a directory "
                              "(create it, owned by the gate's user, mode 0700)")
-        self._check_header(self.path)
-        if records:
-            self._check_header(self.records_path)
         records_missing = not _has_content(self.records_path)
         _create_private(self.path)
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
                                          cached_statements=64)
-            self._verify_integrity(integrity, "main", self.path)
-            self._conn.execute("PRAGMA main.journal_mode=WAL")
-            self._conn.execute("PRAGMA main.synchronous=FULL")
+            self._open_file("main", self.path, integrity)
             if records:
                 self._refuse_lost_log(records_missing)
                 _create_private(self.records_path)
-                self._conn.execute("ATTACH DATABASE ? AS rec", (str(self.records_path),))
-                self._verify_integrity(integrity, "rec", self.records_path)
-                self._conn.execute("PRAGMA rec.journal_mode=WAL")
-                self._conn.execute("PRAGMA rec.synchronous=FULL")
+                self._open_file("rec", self.records_path, integrity)
             else:
                 self._conn.execute("ATTACH DATABASE ':memory:' AS rec")
             self._migrate()
@@ -134,15 +125,22 @@ class LedgerStore:
             raise StoreError(f"{self.path} is closed")
         return self._conn
 
-    @staticmethod
-    def _check_header(path: Path) -> None:
-        if not path.exists():
-            return
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-        if head and head != SQLITE_MAGIC:
-            raise StoreCorrupt(f"{path} is damaged: not a SQLite database (bad header); "
-                               "the gate will not run on it. Move it aside and re-provision")
+    def _open_file(self, schema: str, path: Path, integrity: str) -> None:
+        """Check one of the two files and set its journal; a damaged one is refused with
+        its own name. (The header is not read with ``open()``: closing any descriptor of
+        a database file drops every SQLite lock this process holds on it.)"""
+        try:
+            if schema != "main":
+                self.conn.execute(f"ATTACH DATABASE ? AS {schema}", (str(path),))
+            self._verify_integrity(integrity, schema, path)
+            self.conn.execute(f"PRAGMA {schema}.journal_mode=WAL")
+            self.conn.execute(f"PRAGMA {schema}.synchronous=FULL")
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise StoreCorrupt(f"{path} is damaged: not a SQLite database (bad header); "
+                                   "the gate will not run on it. Move it aside and "
+                                   "re-provision") from None
+            raise StoreCorrupt(f"{path} cannot be used: {exc}") from None
 
     def _verify_integrity(self, level: str, schema: str, path: Path) -> None:
         if level == "none":
