@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def pending_events(hub_dir: Path) -> int:
-    with sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True)) as db:
         return db.execute("SELECT count(*) FROM pending").fetchone()[0]
 
 
@@ -219,7 +220,7 @@ def test_a_hub_restart_in_the_middle_of_an_upload(
     def stop_the_hub_mid_upload() -> None:
         """Once the hub holds a third: from now on every reply is lost; when the hub has
         taken one more batch (whose acknowledgement is lost), stop it."""
-        with sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True) as db:
+        with closing(sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True)) as db:
             def held() -> int:
                 return db.execute("SELECT count(*) FROM records").fetchone()[0]
 
