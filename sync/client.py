@@ -19,7 +19,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
@@ -31,6 +31,8 @@ from .request_auth import sign_request
 
 CURSOR_KEY = "hub_acked_seq"
 HEADER_HEIGHT = "X-Gatehouse-Height"  # the hub's head height, beside each page of blocks
+#: Times one push signs a batch again after the hub refused it as a replay (409, no acked).
+MAX_RESIGN = 2
 
 
 class SyncError(Exception):
@@ -60,8 +62,9 @@ class HubClient:
 
     def __init__(self, url: str, checkpoint: Checkpoint, *, timeout: float = 10.0,
                  max_bytes: int = 32 * 1024 * 1024, deadline: float = 120.0,
-                 batch: int = 500) -> None:
+                 batch: int = 500, clock: Callable[[], float] = time.time) -> None:
         self.url = url.rstrip("/")
+        self.clock = clock  # signs request times; the hub refuses a stale one
         self.cp = checkpoint
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -170,14 +173,14 @@ class HubClient:
         """Send records after the acknowledged cursor, in batches, until none are left."""
         sent = 0
         acked = self.cursor()
-        rewound = False
+        rewound, resigned = False, 0
         while True:
             lines = list(_take(self.cp.export_records(acked), self.batch))
             if not lines:
                 return PushReport(sent, acked, None)
             body = json.dumps({"records": lines}).encode()
             headers = sign_request(self.cp.signer, self.cp.device, "POST", "/v1/records",
-                                   int(time.time()), body)
+                                   int(self.clock()), body)
             status, raw = self._request("POST", "/v1/records", body,
                                         {"Content-Type": "application/json", **headers})
             try:
@@ -199,6 +202,15 @@ class HubClient:
                 rewound = True
                 self.cp.store.set_meta(CURSOR_KEY, str(hub_acked))
                 acked = hub_acked
+                continue
+            elif status == 409 and isinstance(reply, dict) and "acked" not in reply \
+                    and resigned < MAX_RESIGN:
+                # The hub already saw this exact signed request (the network delivered a
+                # copy, or it is our own resend within the same second) and refuses it as
+                # a replay without looking at the records. Sign it again with a later time:
+                # the hub acknowledges what it already holds, nothing is held twice.
+                resigned += 1
+                time.sleep(1.0)
                 continue
             elif status == 200:
                 # Sending the same batch again would get the same answer, forever.

@@ -14,6 +14,7 @@ import json
 import sqlite3
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,9 @@ from typing import Any
 import pytest
 
 from gate.config import load_config
+from sync.client import HubClient, PushReport
 from sync.hub import Hub
+from sync.request_auth import sign_request
 from verifier import Checkpoint, verify_records
 
 from ..ledgerkit import NOW, code
@@ -285,3 +288,35 @@ def test_records_the_hub_already_holds_from_a_usb_stick(
     assert result.returncode == 0, result.stderr
     assert json.loads(gate(config, "sync", "status", "--json").stdout)["backlog"] == 0
     assert len(assert_held_exactly_once(hub_dir, config, "north-1")) == 26
+
+
+def test_a_copy_of_an_upload_that_reached_the_hub_first_is_signed_again(
+        tmp_path: Path, start_hub: Callable[..., RunningHub]) -> None:
+    """The network delivered a copy of an upload, and the copy arrived first: the hub
+    took the records and refuses the gate's own request as a replay (same signature).
+    The gate signs the batch again with a later time and gets its acknowledgement, with
+    no alarm and nothing held twice."""
+    hub_dir = tmp_path / "hub"
+    key = seed_hub(hub_dir)
+    hub = start_hub(hub_dir)
+    config = make_gate(tmp_path, "north-1", key, hub.url)
+    enrol(hub_dir, config)
+    cfg = load_config(config)
+    signed_at = int(time.time())
+    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
+                    policy=cfg.policy) as cp:
+        for i in range(3):
+            cp.admit(f"junk-{i}", NOW)
+        body = json.dumps({"records": list(cp.export_records(0))}).encode()
+        copy = urllib.request.Request(
+            hub.url + "/v1/records", data=body, method="POST",
+            headers={"Content-Type": "application/json",
+                     **sign_request(cp.signer, cp.device, "POST", "/v1/records", signed_at,
+                                    body)})
+        with urllib.request.urlopen(copy, timeout=10) as reply:
+            assert json.loads(reply.read())["acked"] == 3
+        times = iter([signed_at, signed_at + 1])
+        client = HubClient(hub.url, cp, clock=lambda: next(times))
+        assert client.push() == PushReport(sent=3, acked=3, error=None)
+        assert client.cursor() == 3
+    assert len(assert_held_exactly_once(hub_dir, config, "north-1")) == 3
