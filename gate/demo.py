@@ -4,8 +4,9 @@ It plays the ledger authority (signs a small ledger: a show, tickets, a transfer
 refund), plays the attendees' wallets (makes their rotating codes at the current time),
 writes a gate configuration, and then drives the real ``gate`` commands: apply the
 ledger, admit a handful of codes, print every decision, export the signed record log
-and verify it independently. Keys are derived from fixed names, so every run makes the
-same ledger apart from its times.
+and verify it independently. Its second part (gate/demo_hub.py) runs two gates against
+the reference hub through a network outage. Keys are derived from fixed names, so every
+run makes the same ledger apart from its times.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ def run_demo(directory: Path | None = None) -> int:
     count = verify_records(lines, key, device="demo-north-1")
     print(f"verified {count} signed records: hash chain from 64 zeros, no gaps, "
           f"device key {key.hex()[:16]}…")
+    from .demo_hub import run_hub_demo  # after this module is whole: it passes helpers in
+    failures += run_hub_demo(directory, now, _signer, _ticket, _code)
     print("\ndemo " + ("finished: every decision as expected" if not failures
                        else f"FAILED: {failures} unexpected result(s)"))
     return 0 if not failures else 1
