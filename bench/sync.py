@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.demo_hub import ServedHub, free_port
 from sync.authority import AUTHORITY_KEY, MAX_BLOCK_EVENTS, Authority
 from sync.client import HubClient
 from sync.hub_db import open_hub_db
@@ -194,46 +194,17 @@ def register_device(hub_dir: Path, gate_state: Path, ledger: Ledger) -> bytes:
 # -- processes -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class HubProcess:
-    """``gate hub serve`` on a free loopback port, its output in ``log``."""
+class HubProcess(ServedHub):
+    """``gate hub serve`` on a free loopback port with the default heartbeat."""
 
     def __init__(self, hub_dir: Path, log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gate", "hub", "--dir", str(hub_dir), "serve",
-             "--port", str(self.port), "--heartbeat", str(HEARTBEAT_S)],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/v1/status", timeout=2) as reply:
-                    self.status = json.loads(reply.read())
-                    return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"the hub did not start; see {log}") from None
-                time.sleep(0.1)
+        super().__init__(hub_dir, free_port(), log, heartbeat=HEARTBEAT_S,
+                         start_timeout=300)
 
-    def stop(self) -> float:
+    def stop_measured(self) -> float:
         """Stop the hub; its peak RSS in MiB."""
         rss = peak_rss_of(self.proc.pid)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+        self.stop()
         return rss
 
 
@@ -371,7 +342,7 @@ def phase_upload(b: Bench) -> None:
         left = hub_query(hub_dir, "SELECT count(*) FROM pending")
         drained = time.perf_counter() - drain_start
     finally:
-        hub_rss = hub.stop()
+        hub_rss = hub.stop_measured()
     print(f"redeems published in blocks {drained:.1f} s after the last acknowledgement "
           f"({left:,} still queued); hub peak RSS {hub_rss:.0f} MiB")
     b.rows.append(Row(f"upload {n:,} records", f"{seconds:.1f} s",
@@ -427,7 +398,7 @@ def phase_first_sync(b: Bench) -> None:
         hub_height = json.loads(urllib.request.urlopen(hub.url + "/v1/status",
                                                        timeout=10).read())["height"]
     finally:
-        hub_rss = hub.stop()
+        hub_rss = hub.stop_measured()
     if code != 0:
         raise WrongResult(f"gate sync once exited {code}; see {b.run_dir}/first-sync.log")
     with _checkpoint(state, ledger) as cp:

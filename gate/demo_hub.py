@@ -30,7 +30,7 @@ EVENT = "demo-hub"
 GATES = ("north-1", "south-2")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -53,17 +53,19 @@ def _show(args: list[str], *, quiet: bool = False) -> tuple[int, str]:
     return code, text
 
 
-class _Served:
-    """``gate hub serve`` in a child process, as systemd would run it."""
+class ServedHub:
+    """``gate hub serve`` in a child process on loopback, as systemd would run it; its
+    output goes to ``log``. (bench/sync.py serves its hubs the same way.)"""
 
-    def __init__(self, hub_dir: Path, port: int, log: Path) -> None:
+    def __init__(self, hub_dir: Path, port: int, log: Path, *, heartbeat: float = 1.0,
+                 start_timeout: float = 30.0) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gate", "hub", "--dir", str(hub_dir), "serve",
-             "--port", str(port), "--heartbeat", "1"],
+             "--port", str(port), "--heartbeat", str(heartbeat)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 with urllib.request.urlopen(self.url + "/v1/status", timeout=2):
@@ -78,7 +80,7 @@ class _Served:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(15)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -118,10 +120,10 @@ def run_hub_demo(directory: Path, now: int, signer_of: Callable[[str], Signer],
         failures += _show([*h, "issue", "--event", EVENT, "--holder", holder,
                            "--ticket", ticket_of(name), "--from", str(now - 3600),
                            "--until", str(now + 6 * 3600)])[0] != 0
-    port = _free_port()
+    port = free_port()
     log = directory / "hub.log"
     print(f"$ gate hub --dir {hub_dir} serve --port {port} --heartbeat 1 &")
-    served = _Served(hub_dir, port, log)
+    served = ServedHub(hub_dir, port, log)
     configs: dict[str, list[str]] = {}
     try:
         for gate in GATES:
@@ -152,7 +154,7 @@ def run_hub_demo(directory: Path, now: int, signer_of: Callable[[str], Signer],
 
         print("\n# the network is back")
         print(f"$ gate hub --dir {hub_dir} serve --port {port} --heartbeat 1 &")
-        served = _Served(hub_dir, port, log)
+        served = ServedHub(hub_dir, port, log)
         for gate in GATES:
             failures += _show([*configs[gate], "sync", "once"])[0] != 0
         # The hub publishes the admissions as redeem events in its next block.
