@@ -277,8 +277,7 @@ def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
                   "\n".join(f"{k}: {v}" for k, v in info.items()))
             return EXIT_OK if not alarms else EXIT_REJECTED
         try:
-            pulled = client.pull()
-            pushed = client.push()
+            pulled, pushed = client.exchange(int(time.time()))
         except SyncError as exc:
             print(f"gate: {exc}", file=sys.stderr)
             return EXIT_REJECTED

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -36,16 +37,29 @@ Emit = Callable[[dict[str, Any]], None]
 #: How much lower the sync child's CPU priority is than the lane's (``nice`` steps).
 SYNC_NICENESS = 10
 RESTART_BACKOFF_S = (1.0, 5.0, 30.0)
+#: The longest wait between rounds while the hub is unreachable or refusing: a hub coming
+#: back after an outage is not met by every gate of the site at once, every 5 s.
+MAX_RETRY_S = 60.0
 
 
-def sync_round(client: HubClient, cfg: GateConfig, emit: Emit) -> None:
-    """One pull and push, then the health line and any alarms."""
+def retry_delay(interval: float, failures: int, rng: random.Random) -> float:
+    """Seconds to the next round after ``failures`` failed rounds in a row: ``interval``
+    while all is well, then doubling up to :data:`MAX_RETRY_S`, each wait drawn from its
+    upper half so gates that lost the hub together do not retry together."""
+    if failures <= 0:
+        return interval
+    ceiling = min(MAX_RETRY_S, interval * 2 ** min(failures, 16))
+    return max(interval, ceiling / 2 + rng.random() * ceiling / 2)
+
+
+def sync_round(client: HubClient, cfg: GateConfig, emit: Emit) -> bool:
+    """One pull and push, then the health line and any alarms; whether the hub was
+    reached and took and gave everything (no ``hub_unreachable`` or ``hub_refused``)."""
     now = int(time.time())
     alarms: list[str] = []
     detail: dict[str, Any] = {}
     try:
-        pulled = client.pull()
-        pushed = client.push()
+        pulled, pushed = client.exchange(now)
         detail = {"pulled": pulled.applied, "pushed": pushed.sent}
         for problem in (pulled.error, pushed.error):
             if problem:
@@ -66,18 +80,22 @@ def sync_round(client: HubClient, cfg: GateConfig, emit: Emit) -> None:
     emit({"event": "sync", "time": now, **health, **detail, "alarms": alarms})
     for alarm in dict.fromkeys(alarms):
         emit({"event": "alarm", "time": now, "alarm": alarm, "detail": detail.get("problems")})
+    return not {"hub_unreachable", "hub_refused"} & set(alarms)
 
 
 def run_sync_loop(cfg: GateConfig, emit: Emit, stop: threading.Event, *,
                   interval: float) -> None:
-    """Rounds every ``interval`` seconds until ``stop``; then one last push."""
+    """Rounds every ``interval`` seconds (backing off while the hub is away or refusing,
+    see :func:`retry_delay`) until ``stop``; then one last push."""
     with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
                     policy=cfg.policy) as cp:
         client = HubClient(cfg.lane.hub or "", cp, timeout=min(10.0, interval * 2),
                            batch=cfg.lane.hub_batch)
+        rng = random.Random()
+        failures = 0
         while True:
-            sync_round(client, cfg, emit)
-            if stop.wait(interval):
+            failures = 0 if sync_round(client, cfg, emit) else failures + 1
+            if stop.wait(retry_delay(interval, failures, rng)):
                 sync_round(client, cfg, emit)  # one last push of what the lane recorded
                 return
 

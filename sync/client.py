@@ -30,6 +30,7 @@ from verifier.blocks import read_blocks
 from .request_auth import sign_request
 
 CURSOR_KEY = "hub_acked_seq"
+LAST_SUCCESS_KEY = "hub_last_success"  # Unix time of the last exchange with nothing wrong
 HEADER_HEIGHT = "X-Gatehouse-Height"  # the hub's head height, beside each page of blocks
 #: Times one push signs a batch again after the hub refused it as a replay (409, no acked).
 MAX_RESIGN = 2
@@ -220,15 +221,33 @@ class HubClient:
                 why = reply.get("error") if isinstance(reply, dict) else None
                 return PushReport(sent, acked, f"hub refused records: {why or status}")
 
+    def exchange(self, now: int) -> tuple[PullReport, PushReport]:
+        """Pull, then push: one sync round. When both went through with nothing refused,
+        ``now`` is kept as the last success (in the state, so ``gate sync status`` in
+        another process sees it). :class:`SyncError` when the hub cannot be reached."""
+        pulled = self.pull()
+        pushed = self.push()
+        if pulled.error is None and pushed.error is None:
+            self.cp.store.set_meta(LAST_SUCCESS_KEY, str(now))
+        return pulled, pushed
+
+    def last_success(self) -> int | None:
+        value = self.cp.store.meta(LAST_SUCCESS_KEY)
+        return int(value) if value else None
+
     def health(self, now: int) -> dict[str, Any]:
-        """Ledger age, clock offset, backlog: what the alarms and the steward see."""
+        """Ledger age, clock offset, backlog, last success: what the alarms and the
+        steward see."""
         head = self.cp.store.head()
         last_seq, _ = self.cp.store.last_record()
+        last_success = self.last_success()
         info: dict[str, Any] = {
             "height": head.height,
             "ledger_age": None if head.time is None else now - head.time,
             "backlog": last_seq - self.cursor(),
             "acked": self.cursor(),
+            "last_success": last_success,
+            "since_success": None if last_success is None else now - last_success,
         }
         try:
             hub = self.status()

@@ -54,7 +54,7 @@ def hub_url(tmp_path: Path) -> Iterator[str]:
 
 
 def enrol_code(tmp_path: Path) -> str:
-    """Made by the hub operator (the CLI is planned); the hub's own database holds it."""
+    """Made by the hub operator (`gate hub enrol-code`); the hub's own database holds it."""
     from sync.hub import Hub
     hub = Hub(tmp_path / "hub")
     try:

@@ -41,7 +41,7 @@ def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:
     hub = start_hub(hub_dir)
     configs = {n: make_gate(tmp_path, n, key, hub.url) for n in ("north-1", "south-2", "east-3")}
     for name, config in configs.items():
-        operator = Hub(hub_dir)  # the operator hands out codes (the hub CLI is planned)
+        operator = Hub(hub_dir)  # the operator hands out codes (`gate hub enrol-code`)
         try:
             enrol_code = operator.enrol_code(int(time.time()))
         finally:
@@ -49,6 +49,13 @@ def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:
         assert gate(config, "enrol", enrol_code).returncode == 0, name
         assert gate(config, "sync", "once").returncode == 0  # the ledger, before the show
     hub.stop()  # the network goes down; the gates keep admitting
+    before = json.loads(gate(configs["north-1"], "sync", "status", "--json").stdout)
+    assert before["hub"].startswith("unreachable") and before["clock_offset"] is None
+    assert abs(before["last_success"] - time.time()) < 60 and before["since_success"] >= 0
+    failed = gate(configs["north-1"], "sync", "once")
+    assert failed.returncode == 1 and "unreachable" in failed.stderr
+    after = json.loads(gate(configs["north-1"], "sync", "status", "--json").stdout)
+    assert after["last_success"] == before["last_success"]  # a failed round is no success
     now = str(NOW)
     assert gate(configs["north-1"], "admit", code("solo"), "--now", now).returncode == 0
     assert gate(configs["south-2"], "admit", code("solo"), "--now", now).returncode == 0

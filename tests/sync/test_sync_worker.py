@@ -3,6 +3,9 @@ reported and started again (a crash in sync must never leave a lane silently off
 
 from __future__ import annotations
 
+import itertools
+import random
+import socket
 import sys
 import threading
 import time
@@ -10,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.config import load_config
-from gate.sync_worker import SyncWorker
+from gate.sync_worker import SyncWorker, retry_delay, run_sync_loop
 
 from ..ledgerkit import LedgerKit, write_config
 
@@ -51,3 +54,50 @@ def test_a_dying_child_is_reported_and_restarted(tmp_path: Path) -> None:
     count = len(events)
     time.sleep(1.5)  # stopped: no further child is started
     assert len(events) == count
+
+
+def test_retries_back_off_with_jitter_and_reset_on_success() -> None:
+    rng = random.Random(4)
+    assert retry_delay(5.0, 0, rng) == 5.0
+    for failures, low, high in ((1, 5.0, 10.0), (2, 10.0, 20.0), (3, 20.0, 40.0),
+                                (4, 30.0, 60.0), (12, 30.0, 60.0), (10_000, 30.0, 60.0)):
+        drawn = [retry_delay(5.0, failures, rng) for _ in range(200)]
+        assert all(low <= d <= high for d in drawn), (failures, min(drawn), max(drawn))
+        assert max(drawn) - min(drawn) > (high - low) / 4  # spread: gates do not retry together
+    assert retry_delay(120.0, 3, rng) == 120.0  # a long interval is never shortened
+
+
+def test_the_loop_backs_off_while_the_hub_is_away(tmp_path: Path) -> None:
+    """Against a hub that is not there, rounds come further and further apart (each
+    still reports hub_unreachable), instead of every ``interval``."""
+    state = tmp_path / "state"
+    state.mkdir()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = load_config(write_config(tmp_path / "gate.toml", ledger_key=LedgerKit().key,
+                                   state_dir=state, device="north-1",
+                                   extra=f'[hub]\nurl = "http://127.0.0.1:{port}"\n'))
+    rounds: list[float] = []
+    alarms: list[str] = []
+    stop = threading.Event()
+
+    def emit(event: dict[str, Any]) -> None:
+        if event["event"] == "sync":
+            rounds.append(time.monotonic())
+        elif event["event"] == "alarm":
+            alarms.append(event["alarm"])
+
+    loop = threading.Thread(target=run_sync_loop, args=(cfg, emit, stop),
+                            kwargs={"interval": 0.1})
+    loop.start()
+    time.sleep(2.5)
+    stop.set()
+    loop.join(10)
+    gaps = [b - a for a, b in itertools.pairwise(rounds[:-1])]  # not the last, on stop
+    # Without backoff: about 25 rounds 0.1 s apart. With it: 0.1-0.2, 0.2-0.4, 0.4-0.8,
+    # 0.8-1.6 s ... so only a handful, each gap no shorter than the one before.
+    assert 3 <= len(rounds) <= 8, gaps
+    assert all(later >= earlier * 0.9 for earlier, later in itertools.pairwise(gaps)), gaps
+    assert gaps[-1] >= 0.4, gaps
+    assert alarms.count("hub_unreachable") == len(rounds)
