@@ -14,8 +14,11 @@ the hub's idempotence makes that exactly once in effect.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -84,30 +87,41 @@ class HubClient:
                               ) -> tuple[int, bytes, Message]:
         request = urllib.request.Request(self.url + path, data=body, method=method,
                                          headers=headers or {})
+        watchdog = _Watchdog(self.deadline)
+        opener = urllib.request.build_opener(_WatchedHTTP(watchdog), _WatchedHTTPS(watchdog))
+        watchdog.start()
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                return reply.status, self._read_capped(reply), reply.headers
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read(64 * 1024), exc.headers
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            try:
+                with opener.open(request, timeout=self.timeout) as reply:
+                    status, raw, got = reply.status, self._read_capped(reply), reply.headers
+            except urllib.error.HTTPError as exc:
+                status, raw, got = exc.code, exc.read(64 * 1024), exc.headers
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            if watchdog.fired:
+                raise self._too_slow() from None
+            if isinstance(exc, http.client.HTTPException):  # a cut-off chunk, a bad status
+                raise SyncError(f"hub {self.url} broke off its reply: {exc!r}") from None
             raise SyncError(f"hub {self.url} unreachable: {getattr(exc, 'reason', exc)}"
                             ) from None
-        except http.client.HTTPException as exc:  # a cut-off chunked body, a bad status line
-            raise SyncError(f"hub {self.url} broke off its reply: {exc!r}") from None
+        finally:
+            watchdog.cancel()
+        if watchdog.fired:  # the connection was cut under a reply that looked complete
+            raise self._too_slow()
+        return status, raw, got
+
+    def _too_slow(self) -> HubMisbehaved:
+        return HubMisbehaved(f"hub {self.url} took longer than {self.deadline:g} s over one "
+                             "reply")
 
     def _read_capped(self, reply: Any) -> bytes:
-        # read1: at most one recv per chunk, so a hub that drips a byte at a time is cut
-        # off at the deadline (read(n) would wait for all n bytes, each recv within the
-        # timeout, for as long as the hub likes).
-        started, chunks, size = time.monotonic(), [], 0
+        # read1: at most one recv per chunk, so the size cap holds whatever the hub sends
+        # (the whole request's time is the watchdog's: see _Watchdog).
+        chunks, size = [], 0
         while chunk := reply.read1(1 << 16):
             size += len(chunk)
             if size > self.max_bytes:
                 raise HubMisbehaved(f"hub {self.url} sent more than {self.max_bytes} "
                                     "bytes in one reply")
-            if time.monotonic() - started > self.deadline:
-                raise HubMisbehaved(f"hub {self.url} took longer than "
-                                    f"{self.deadline:.0f} s over one reply")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -258,6 +272,69 @@ class HubClient:
             info["clock_offset"] = None
             info["hub"] = f"unreachable: {exc}"
         return info
+
+
+class _Watchdog:
+    """Cuts the connections of one request when its deadline passes.
+
+    A socket timeout bounds each read, not the whole: a hub that drips its status line,
+    its headers or its body a byte at a time would hold a sync round for as long as it
+    likes, and a round that never ends raises no alarm. Shutting the socket down from
+    this timer wakes the blocked read wherever it is."""
+
+    def __init__(self, deadline: float) -> None:
+        self.fired = False
+        self.sockets: list[socket.socket] = []
+        self._timer = threading.Timer(deadline, self._fire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched(base: type[http.client.HTTPConnection], watchdog: _Watchdog
+             ) -> Callable[..., http.client.HTTPConnection]:
+    """``base`` whose socket, once connected, is handed to ``watchdog``."""
+    def make(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+        conn = base(*args, **kwargs)
+        connect = conn.connect
+
+        def connect_watched() -> None:
+            connect()
+            watchdog.sockets.append(conn.sock)
+            if watchdog.fired:  # connected just as the deadline passed
+                watchdog._fire()
+        conn.connect = connect_watched  # type: ignore[method-assign]
+        return conn
+    return make
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_watched(http.client.HTTPConnection, self.watchdog), req)
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_watched(http.client.HTTPSConnection, self.watchdog), req,
+                            context=self._context)  # type: ignore[attr-defined]
 
 
 def _int_header(headers: Message, name: str) -> int | None:

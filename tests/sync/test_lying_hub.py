@@ -74,6 +74,11 @@ class RawHub:
             if pause:
                 self._stop.wait(pause)  # the lie is slowness itself
 
+    def drip_headers(self, conn: socket.socket, pause: float) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while not self._stop.wait(pause):
+            conn.sendall(b"a")
+
     def close(self) -> None:
         self._stop.set()
         self._listener.close()
@@ -103,7 +108,11 @@ CASES: dict[str, tuple[Callable[[RawHub, bytes], Behaviour], float]] = {
                      DEADLINE),
     # A byte every 20 ms: each read within the timeout, the whole past the deadline.
     "drip": (lambda hub, old: lambda c: hub.send_until_stopped(c, old[:1], 0.02),
-             DEADLINE + TIMEOUT),
+             DEADLINE),
+    # The same before the headers end: the status line, then a header that never ends
+    # (http.client reads headers with the per-read timeout only; the whole request has
+    # the deadline).
+    "drip headers": (lambda hub, old: lambda c: hub.drip_headers(c, 0.02), DEADLINE),
     # Headers, then nothing at all: the socket timeout.
     "stall after headers": (lambda hub, old: lambda c: (c.sendall(HEAD), hub._stop.wait()),
                             TIMEOUT),
