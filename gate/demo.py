@@ -30,23 +30,23 @@ from . import cli
 EVENT = "demo-night"
 
 
-def _signer(name: str) -> Signer:
+def demo_signer(name: str) -> Signer:
     return Signer(hashlib.sha256(f"gatehouse-demo:{name}".encode()).digest())
 
 
-def _ticket(name: str) -> str:
+def demo_ticket(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"gatehouse-demo:{name}"))
 
 
 def build_ledger(now: int) -> tuple[Signer, list[dict]]:
     """The example ledger: a show, seven tickets, a transfer, a refund, a heartbeat."""
-    authority = _signer("authority")
-    holders = {n: _signer(n).public_key.hex() for n in
+    authority = demo_signer("authority")
+    holders = {n: demo_signer(n).public_key.hex() for n in
                ("alice", "bob", "carol", "dave", "erin", "frank", "grace")}
 
     def issue(name: str, *, event: str = EVENT, zones: list[str] | None = None,
               label: str = "GA") -> dict:
-        return {"op": "issue", "ticket": _ticket(name), "event": event,
+        return {"op": "issue", "ticket": demo_ticket(name), "event": event,
                 "holder": holders[name], "from": now - 3600, "until": now + 6 * 3600,
                 "zones": zones or [], "entries": 1, "label": label}
 
@@ -57,8 +57,8 @@ def build_ledger(now: int) -> tuple[Signer, list[dict]]:
           "ends": now + 3600}],
         [issue("alice"), issue("bob"), issue("carol", zones=["south"], label="VIP"),
          issue("dave", event="other-show"), issue("erin"), issue("frank")],
-        [{"op": "transfer", "ticket": _ticket("frank"), "holder": holders["grace"]},
-         {"op": "revoke", "ticket": _ticket("erin"), "reason": "refund"}],
+        [{"op": "transfer", "ticket": demo_ticket("frank"), "holder": holders["grace"]},
+         {"op": "revoke", "ticket": demo_ticket("erin"), "reason": "refund"}],
         [],
     ]
     blocks, prev = [], ZERO_HASH
@@ -69,15 +69,38 @@ def build_ledger(now: int) -> tuple[Signer, list[dict]]:
     return authority, blocks
 
 
-def _code(name: str, at: int, *, holder: str | None = None) -> str:
-    return encode_token(_signer(holder or name), _ticket(name), step_of(at))
+def live_code(name: str, at: int, *, holder: str | None = None) -> str:
+    return encode_token(demo_signer(holder or name), demo_ticket(name), step_of(at))
 
 
-def _run(args: list[str]) -> int:
+def capture(args: list[str]) -> tuple[int, str]:
+    """``gate ARGS`` in this process; its exit code and what it printed."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = cli.main(args)
+    return code, out.getvalue()
+
+
+def shown(args: list[str]) -> tuple[int, str]:
+    """``gate ARGS`` as a person would type it, with its output."""
     print("$ gate " + shlex.join(args))
-    code = cli.main(args)
+    code, text = capture(args)
+    print(text, end="")
     sys.stdout.flush()
-    return code
+    return code, text
+
+
+def admit_shown(config: list[str], token: str, expected: str) -> int:
+    """Admit ``token`` at the gate of ``config`` (``["-c", FILE]``) and say the decision in
+    words; 1 when its reason is not ``expected``."""
+    print(f"$ gate {' '.join(config)} admit '{token[:20]}…'")
+    _, text = capture([*config, "admit", token, "--json"])
+    decision = Decision(**json.loads(text))
+    print(cli.describe(decision))
+    if decision.reason != expected:
+        print(f"  !! expected {expected}")
+        return 1
+    return 0
 
 
 def run_demo(directory: Path | None = None) -> int:
@@ -100,49 +123,38 @@ def run_demo(directory: Path | None = None) -> int:
     c = ["-c", str(config)]
     print(f"Gatehouse demo in {directory}: one gate, lane north, show {EVENT!r}\n")
     failures = 0
-    failures += _run([*c, "ledger", "apply", str(ledger)]) != 0
-    failures += _run([*c, "ledger", "status"]) != 0
+    failures += shown([*c, "ledger", "apply", str(ledger)])[0] != 0
+    failures += shown([*c, "ledger", "status"])[0] != 0
 
     scans = [
-        ("alice shows her live code", _code("alice", now), "ok"),
-        ("alice's code is scanned again", _code("alice", now), "already_used"),
-        ("bob shows a screenshot from two minutes ago", _code("bob", now - 120),
+        ("alice shows her live code", live_code("alice", now), "ok"),
+        ("alice's code is scanned again", live_code("alice", now), "already_used"),
+        ("bob shows a screenshot from two minutes ago", live_code("bob", now - 120),
          "expired_code"),
-        ("bob refreshes his wallet", _code("bob", now), "ok"),
-        ("frank shows the ticket he sold to grace", _code("frank", now), "transferred"),
-        ("grace shows the ticket she bought", _code("frank", now, holder="grace"), "ok"),
-        ("erin's ticket was refunded", _code("erin", now), "revoked"),
-        ("dave has a ticket for another show", _code("dave", now), "wrong_event"),
-        ("carol's VIP ticket is for the south zone", _code("carol", now), "wrong_zone"),
-        ("someone forges a code for alice's ticket", _code("alice", now, holder="mallory"),
+        ("bob refreshes his wallet", live_code("bob", now), "ok"),
+        ("frank shows the ticket he sold to grace", live_code("frank", now), "transferred"),
+        ("grace shows the ticket she bought", live_code("frank", now, holder="grace"), "ok"),
+        ("erin's ticket was refunded", live_code("erin", now), "revoked"),
+        ("dave has a ticket for another show", live_code("dave", now), "wrong_event"),
+        ("carol's VIP ticket is for the south zone", live_code("carol", now), "wrong_zone"),
+        ("someone forges a code for alice's ticket", live_code("alice", now, holder="mallory"),
          "bad_signature"),
         ("a phone shows a web link", "https://example.com/t/123", "not_a_ticket"),
     ]
     for what, token, expected in scans:
         print(f"\n# {what}")
-        print(f"$ gate -c {config} admit '{token[:20]}…'")
-        out = io.StringIO()
-        with redirect_stdout(out):
-            cli.main([*c, "admit", token, "--json"])
-        decision = Decision(**json.loads(out.getvalue()))
-        print(cli.describe(decision))
-        if decision.reason != expected:
-            failures += 1
-            print(f"  !! expected {expected}")
+        failures += admit_shown(c, token, expected)
 
     print()
     export = directory / "records.jsonl"
-    failures += _run([*c, "records", "export", str(export)]) != 0
-    out = io.StringIO()
-    with redirect_stdout(out):
-        cli.main([*c, "device", "show", "--json"])
-    key = bytes.fromhex(json.loads(out.getvalue())["public_key"])
+    failures += shown([*c, "records", "export", str(export)])[0] != 0
+    key = bytes.fromhex(json.loads(capture([*c, "device", "show", "--json"])[1])["public_key"])
     lines = export.read_text(encoding="utf-8").splitlines()
     count = verify_records(lines, key, device="demo-north-1")
     print(f"verified {count} signed records: hash chain from 64 zeros, no gaps, "
           f"device key {key.hex()[:16]}…")
-    from .demo_hub import run_hub_demo  # after this module is whole: it passes helpers in
-    failures += run_hub_demo(directory, now, _signer, _ticket, _code)
+    from .demo_hub import run_hub_demo  # it imports this module's helpers
+    failures += run_hub_demo(directory, now)
     print("\ndemo " + ("finished: every decision as expected" if not failures
                        else f"FAILED: {failures} unexpected result(s)"))
     return 0 if not failures else 1

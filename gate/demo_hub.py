@@ -10,21 +10,15 @@ reports the double entry, and each gate learns the other's admissions.
 
 from __future__ import annotations
 
-import io
-import json
-import shlex
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from contextlib import redirect_stdout
 from pathlib import Path
 
-from verifier import Decision, Signer
-
-from . import cli
+from .demo import admit_shown, capture, demo_signer, demo_ticket, live_code, shown
 
 EVENT = "demo-hub"
 GATES = ("north-1", "south-2")
@@ -34,23 +28,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _capture(args: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = cli.main(args)
-    return code, out.getvalue()
-
-
-def _show(args: list[str], *, quiet: bool = False) -> tuple[int, str]:
-    """Run ``gate ARGS`` as a person would type it; print its output."""
-    print("$ gate " + shlex.join(args))
-    code, text = _capture(args)
-    if not quiet:
-        print(text, end="")
-    sys.stdout.flush()
-    return code, text
 
 
 class ServedHub:
@@ -96,8 +73,7 @@ def _wait(condition: Callable[[], bool], seconds: float) -> bool:
     return True
 
 
-def run_hub_demo(directory: Path, now: int, signer_of: Callable[[str], Signer],
-                 ticket_of: Callable[[str], str], code_of: Callable[..., str]) -> int:
+def run_hub_demo(directory: Path, now: int) -> int:
     """Run the hub part in ``directory``; the number of unexpected results."""
     try:
         import fastapi  # noqa: F401  (the hub extra)
@@ -110,15 +86,15 @@ def run_hub_demo(directory: Path, now: int, signer_of: Callable[[str], Signer],
     h = ["hub", "--dir", str(hub_dir)]
     failures = 0
     print("\n==== part 2: two gates and a hub; the network goes down ====\n")
-    code, text = _show([*h, "init"])
+    code, text = shown([*h, "init"])
     ledger_key = text.split('"')[1]
     failures += code != 0
-    failures += _show([*h, "event", EVENT, "Demo Night (two lanes)", "--starts", str(now),
+    failures += shown([*h, "event", EVENT, "Demo Night (two lanes)", "--starts", str(now),
                        "--ends", str(now + 5 * 3600)])[0] != 0
     for name in ("hana", "ivan"):
-        holder = signer_of(name).public_key.hex()
-        failures += _show([*h, "issue", "--event", EVENT, "--holder", holder,
-                           "--ticket", ticket_of(name), "--from", str(now - 3600),
+        holder = demo_signer(name).public_key.hex()
+        failures += shown([*h, "issue", "--event", EVENT, "--holder", holder,
+                           "--ticket", demo_ticket(name), "--from", str(now - 3600),
                            "--until", str(now + 6 * 3600)])[0] != 0
     port = free_port()
     log = directory / "hub.log"
@@ -135,10 +111,10 @@ def run_hub_demo(directory: Path, now: int, signer_of: Callable[[str], Signer],
                 f'events = ["{EVENT}"]\n\n[hub]\nurl = "{served.url}"\n', encoding="utf-8")
             configs[gate] = ["-c", str(config)]
             print(f"\n# {gate}: the technician enrols it with a one-time code")
-            code, enrol_code = _show([*h, "enrol-code"])
+            code, enrol_code = shown([*h, "enrol-code"])
             failures += code != 0
-            failures += _show([*configs[gate], "enrol", enrol_code.strip()])[0] != 0
-            failures += _show([*configs[gate], "sync", "once"])[0] != 0
+            failures += shown([*configs[gate], "enrol", enrol_code.strip()])[0] != 0
+            failures += shown([*configs[gate], "sync", "once"])[0] != 0
 
         print("\n# the site's network goes down")
         served.stop()
@@ -147,38 +123,27 @@ def run_hub_demo(directory: Path, now: int, signer_of: Callable[[str], Signer],
                                   "south-2", "hana"),
                                  ("ivan comes in at south-2", "south-2", "ivan")):
             print(f"\n# {what}")
-            failures += _admit(configs[gate], code_of(name, int(time.time())), "ok")
+            failures += admit_shown(configs[gate], live_code(name, int(time.time())), "ok")
         print("\n# north-1 cannot reach the hub; it keeps admitting and keeps its log")
-        failures += _show([*configs["north-1"], "sync", "once"])[0] != 1
-        _show([*configs["north-1"], "sync", "status"])
+        failures += shown([*configs["north-1"], "sync", "once"])[0] != 1
+        shown([*configs["north-1"], "sync", "status"])
 
         print("\n# the network is back")
         print(f"$ gate hub --dir {hub_dir} serve --port {port} --heartbeat 1 &")
         served = ServedHub(hub_dir, port, log)
         for gate in GATES:
-            failures += _show([*configs[gate], "sync", "once"])[0] != 0
+            failures += shown([*configs[gate], "sync", "once"])[0] != 0
         # The hub publishes the admissions as redeem events in its next block.
-        published = _wait(lambda: _capture([*h, "conflicts", "--json"])[1].strip() not in
+        published = _wait(lambda: capture([*h, "conflicts", "--json"])[1].strip() not in
                           ("", "[]"), 15)
         print("\n# the hub sees hana's ticket used at both lanes")
-        code, _ = _show([*h, "conflicts"])
+        code, _ = shown([*h, "conflicts"])
         failures += code != 1 or not published
         print("\n# north-1 learns what south-2 admitted while they were apart")
-        failures += _show([*configs["north-1"], "sync", "once"])[0] != 0
+        failures += shown([*configs["north-1"], "sync", "once"])[0] != 0
         print("\n# ivan tries to come in again at north-1")
-        failures += _admit(configs["north-1"], code_of("ivan", int(time.time())),
+        failures += admit_shown(configs["north-1"], live_code("ivan", int(time.time())),
                            "already_used")
     finally:
         served.stop()
     return failures
-
-
-def _admit(config: list[str], token: str, expected: str) -> int:
-    print(f"$ gate {' '.join(config)} admit '{token[:20]}…'")
-    _, text = _capture([*config, "admit", token, "--json"])
-    decision = Decision(**json.loads(text))
-    print(cli.describe(decision))
-    if decision.reason != expected:
-        print(f"  !! expected {expected}")
-        return 1
-    return 0

@@ -302,20 +302,15 @@ class _Watchdog:
 
 
 def _watched(base: type[http.client.HTTPConnection], watchdog: _Watchdog
-             ) -> Callable[..., http.client.HTTPConnection]:
+             ) -> type[http.client.HTTPConnection]:
     """``base`` whose socket, once connected, is handed to ``watchdog``."""
-    def make(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
-        conn = base(*args, **kwargs)
-        connect = conn.connect
-
-        def connect_watched() -> None:
-            connect()
-            watchdog.sockets.append(conn.sock)
+    class Watched(base):  # type: ignore[valid-type, misc]
+        def connect(self) -> None:
+            super().connect()
+            watchdog.sockets.append(self.sock)
             if watchdog.fired:  # connected just as the deadline passed
                 watchdog._fire()
-        conn.connect = connect_watched  # type: ignore[method-assign]
-        return conn
-    return make
+    return Watched
 
 
 class _WatchedHTTP(urllib.request.HTTPHandler):
