@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 
 from sync import Authority
+from sync.hub import Hub
 from sync.hub_api import create_app
 
 from ..ledgerkit import NOW, issue, show
@@ -50,6 +51,16 @@ def seed_hub(hub_dir: Path) -> bytes:
         authority.append([show()], NOW - 600)
         authority.append([issue("solo"), issue("late"), issue("pair", entries=2)], NOW - 500)
         return authority.public_key
+
+
+def held_rows(hub_dir: Path, device: str) -> list[str]:
+    """The records the hub holds for ``device``, in seq order, as stored."""
+    held = Hub(hub_dir)
+    try:
+        return [r[0] for r in held.db.execute(
+            "SELECT body FROM records WHERE device = ? ORDER BY seq", (device,))]
+    finally:
+        held.close()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from sync.request_auth import sign_request
 from verifier import Checkpoint, verify_records
 
 from ..ledgerkit import NOW, code
-from .conftest import RunningHub, seed_hub
+from .conftest import RunningHub, held_rows, seed_hub
 from .faultproxy import KINDS, FaultProxy
 from .test_sync_e2e import gate, make_gate
 
@@ -87,15 +87,6 @@ def sync_until(configs: dict[str, Path], done: Callable[[dict[str, Any]], bool])
             if not waiting:
                 return rounds
     raise AssertionError(f"{sorted(waiting)} not done after {MAX_ROUNDS} rounds")
-
-
-def held_rows(hub_dir: Path, device: str) -> list[str]:
-    held = Hub(hub_dir)
-    try:
-        return [r[0] for r in held.db.execute(
-            "SELECT body FROM records WHERE device = ? ORDER BY seq", (device,))]
-    finally:
-        held.close()
 
 
 def redeems(hub_dir: Path) -> list[tuple[str, int]]:
@@ -197,6 +188,24 @@ def test_three_offline_gates_reconcile_through_a_faulty_network(
     assert on_uploads["reset_after_send"] and on_uploads["duplicate"], on_uploads
 
 
+def gate_with_records(tmp_path: Path, hub_dir: Path, key: bytes, url: str, *, batch: int,
+                      total: int) -> Path:
+    """Gate north-1, enrolled and synced, uploading ``batch`` records at a time, with
+    ``total`` records waiting: one admission of "solo", the rest junk scans (made
+    in-process: hundreds of records quickly). Its configuration file."""
+    config = make_gate(tmp_path, "north-1", key, url)
+    config.write_text(config.read_text() + f"batch = {batch}\n")
+    enrol(hub_dir, config)
+    assert gate(config, "sync", "once").returncode == 0
+    cfg = load_config(config)
+    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
+                    policy=cfg.policy) as cp:
+        assert cp.admit(code("solo"), NOW).result == "admitted"
+        for i in range(total - 1):
+            cp.admit(f"junk-{i}", NOW)
+    return config
+
+
 def test_a_hub_restart_in_the_middle_of_an_upload(
         tmp_path: Path, start_hub: Callable[..., RunningHub],
         proxies: Callable[..., FaultProxy]) -> None:
@@ -209,16 +218,7 @@ def test_a_hub_restart_in_the_middle_of_an_upload(
     key = seed_hub(hub_dir)
     hub = start_hub(hub_dir)
     proxy = proxies(hub.port, seed=SEED, weights={"pass": 1})
-    config = make_gate(tmp_path, "north-1", key, proxy.url)
-    config.write_text(config.read_text() + "batch = 10\n")
-    enrol(hub_dir, config)
-    assert gate(config, "sync", "once").returncode == 0
-    cfg = load_config(config)
-    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                    policy=cfg.policy) as cp:  # in-process: hundreds of records quickly
-        assert cp.admit(code("solo"), NOW).result == "admitted"
-        for i in range(total - 1):
-            cp.admit(f"junk-{i}", NOW)
+    config = gate_with_records(tmp_path, hub_dir, key, proxy.url, batch=10, total=total)
 
     stopped = threading.Event()
     held_at_stop: list[int] = []
@@ -336,16 +336,7 @@ def test_a_hub_killed_in_the_middle_of_an_upload(tmp_path: Path) -> None:
     port = free_port()
     hub = ServedHub(hub_dir, port, tmp_path / "hub.log", heartbeat=0.3)
     try:
-        config = make_gate(tmp_path, "north-1", key, hub.url)
-        config.write_text(config.read_text() + "batch = 5\n")
-        enrol(hub_dir, config)
-        assert gate(config, "sync", "once").returncode == 0
-        cfg = load_config(config)
-        with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                        policy=cfg.policy) as cp:
-            assert cp.admit(code("solo"), NOW).result == "admitted"
-            for i in range(total - 1):
-                cp.admit(f"junk-{i}", NOW)
+        config = gate_with_records(tmp_path, hub_dir, key, hub.url, batch=5, total=total)
 
         upload = subprocess.Popen([sys.executable, "-m", "gate", "-c", str(config), "sync",
                                    "once"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

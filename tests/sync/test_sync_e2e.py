@@ -17,7 +17,7 @@ from sync.hub import Hub
 from verifier import verify_records
 
 from ..ledgerkit import NOW, LedgerKit, code, issue, show, signer, write_config
-from .conftest import seed_hub
+from .conftest import held_rows, seed_hub
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -77,8 +77,7 @@ def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:
     try:
         for name, config in configs.items():
             ours = gate(config, "records", "export", "-").stdout.splitlines()
-            theirs = [r[0] for r in held.db.execute(
-                "SELECT body FROM records WHERE device = ? ORDER BY seq", (name,))]
+            theirs = held_rows(hub_dir, name)
             assert theirs == ours
             key_hex = json.loads(gate(config, "device", "show", "--json").stdout)["public_key"]
             assert verify_records(theirs, bytes.fromhex(key_hex), device=name) == len(ours)
@@ -174,12 +173,7 @@ url = "sim:relay?pulse_ms=50"
     assert run.returncode == 0, run.stderr
     out = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]
     assert any(e["event"] == "sync" for e in out)
-    held = Hub(hub_dir)
-    try:
-        records = [json.loads(r[0]) for r in held.db.execute(
-            "SELECT body FROM records WHERE device = 'north-1' ORDER BY seq")]
-    finally:
-        held.close()
+    records = [json.loads(body) for body in held_rows(hub_dir, "north-1")]
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1)) and records
     local = gate(config, "records", "export", "-").stdout.splitlines()
     assert len(local) == len(records)  # the last push at stop took everything
