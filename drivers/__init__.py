@@ -2,7 +2,7 @@
 
 Frame sources (scanner) and relays, lamps and sensors (hardware) are all chosen by such
 a URL in the configuration; one parser means one set of rules and one set of error
-messages for the technician. It imports only ``verifier.exceptions``.
+messages for the technician. It imports only ``errors``.
 """
 
 from .url import DriverURL, OptionReader, parse_driver_url

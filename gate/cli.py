@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from verifier import Checkpoint, ConfigError, Decision, DeviceKeyError, GatehouseError, StoreCorrupt
+from errors import ConfigError, DeviceKeyError, GatehouseError, StoreCorrupt, SyncError
+from verifier import Checkpoint, Decision
 from verifier.blocks import read_blocks
 
 from .config import GateConfig, config_path, load_config
@@ -245,7 +246,6 @@ def _hub_client(cfg: GateConfig, cp: Checkpoint):
 
 
 def cmd_enrol(cfg: GateConfig, args: argparse.Namespace) -> int:
-    from sync.client import SyncError
     with closing(_open(cfg)) as cp:
         try:
             reply = _hub_client(cfg, cp).enrol(args.code)
@@ -261,7 +261,6 @@ def cmd_enrol(cfg: GateConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
-    from sync.client import SyncError
     with closing(_open(cfg)) as cp:
         client = _hub_client(cfg, cp)
         if args.sync_command == "status":
@@ -428,14 +427,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gate: database error: {exc} (is another process holding the state_dir, "
               "or is the disk full?)", file=sys.stderr)
         return EXIT_DAMAGED
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"gate: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (e.g. `| head`); nothing useful is left to say.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"gate: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verifier import ConfigError, Policy
+from errors import ConfigError
+from verifier import Policy
 from verifier.keys import is_valid_point
 
 ENV_VAR = "GATEHOUSE_CONFIG"

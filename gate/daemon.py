@@ -23,8 +23,9 @@ from contextlib import ExitStack
 from types import FrameType
 from typing import Any
 
+from errors import ConfigError
 from hardware import Output, output_for_url, sensor_for_url
-from verifier import Checkpoint, ConfigError
+from verifier import Checkpoint
 
 from .config import GateConfig
 from .lane import Lane, Outputs

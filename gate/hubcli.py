@@ -20,7 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from verifier import BlockRejected, ConfigError, Signer, encode_token, step_of
+from errors import BlockRejected, ConfigError
+from verifier import Signer, encode_token, step_of
 
 ENV_DIR = "GATEHOUSE_HUB_DIR"
 

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from errors import Refused
 from hardware import Output, PassageSensor
 from scanner.frame import Decoder, Item, texts_of
 from verifier import Checkpoint, Decision
@@ -123,7 +124,7 @@ class Lane:
     def set_mode(self, mode: str, *, announce: bool = True) -> None:
         """Switch the lane mode; ``free`` holds the turnstile open until switched back."""
         if mode not in MODES:
-            raise ValueError(f"lane mode {mode!r} is not one of {', '.join(MODES)}")
+            raise Refused(f"lane mode {mode!r} is not one of {', '.join(MODES)}")
         self.checkpoint.policy = replace(self.checkpoint.policy, closed=(mode == "closed"))
         if mode == "free":
             relay = self.outputs.relay  # "open" is whatever is not the resting state

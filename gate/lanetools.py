@@ -14,9 +14,10 @@ from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from errors import DeviceUnavailable, GatehouseError
 from hardware import Output
 from scanner.frame import Decoder, texts_of
-from verifier import Checkpoint, GatehouseError
+from verifier import Checkpoint
 
 from .config import GateConfig
 from .daemon import open_outputs
@@ -115,8 +116,8 @@ def _first_item(source: Source, decoder: Decoder | None, seconds: float = 5.0) -
             found = texts_of(item, decoder) if decoder is not None else []
             return f"{type(item).__name__.lower()} received, {len(found)} code(s) in it"
         if source.alarm:
-            raise OSError(source.alarm)
-    raise OSError(f"nothing received within {seconds:.0f} s")
+            raise DeviceUnavailable(source.alarm)
+    raise DeviceUnavailable(f"nothing received within {seconds:.0f} s")
 
 
 def selftest(cfg: GateConfig, *, pulse: bool) -> int:

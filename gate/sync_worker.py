@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from sync.client import HubClient, HubMisbehaved, SyncError
-from verifier import Checkpoint, GatehouseError
+from errors import GatehouseError, HubMisbehaved, SyncError
+from sync.client import HubClient
+from verifier import Checkpoint
 
 from .config import GateConfig
 

@@ -7,7 +7,7 @@
 Every output is an ``Output`` (``on``, ``off``, ``pulse``, ``reset``, ``close``); every
 sensor a ``PassageSensor`` (``mark``, ``wait``, ``add_callback``, ``close``). ``sim:``
 gives the inspectable twins the tests and the demo use. URL forms are in each driver
-module's header and in docs/wiring.md. Only ``verifier.exceptions`` is imported from
+module's header and in docs/wiring.md. Only ``errors`` is imported from
 the rest of Gatehouse, besides ``drivers`` (the URL parser every driver shares).
 """
 

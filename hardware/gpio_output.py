@@ -20,7 +20,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from drivers import DriverURL, OptionReader
-from verifier.exceptions import DeviceUnavailable
+from errors import DeviceUnavailable
 
 from . import rpi_gpio
 from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output

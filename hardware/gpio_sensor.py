@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from drivers import DriverURL, OptionReader
-from verifier.exceptions import DeviceUnavailable
+from errors import DeviceUnavailable
 
 from . import rpi_gpio
 from .sensor import PassageSensor

@@ -33,7 +33,7 @@ from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
-from verifier.exceptions import DeviceUnavailable
+from errors import DeviceUnavailable, InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ class Output(ABC):
         """
         ms = self.pulse_ms if ms is None else ms
         if not isinstance(ms, int) or isinstance(ms, bool) or not 0 < ms <= MAX_PULSE_MS:
-            raise ValueError(f"{self.url}: pulse length must be 1..{MAX_PULSE_MS} ms, not {ms!r}")
+            raise InvalidArgument(f"{self.url}: pulse length must be 1..{MAX_PULSE_MS} ms, "
+                                  f"not {ms!r}")
         with self._lock:
             self._check_open()
             now = time.monotonic()

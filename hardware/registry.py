@@ -36,7 +36,7 @@ def output_for_url(url: str) -> Output:
     """Open the relay, lamp or buzzer ``url`` names, already driven to its resting state.
 
     Raises ``UnknownScheme``, ``BadDriverURL``, ``DriverUnavailable`` or
-    ``DeviceUnavailable`` (all from ``verifier.exceptions``), each naming the URL.
+    ``DeviceUnavailable`` (all from ``errors``), each naming the URL.
     """
     parsed = parse_driver_url(url, OUTPUT_BACKENDS, kind="output")
     return _backend(OUTPUT_BACKENDS, parsed.scheme).from_url(parsed)

@@ -16,7 +16,7 @@ import threading
 from types import ModuleType
 
 from drivers import DriverURL
-from verifier.exceptions import DeviceUnavailable, DriverUnavailable
+from errors import DeviceUnavailable, DriverUnavailable
 
 HEADER_PINS = range(28)  # BCM 0..27 reach the 40-pin header
 

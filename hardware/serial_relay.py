@@ -31,7 +31,7 @@ import termios
 from typing import Any
 
 from drivers import DriverURL, OptionReader
-from verifier.exceptions import DeviceUnavailable, DriverUnavailable
+from errors import DeviceUnavailable, DriverUnavailable
 
 from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drivers import DriverURL, OptionReader
-from verifier.exceptions import DeviceUnavailable
+from errors import DeviceUnavailable
 
 from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output
 

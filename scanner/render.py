@@ -54,6 +54,7 @@ import cv2
 import numpy as np
 import segno
 
+from errors import InvalidArgument
 from verifier.keys import Signer
 from verifier.token import encode_token, step_of
 
@@ -135,7 +136,7 @@ def _rates(degradations: Mapping[str, float] | Iterable[str]) -> dict[str, float
         rates = {name: DEGRADATIONS.get(name, 0.0) for name in degradations}
     unknown = set(rates) - set(DEGRADATIONS)
     if unknown:
-        raise ValueError(f"unknown degradation(s) {', '.join(sorted(unknown))}; known: "
+        raise InvalidArgument(f"unknown degradation(s) {', '.join(sorted(unknown))}; known: "
                          f"{', '.join(DEGRADATIONS)}")
     return rates
 
@@ -403,7 +404,7 @@ def _place_phone(frame: np.ndarray, rng: np.random.Generator,
             np.copyto(frame, layer, where=own.astype(bool)[:, :, None])
         placed.append((body, code))
         return effective
-    raise RuntimeError(f"could not place a code of {module_px:.1f} px a module in a "
+    raise InvalidArgument(f"could not place a code of {module_px:.1f} px a module in a "
                        f"{width}x{height} frame ({misses})")
 
 
@@ -481,7 +482,7 @@ class SyntheticScene:
     def __post_init__(self) -> None:
         self.degradations = _rates(self.degradations)
         if not self.wallets:
-            raise ValueError("a scene needs at least one wallet")
+            raise InvalidArgument("a scene needs at least one wallet")
 
     def code(self, wallet: int, unix_time: float) -> str:
         """Wallet number ``wallet``'s code at ``unix_time`` (signed once per 15 s step)."""

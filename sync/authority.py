@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from errors import BlockRejected, InvalidArgument
 from verifier import LedgerStore, Signer, make_block, parse_block
 from verifier.blocks import ZERO_HASH, block_hash
 from verifier.canonical import canonical_json
 from verifier.device_key import load_device_key
-from verifier.exceptions import BlockRejected
 from verifier.store import immediate_transaction as transaction
 
 from .hub_db import open_hub_db
@@ -125,7 +125,7 @@ class Authority:
         hub never see one file ahead of the other (see :meth:`_open_ledger`).
         """
         if len(events) > MAX_BLOCK_EVENTS:
-            raise ValueError(f"{len(events)} events is more than one block carries "
+            raise InvalidArgument(f"{len(events)} events is more than one block carries "
                              f"({MAX_BLOCK_EVENTS}); use publish()")
         with transaction(self.db):
             for attempt in range(3):

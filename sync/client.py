@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
+from errors import HubMisbehaved, SyncError
 from verifier import Checkpoint
 from verifier.blocks import read_blocks
 
@@ -39,12 +40,6 @@ HEADER_HEIGHT = "X-Gatehouse-Height"  # the hub's head height, beside each page 
 MAX_RESIGN = 2
 
 
-class SyncError(Exception):
-    """The hub could not be reached or answered something unusable; the reason says which."""
-
-
-class HubMisbehaved(SyncError):
-    """The hub answered, but not as a hub may: a reply over the size or time cap."""
 
 
 @dataclass(frozen=True, slots=True)

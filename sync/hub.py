@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from errors import HubRefusal
 from verifier.store import immediate_transaction as transaction
 
 from .authority import Authority, Conflict
@@ -20,13 +21,6 @@ from .request_auth import MAX_SKEW, check_request
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on a Pi
 
 
-class HubRefusal(Exception):
-    """A request the hub refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class Hub:

@@ -31,9 +31,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from verifier.exceptions import GatehouseError
+from errors import GatehouseError, HubRefusal
 
-from .hub import Hub, HubRefusal
+from .hub import Hub
 from .request_auth import HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from verifier.exceptions import StoreCorrupt, StoreError
+from errors import StoreCorrupt, StoreError
 
 HUB_DB = "hub.db"
 

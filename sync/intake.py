@@ -15,10 +15,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from verifier import RecordChainError, parse_strict, verify_records
+from errors import EncodingError, RecordChainError
+from verifier import parse_strict, verify_records
 from verifier.blocks import ZERO_HASH
 from verifier.canonical import canonical_json
-from verifier.exceptions import EncodingError
 from verifier.records import record_hash
 from verifier.store import immediate_transaction as transaction
 

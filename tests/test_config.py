@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from errors import ConfigError
 from gate.config import parse_config
-from verifier import ConfigError
 
 BASE = """
 device = "north-1"

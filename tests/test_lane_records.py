@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from errors import Refused
 from verifier import Checkpoint, Policy, verify_records
 from verifier.blocks import read_blocks
 
@@ -41,7 +42,7 @@ def test_closed_lane_refuses_and_records(lane: Checkpoint) -> None:
 def test_void_after_no_passage_frees_the_ticket(lane: Checkpoint) -> None:
     first = lane.admit(code("t1"), NOW)
     assert lane.void(first.seq, NOW + 10) == 2
-    with pytest.raises(ValueError, match="not an admission"):
+    with pytest.raises(Refused, match="not an admission"):
         lane.void(first.seq, NOW + 11)  # already voided
     assert lane.admit(code("t1", NOW + 15), NOW + 15).reason == "ok"
     voided = records(lane)[1]
@@ -51,7 +52,7 @@ def test_void_after_no_passage_frees_the_ticket(lane: Checkpoint) -> None:
 
 
 def test_override_with_and_without_a_ticket(lane: Checkpoint) -> None:
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(Refused, match="reason"):
         lane.override(NOW, "  ")
     lane.override(NOW, "wheelchair user, companion gate")
     lane.override(NOW, "phone died; ID checked at box office", ticket=ticket_id("t2"))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from errors import EncodingError
 from verifier import (
     DECISION_REASONS,
     Admission,
@@ -24,7 +25,6 @@ from verifier import (
     parse_token,
 )
 from verifier.base45 import ALPHABET
-from verifier.exceptions import EncodingError
 
 from .ledgerkit import NOW, signer, ticket_id
 

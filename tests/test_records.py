@@ -9,7 +9,8 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
-from verifier import Checkpoint, Policy, RecordChainError, verify_records
+from errors import RecordChainError
+from verifier import Checkpoint, Policy, verify_records
 from verifier.blocks import read_blocks
 
 from .ledgerkit import NOW, code, simple_ledger

@@ -9,18 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from verifier import (
+from errors import (
     BlockRejected,
-    Checkpoint,
     DeviceKeyError,
     DeviceMismatch,
     ForkDetected,
-    Policy,
     StoreCorrupt,
     StoreError,
-    parse_block,
-    verify_records,
 )
+from verifier import Checkpoint, Policy, parse_block, verify_records
 from verifier.blocks import read_blocks
 from verifier.canonical import canonical_json
 from verifier.device_key import load_device_key

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from errors import EncodingError
 from verifier import Checkpoint, Policy, b45decode, b45encode, encode_token, parse_token
 from verifier.blocks import read_blocks
-from verifier.exceptions import EncodingError
 
 from .conftest import VECTOR_SCENARIO
 from .ledgerkit import VECTORS

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from .exceptions import EncodingError
+from errors import EncodingError
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 # bytes.translate table: alphabet characters to their values, everything else to 0xFF.

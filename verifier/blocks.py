@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from errors import BlockRejected, EncodingError
+
 from .canonical import canonical_json, parse_strict
-from .exceptions import BlockRejected, EncodingError
 from .keys import TAG_BLOCK, Signer, is_valid_point, verify
 
 ZERO_HASH = "0" * 64

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .exceptions import EncodingError
+from errors import EncodingError
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from errors import BlockRejected, DeviceKeyError, Refused, StoreError
+
 from .blocks import parse_ahead
 from .canonical import canonical_json
 from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
-from .exceptions import BlockRejected, DeviceKeyError, StoreError
 from .records import make_record
 from .store import DB_FILE, RECORDS_FILE, LedgerStore
 
@@ -110,11 +111,11 @@ class Checkpoint:
         that ticket's admission.
         """
         if not note.strip():
-            raise ValueError("an override needs the steward's reason")
+            raise Refused("an override needs the steward's reason")
         if ticket is not None:
             ticket = str(uuid.UUID(ticket))
             if self.store.ticket(uuid.UUID(ticket).bytes) is None:
-                raise ValueError(f"ticket {ticket} is not on this gate's ledger")
+                raise Refused(f"ticket {ticket} is not on this gate's ledger")
         with self.store.records_write() as conn:
             return self._append(conn, now, ticket, None, "admitted", "override",
                                 note=note.strip())
@@ -128,7 +129,7 @@ class Checkpoint:
         with self.store.records_write() as conn:
             ticket = self.store.admitted_ticket(seq)
             if ticket is None:
-                raise ValueError(f"record {seq} is not an admission of this gate")
+                raise Refused(f"record {seq} is not an admission of this gate")
             return self._append(conn, now, ticket, None, "voided", "no_passage", ref=seq)
 
     def _append(self, conn: Any, at: int, ticket: str | None, step: int | None, result: str,

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from errors import TokenRejected
+
 from . import reasons
 from .keys import TAG_ENTRY, verify
-from .token import PREFIX, STEP_SECONDS, TokenRejected, parse_token
+from .token import PREFIX, STEP_SECONDS, parse_token
 
 #: ``GH1:`` + 129 Base45 characters (86 bytes); any other length is malformed, so a
 #: 100 KB text is refused without decoding it.

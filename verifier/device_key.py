@@ -13,7 +13,8 @@ import os
 import stat
 from pathlib import Path
 
-from .exceptions import DeviceKeyError
+from errors import DeviceKeyError
+
 from .keys import SEED_BYTES, Signer
 
 KEY_FILE = "device.key"

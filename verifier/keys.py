@@ -11,6 +11,8 @@ import nacl.bindings as _sodium
 from nacl.exceptions import BadSignatureError
 from nacl.exceptions import ValueError as _NaclValueError
 
+from errors import InvalidArgument
+
 TAG_ENTRY = b"GH1-ENTRY"
 TAG_BLOCK = b"GH1-BLOCK"
 TAG_RECORD = b"GH1-RECORD"
@@ -34,7 +36,7 @@ class Signer:
 
     def __init__(self, seed: bytes) -> None:
         if len(seed) != SEED_BYTES:
-            raise ValueError(f"an Ed25519 seed is {SEED_BYTES} bytes, got {len(seed)}")
+            raise InvalidArgument(f"an Ed25519 seed is {SEED_BYTES} bytes, got {len(seed)}")
         self.public_key, self._secret = _sodium.crypto_sign_seed_keypair(seed)
 
     def sign(self, tag: bytes, message: bytes) -> bytes:

@@ -12,9 +12,10 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from errors import EncodingError, RecordChainError
+
 from .blocks import ZERO_HASH
 from .canonical import canonical_json, parse_strict
-from .exceptions import EncodingError, RecordChainError
 from .keys import TAG_RECORD, Signer, verify
 
 RECORD_FIELDS = frozenset(("v", "device", "seq", "prev", "at", "ticket", "step", "result",

@@ -30,9 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .blocks import ZERO_HASH, Block, signature_valid
-from .decision import Admission, TicketInfo
-from .exceptions import (
+from errors import (
     BlockRejected,
     DeviceKeyError,
     DeviceMismatch,
@@ -40,6 +38,9 @@ from .exceptions import (
     StoreCorrupt,
     StoreError,
 )
+
+from .blocks import ZERO_HASH, Block, signature_valid
+from .decision import Admission, TicketInfo
 from .schema import MIGRATIONS, RECORDS_MIGRATIONS, SCHEMA_VERSION
 
 DB_FILE = "ledger.db"

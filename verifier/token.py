@@ -14,9 +14,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from errors import EncodingError, InvalidArgument, TokenRejected
+
 from . import reasons
 from .base45 import b45decode, b45encode
-from .exceptions import EncodingError
 from .keys import TAG_ENTRY, Signer
 
 PREFIX = "GH1:"
@@ -41,12 +42,6 @@ class Token:
         return str(uuid.UUID(bytes=self.ticket))
 
 
-class TokenRejected(ValueError):
-    """The text is not a well-formed GH1 token; ``reason`` is its decision code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        self.reason = reason
-        super().__init__(detail)
 
 
 def parse_token(text: str) -> Token:
@@ -74,7 +69,7 @@ def ticket_bytes(ticket: str | bytes | uuid.UUID) -> bytes:
         return ticket.bytes
     if isinstance(ticket, bytes):
         if len(ticket) != 16:
-            raise ValueError(f"a ticket id is 16 bytes, got {len(ticket)}")
+            raise InvalidArgument(f"a ticket id is 16 bytes, got {len(ticket)}")
         return ticket
     return uuid.UUID(ticket).bytes
 
@@ -88,7 +83,7 @@ def encode_token(holder: Signer | bytes, ticket: str | bytes | uuid.UUID, step: 
     """
     signer = holder if isinstance(holder, Signer) else Signer(holder)
     if not 0 <= step <= 0xFFFFFFFF:
-        raise ValueError(f"step {step} does not fit in 4 bytes")
+        raise InvalidArgument(f"step {step} does not fit in 4 bytes")
     head = bytes((version, flags)) + ticket_bytes(ticket) + step.to_bytes(4, "big")
     return PREFIX + b45encode(head + signer.sign(TAG_ENTRY, head))
 

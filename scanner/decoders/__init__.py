@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from verifier.exceptions import UnknownScheme
+from errors import UnknownScheme
 
 from ..frame import Decoder
 

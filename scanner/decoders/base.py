@@ -13,11 +13,13 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from errors import InvalidArgument
+
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
     """A C-contiguous ``uint8`` HxW view or conversion of ``frame`` (gray, BGR or BGRA)."""
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
-        raise ValueError(f"a frame is a numpy uint8 array, got "
+        raise InvalidArgument(f"a frame is a numpy uint8 array, got "
                          f"{type(frame).__name__} {getattr(frame, 'dtype', '')}".rstrip())
     if frame.ndim == 2:
         gray = frame
@@ -28,9 +30,9 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     elif frame.ndim == 3 and frame.shape[2] == 1:
         gray = frame[:, :, 0]
     else:
-        raise ValueError(f"a frame is HxW gray or HxWx3 BGR, got shape {frame.shape}")
+        raise InvalidArgument(f"a frame is HxW gray or HxWx3 BGR, got shape {frame.shape}")
     if gray.shape[0] == 0 or gray.shape[1] == 0:
-        raise ValueError(f"an empty frame (shape {frame.shape})")
+        raise InvalidArgument(f"an empty frame (shape {frame.shape})")
     return np.ascontiguousarray(gray)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from verifier.exceptions import DecodeError, DriverUnavailable
+from errors import DecodeError, DriverUnavailable
 
 from .base import looks, to_gray, unique
 

@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from verifier.exceptions import DecodeError, DriverUnavailable
+from errors import DecodeError, DriverUnavailable
 
 from .base import looks, to_gray, unique
 

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from drivers import DriverURL
-from verifier.exceptions import DeviceUnavailable
+from errors import DeviceUnavailable
 
 from ..frame import Frame
 from .base import AlarmCallback, BaseSource, Pacer, log

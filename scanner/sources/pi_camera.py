@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from drivers import DriverURL
-from verifier.exceptions import BadDriverURL, DriverUnavailable
+from errors import BadDriverURL, DriverUnavailable
 
 from .live import LiveCameraSource
 

@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from drivers import DriverURL
-from verifier.exceptions import DriverUnavailable
+from errors import DriverUnavailable
 
 from ..frame import TextLine
 from .base import AlarmCallback, Backoff, BaseSource

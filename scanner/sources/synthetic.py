@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from drivers import DriverURL
-from verifier.exceptions import BadDriverURL
+from errors import BadDriverURL
 
 from ..frame import Frame
 from ..render import DEGRADATIONS, DEMO_NAMESPACE, SyntheticScene, Wallet

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from drivers import DriverURL
-from verifier.exceptions import BadDriverURL, DeviceUnavailable
+from errors import BadDriverURL, DeviceUnavailable
 
 from .live import LiveCameraSource
 

@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 
 from drivers import DriverURL
-from verifier.exceptions import DeviceUnavailable
+from errors import DeviceUnavailable
 
 from ..frame import Frame
 from .base import AlarmCallback, Backoff, BaseSource, Pacer

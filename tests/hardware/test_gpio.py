@@ -8,10 +8,10 @@ from types import ModuleType
 
 import pytest
 
+from errors import DeviceUnavailable, DriverUnavailable
 from hardware import output_for_url, sensor_for_url
 from hardware.gpio_output import GpioOutput
 from hardware.gpio_sensor import GpioSensor
-from verifier.exceptions import DeviceUnavailable, DriverUnavailable
 
 HIGH, LOW = 1, 0
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from errors import DeviceUnavailable
 from hardware import Output, output_for_url
-from verifier.exceptions import DeviceUnavailable
 
 from .conftest import Board
 

@@ -8,9 +8,9 @@ import time
 import pytest
 
 import hardware.output
+from errors import DeviceUnavailable, DriverUnavailable
 from hardware import output_for_url, relay_for_url
 from hardware.serial_relay import SerialRelay, lcus_frame
-from verifier.exceptions import DeviceUnavailable, DriverUnavailable
 
 from .conftest import Board
 

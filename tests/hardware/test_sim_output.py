@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import hardware.output
+from errors import DeviceUnavailable
 from hardware import SimOutput, output_for_url, read_sim_log, relay_for_url
-from verifier.exceptions import DeviceUnavailable
 
 
 def test_states_record_transitions_with_times() -> None:

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from errors import BadDriverURL, UnknownScheme
 from hardware import output_for_url, parse_driver_url, relay_for_url, sensor_for_url
-from verifier.exceptions import BadDriverURL, UnknownScheme
 
 
 def test_parts() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from errors import Refused
 from gate.lane import Debounce, Lane, Outputs
 from hardware import SimOutput, SimSensor, output_for_url
 from scanner.frame import TextLine
@@ -108,7 +109,7 @@ def test_closed_and_free_modes(parts) -> None:
     assert d.admitted
     lane.set_mode("normal")
     assert outputs.relay.is_on is False
-    with pytest.raises(ValueError, match="lane mode"):
+    with pytest.raises(Refused, match="lane mode"):
         lane.set_mode("party")
     assert [e["mode"] for e in events if e["event"] == "mode"] == ["closed", "free", "normal"]
 

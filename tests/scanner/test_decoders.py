@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from errors import DriverUnavailable, UnknownScheme
 from scanner import DECODERS, DEFAULT_DECODER, decoder_for_name, texts_of
 from scanner.frame import Frame, TextLine
 from scanner.render import render_frame
 from verifier import Checkpoint, Policy
-from verifier.exceptions import DriverUnavailable, UnknownScheme
 
 from ..ledgerkit import NOW, simple_ledger
 from .conftest import clean_frame

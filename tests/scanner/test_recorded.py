@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from errors import DeviceUnavailable
 from scanner import decoder_for_name, source_for_url
-from verifier.exceptions import DeviceUnavailable
 
 from .conftest import clean_frame
 

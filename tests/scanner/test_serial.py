@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from errors import TokenRejected
 from scanner import source_for_url, texts_of
 from scanner.frame import TextLine
 from scanner.sources.serial_scanner import SerialScannerSource
 from verifier import parse_token
-from verifier.token import TokenRejected
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from errors import BadDriverURL
 from scanner import SyntheticScene, Wallet, decoder_for_name, render_frame, source_for_url
 from scanner.render import DEGRADATIONS, qr_modules
 from verifier import parse_token
-from verifier.exceptions import BadDriverURL
 
 from ..ledgerkit import NOW, code, signer, ticket_id
 from .conftest import WALLETS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from drivers import DriverURL
+from errors import BadDriverURL, UnknownScheme
 from scanner import source_for_url
-from verifier.exceptions import BadDriverURL, UnknownScheme
 
 
 def test_forms_of_the_path() -> None:

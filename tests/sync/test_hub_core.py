@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from errors import BlockRejected
 from sync import Authority, Intake
-from verifier import BlockRejected, Checkpoint, Policy, verify_records
+from verifier import Checkpoint, Policy, verify_records
 from verifier.blocks import read_blocks
 
 from ..ledgerkit import NOW, code, issue, show, ticket_id

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from errors import SyncError
 from gate.config import load_config
 from gate.sync_worker import SyncWorker
-from sync.client import HubClient, SyncError
+from sync.client import HubClient
 from verifier import Checkpoint
 
 from ..ledgerkit import NOW, LedgerKit, code, issue, show
