@@ -24,36 +24,25 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from errors import (
-    BlockRejected,
     DeviceKeyError,
     DeviceMismatch,
-    ForkDetected,
     StoreCorrupt,
     StoreError,
 )
 
-from .blocks import ZERO_HASH, Block, signature_valid
+from .blocks import ZERO_HASH, Block
 from .decision import Admission, TicketInfo
+from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor
 from .schema import MIGRATIONS, RECORDS_MIGRATIONS, SCHEMA_VERSION
 
 DB_FILE = "ledger.db"
 RECORDS_FILE = "records.db"
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The newest block held: height -1 and 64 zeros when the ledger is empty."""
-
-    height: int
-    hash: str
-    time: int | None
 
 
 def _tid(text: str) -> bytes:
@@ -263,63 +252,35 @@ class LedgerStore:
         row = self.conn.execute(
             "SELECT height, hash, time FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
         if row is None:
-            return Head(-1, ZERO_HASH, None)
+            return EMPTY_HEAD
         return Head(row[0], row[1].hex(), row[2])
 
     def apply_block(self, block: Block) -> bool:
         """Apply one block in one transaction. Return False when it is already held.
 
         Raise :class:`BlockRejected` (nothing applied) when the signature, height, prev,
-        time or any event is invalid, and :class:`ForkDetected` for a validly signed block
-        that differs from the one held at its height.
+        time or any event is invalid (``verifier.ledger_rules``), and
+        :class:`ForkDetected` for a validly signed block that differs from the one held
+        at its height.
         """
-        def reject(reason: str, detail: str) -> BlockRejected:
-            return BlockRejected(reason, detail, height=block.height)
-
-        if not signature_valid(block, self.ledger_key):
-            raise reject("signature", "signature is not the pinned ledger key's "
-                         f"({self.ledger_key.hex()[:16]}…), or the block was edited after "
-                         "signing")
         with self.ledger_write() as conn:
             head = self.head()
+            held = None
             if block.height <= head.height:
                 held = conn.execute("SELECT hash FROM blocks WHERE height=?",
                                     (block.height,)).fetchone()[0]
-                if held == block.hash:
-                    return False
-                raise ForkDetected("fork", f"differs from the block held at this height (held "
-                                   f"{held.hex()[:16]}…, offered {block.hash.hex()[:16]}…); "
-                                   "the ledger authority forked its chain",
-                                   height=block.height)
-            if block.height != head.height + 1:
-                raise reject("height", f"height gap: the next block is {head.height + 1}")
-            if block.prev != head.hash:
-                raise reject("prev", f"prev {block.prev[:16]}… is not the hash of block "
-                             f"{head.height} ({head.hash[:16]}…)")
-            if head.time is not None and block.time < head.time:
-                raise reject("time", f"time {block.time} is before block {head.height}'s "
-                             f"time {head.time}")
-            try:
-                _apply_events(conn, block)
-            except ValueError as exc:
-                raise reject("event", str(exc)) from None
+            if not check_successor(block, head, self.ledger_key, held):
+                return False
+            check_events(block, _SqlFacts(conn))
+            _apply_events(conn, block)
             conn.execute("INSERT INTO blocks(height, hash, time, n_events) VALUES (?,?,?,?)",
                          (block.height, block.hash, block.time, len(block.events)))
         return True
 
     def check_events(self, block: Block) -> None:
         """Raise :class:`BlockRejected` if ``block``'s events would be refused on top of
-        the chain held; change nothing. (The authority checks a whole batch this way
-        before it signs it as several blocks.)"""
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
-            conn.execute("UPDATE main.meta SET value = value WHERE 0")
-            _apply_events(conn, block)
-        except ValueError as exc:
-            raise BlockRejected("event", str(exc), height=block.height) from None
-        finally:
-            conn.execute("ROLLBACK")
+        the chain held; change nothing."""
+        check_events(block, _SqlFacts(self.conn))
 
     def status(self) -> dict[str, Any]:
         head = self.head()
@@ -495,51 +456,51 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
-    """Apply a block's events in order inside the caller's transaction.
+class _SqlFacts:
+    """:class:`~verifier.ledger_rules.LedgerFacts` over ledger.db, in the caller's
+    transaction."""
 
-    Raise ValueError naming the event and ticket on the first rule broken (the caller
-    rolls the whole block back). Runs of ``issue`` events, the bulk of any sale, are
-    inserted with one ``executemany``.
-    """
-    shows = {r[0] for r in conn.execute("SELECT event FROM shows")}
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def defined_shows(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT event FROM shows")}
+
+    def known_tickets(self, ids: Collection[bytes]) -> dict[bytes, bool]:
+        found: dict[bytes, bool] = {}
+        wanted = list(ids)
+        for i in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[i:i + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.conn.execute(
+                "SELECT t.id, EXISTS(SELECT 1 FROM revocations r WHERE r.ticket = t.id) "
+                f"FROM tickets t WHERE t.id IN ({marks})", chunk).fetchall())
+        return {tid: bool(revoked) for tid, revoked in found.items()}
+
+
+#: Ticket ids per ``IN (...)`` lookup (well under SQLite's limit on bound parameters).
+_LOOKUP_CHUNK = 900
+
+
+def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
+    """Apply a block's events in order inside the caller's transaction, after
+    :func:`~verifier.ledger_rules.check_events` has accepted them. Runs of ``issue``
+    events, the bulk of any sale, are inserted with one ``executemany``."""
     height = block.height
     issues: list[tuple[Any, ...]] = []
-    first_issue_index = 0
 
     def flush_issues() -> None:
-        if not issues:
-            return
-        conn.execute("SAVEPOINT issues")
-        try:
+        if issues:
             conn.executemany(
                 "INSERT INTO tickets(id, event, holder, valid_from, until, zones, entries, "
                 "label, height) VALUES (?,?,?,?,?,?,?,?,?)", issues)
-        except sqlite3.IntegrityError:
-            conn.execute("ROLLBACK TO issues")
-            raise ValueError(_duplicate_issue(conn, issues, first_issue_index)) from None
-        conn.execute("RELEASE issues")
-        issues.clear()
+            issues.clear()
 
-    def existing(index: int, ev: dict[str, Any]) -> tuple[bytes, bool]:
-        tid = _tid(ev["ticket"])
-        row = conn.execute("SELECT EXISTS(SELECT 1 FROM revocations WHERE ticket=?) "
-                           "FROM tickets WHERE id=?", (tid, tid)).fetchone()
-        if row is None:
-            raise ValueError(f"event {index} ({ev['op']}): ticket {ev['ticket']} does not exist")
-        return tid, bool(row[0])
-
-    for index, ev in enumerate(block.events):
+    for ev in block.events:
         op = ev["op"]
         if op == "issue":
-            if ev["event"] not in shows:
-                raise ValueError(f"event {index} (issue): ticket {ev['ticket']} is for event "
-                                 f"{ev['event']!r}, which is not defined")
-            if not issues:
-                first_issue_index = index
             issues.append((_tid(ev["ticket"]), ev["event"], bytes.fromhex(ev["holder"]),
-                           ev["from"], ev["until"],
-                           _zones_text(ev["zones"]),
+                           ev["from"], ev["until"], _zones_text(ev["zones"]),
                            ev["entries"], ev["label"], height))
             continue
         flush_issues()
@@ -548,26 +509,21 @@ def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
                          "ON CONFLICT(event) DO UPDATE SET name=excluded.name, "
                          "starts=excluded.starts, ends=excluded.ends",
                          (ev["event"], ev["name"], ev["starts"], ev["ends"]))
-            shows.add(ev["event"])
-        elif op == "transfer":
-            tid, revoked = existing(index, ev)
-            if revoked:
-                raise ValueError(f"event {index} (transfer): ticket {ev['ticket']} is revoked")
+            continue
+        tid = _tid(ev["ticket"])
+        if op == "transfer":
             conn.execute("INSERT OR IGNORE INTO previous_holders(ticket, holder, height) "
                          "SELECT id, holder, ? FROM tickets WHERE id=?", (height, tid))
             conn.execute("UPDATE tickets SET holder=? WHERE id=?",
                          (bytes.fromhex(ev["holder"]), tid))
         elif op == "revoke":
-            tid, _ = existing(index, ev)
             conn.execute("INSERT OR IGNORE INTO revocations(ticket, reason, height) "
                          "VALUES (?,?,?)", (tid, ev["reason"], height))
         elif op == "redeem":
-            tid, _ = existing(index, ev)
             conn.execute("INSERT OR IGNORE INTO admissions(device, seq, ticket, step, at, origin)"
                          " VALUES (?,?,?,?,?,'ledger')",
                          (ev["device"], ev["seq"], tid, ev["step"], ev["at"]))
         elif op == "void":
-            tid, _ = existing(index, ev)
             conn.execute("INSERT OR IGNORE INTO voids(device, seq, ticket, origin) "
                          "VALUES (?,?,?,'ledger')", (ev["device"], ev["seq"], tid))
     flush_issues()
@@ -576,16 +532,3 @@ def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
 def _zones_text(zones: list[str]) -> str:
     """The stored form of a zone list; most tickets have none, so skip the encoder."""
     return json.dumps(zones, ensure_ascii=False, separators=(",", ":")) if zones else "[]"
-
-
-def _duplicate_issue(conn: sqlite3.Connection, issues: list[tuple[Any, ...]],
-                     first_index: int) -> str:
-    """Name the ticket an ``issue`` run tried to create twice (after rolling the run back)."""
-    seen: set[bytes] = set()
-    for offset, row in enumerate(issues):
-        tid = row[0]
-        if tid in seen or conn.execute("SELECT 1 FROM tickets WHERE id=?", (tid,)).fetchone():
-            return (f"event {first_index + offset} (issue): ticket {uuid.UUID(bytes=tid)} "
-                    "already exists")
-        seen.add(tid)
-    return f"event {first_index} (issue): a ticket already exists"
