@@ -51,8 +51,8 @@ from sync.intake import Intake
 from verifier import Checkpoint, Policy, encode_token
 from verifier.blocks import block_hash, read_blocks
 from verifier.keys import TAG_RECORD, is_valid_point, verify
-from verifier.store import immediate_transaction
 from verifier.token import step_of
+from verifier.transactions import immediate_transaction
 
 from .verifier import (
     DEFAULT_CACHE,

@@ -25,7 +25,7 @@ from verifier import LedgerStore, Signer, make_block, parse_block
 from verifier.blocks import ZERO_HASH, block_hash
 from verifier.canonical import canonical_json
 from verifier.device_key import load_device_key
-from verifier.store import immediate_transaction as transaction
+from verifier.transactions import immediate_transaction as transaction
 
 from .hub_db import open_hub_db
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import HubRefusal
-from verifier.store import immediate_transaction as transaction
+from verifier.transactions import immediate_transaction as transaction
 
 from .authority import Authority, Conflict
 from .intake import Intake, IntakeResult

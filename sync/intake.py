@@ -20,7 +20,7 @@ from verifier import parse_strict, verify_records
 from verifier.blocks import ZERO_HASH
 from verifier.canonical import canonical_json
 from verifier.records import record_hash
-from verifier.store import immediate_transaction as transaction
+from verifier.transactions import immediate_transaction as transaction
 
 
 @dataclass(frozen=True, slots=True)

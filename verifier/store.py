@@ -25,7 +25,6 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from .blocks import ZERO_HASH, Block
 from .decision import Admission, TicketInfo
 from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor
 from .schema import MIGRATIONS, RECORDS_MIGRATIONS, SCHEMA_VERSION
+from .transactions import file_transaction, immediate_transaction
 
 DB_FILE = "ledger.db"
 RECORDS_FILE = "records.db"
@@ -244,7 +244,7 @@ class LedgerStore:
         return self._write("rec")
 
     def _write(self, schema: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return _file_transaction(self.conn, schema)
+        return file_transaction(self.conn, schema)
 
     # -- the chain ---------------------------------------------------------------------
 
@@ -408,38 +408,6 @@ def _qualify(statement: str, schema: str) -> str:
         if statement.startswith(f"CREATE {kind}"):
             return f"CREATE {kind}{schema}." + statement[len(f"CREATE {kind}"):]
     return statement
-
-
-@contextmanager
-def _file_transaction(conn: sqlite3.Connection, schema: str) -> Iterator[sqlite3.Connection]:
-    """A write transaction on one file of a connection with another attached.
-
-    ``BEGIN IMMEDIATE`` would lock every attached file. Instead a deferred transaction
-    starts with a write that changes nothing to ``schema``, which takes that file's
-    write lock (waiting for it up to the busy timeout) and no other; the other file is
-    then read from a snapshot and never locked.
-    """
-    conn.execute("BEGIN")
-    try:
-        conn.execute(f"UPDATE {schema}.meta SET value = value WHERE 0")
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-@contextmanager
-def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception: the write
-    lock is taken up front, so a transaction never fails half-way for want of it."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _statements(script: str) -> list[str]:
