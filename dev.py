@@ -3,6 +3,7 @@
 
     python3 dev.py demo     # the main job: an end-to-end run over an example ledger
     python3 dev.py test     # the whole test suite
+    python3 dev.py lint     # ruff over the whole tree (CI runs it before the tests)
     python3 dev.py bench    # the verifier benchmark (minutes; not part of the tests)
 
 Needs only python3 (with its venv module; on Debian: apt-get install python3-venv).
@@ -41,7 +42,7 @@ def ensure_venv() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "bench"):
+    if not argv or argv[0] not in ("demo", "test", "lint", "bench"):
         print(__doc__)
         return 2
     ensure_venv()
@@ -49,6 +50,8 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if command == "demo":
         return subprocess.call([str(VENV / "bin" / "gate"), "demo", *rest])
+    if command == "lint":
+        return subprocess.call([str(PYTHON), "-m", "ruff", "check", "--no-cache", ".", *rest])
     if command == "bench":
         return subprocess.call([str(PYTHON), "-m", "bench.verifier", *rest])
     return subprocess.call([str(PYTHON), "-m", "pytest", "-q", *rest])
