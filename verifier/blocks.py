@@ -108,24 +108,26 @@ def _field_error(value: Any, kind: str) -> str | None:
     raise AssertionError(kind)
 
 
-def check_event_shape(index: int, event: Any) -> None:
-    """Refuse an event whose op is unknown or whose fields are missing, extra or mistyped."""
+def event_shape_error(index: int, event: Any) -> str | None:
+    """Why an event's op is unknown or its fields are missing, extra or mistyped; None
+    when its shape is valid."""
     if type(event) is not dict:
-        raise ValueError(f"event {index} is not an object")
+        return f"event {index} is not an object"
     op = event.get("op")
     keyset = _KEYSETS.get(op) if type(op) is str else None
     if keyset is None:
-        raise ValueError(f"event {index} has unknown op {op!r}")
+        return f"event {index} has unknown op {op!r}"
     if event.keys() != keyset:
         missing = sorted(keyset - event.keys())
         extra = sorted(event.keys() - keyset)
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
             [f"unexpected {', '.join(extra)}"] if extra else [])
-        raise ValueError(f"event {index} ({op}) has {'; '.join(parts)}")
+        return f"event {index} ({op}) has {'; '.join(parts)}"
     for field, kind in EVENT_SCHEMA[op].items():
         why = _field_error(event[field], kind)
         if why:
-            raise ValueError(f"event {index} ({op}) field {field!r} {why}")
+            return f"event {index} ({op}) field {field!r} {why}"
+    return None
 
 
 def invalid_holders(events: list[dict[str, Any]]) -> list[str]:
@@ -180,11 +182,10 @@ def parse_block(text: str | bytes, *, line: int | None = None,
     events = doc["events"]
     if type(events) is not list:
         raise reject("shape", "events must be a list", height)
-    try:
-        for i, event in enumerate(events):
-            check_event_shape(i, event)
-    except ValueError as exc:
-        raise reject("event", str(exc), height) from None
+    for i, event in enumerate(events):
+        problem = event_shape_error(i, event)
+        if problem:
+            raise reject("event", problem, height)
     bad = invalid_holders(events)
     if bad:
         raise reject("event", f"holder {bad[0]} is not a valid Ed25519 point "
