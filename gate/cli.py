@@ -27,6 +27,7 @@ from errors import ConfigError, DeviceKeyError, GatehouseError, StoreCorrupt, Sy
 from verifier import Checkpoint, Decision
 from verifier.blocks import read_blocks
 
+from .assembly import open_checkpoint
 from .config import GateConfig, config_path, load_config
 from .hubcli import add_hub_commands
 
@@ -63,8 +64,7 @@ def describe(decision: Decision) -> str:
 
 
 def _open(cfg: GateConfig) -> Checkpoint:
-    return Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                      policy=cfg.policy)
+    return open_checkpoint(cfg)
 
 
 def _stdin_lines(stream: IO[bytes]) -> Iterator[bytes]:
@@ -223,8 +223,15 @@ def cmd_run(cfg: GateConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_relay_reset(cfg: GateConfig, args: argparse.Namespace) -> int:
-    from .lanetools import relay_reset
-    return relay_reset(cfg)
+    from contextlib import ExitStack
+
+    from .assembly import open_outputs
+    with ExitStack() as stack:
+        outputs = open_outputs(cfg, stack)
+        outputs.reset()
+        for output in outputs.all():
+            print(f"{output.url}: at rest ({'energised' if output.rest else 'de-energised'})")
+    return EXIT_OK
 
 
 def cmd_scan(cfg: GateConfig, args: argparse.Namespace) -> int:
@@ -265,13 +272,8 @@ def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
         client = _hub_client(cfg, cp)
         if args.sync_command == "status":
             info = client.health(int(time.time()))
-            alarms = []
-            if info["ledger_age"] is None or info["ledger_age"] > cfg.lane.max_ledger_age:
-                alarms.append("ledger_stale")
-            if info["clock_offset"] is not None and \
-                    abs(info["clock_offset"]) > cfg.lane.max_clock_skew:
-                alarms.append("clock_skew")
-            info["alarms"] = alarms
+            from .sync_health import health_alarms
+            alarms = info["alarms"] = health_alarms(info, cfg.lane)
             print(json.dumps(info) if args.json else
                   "\n".join(f"{k}: {v}" for k, v in info.items()))
             return EXIT_OK if not alarms else EXIT_REJECTED
@@ -293,7 +295,7 @@ def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .daemon import emit_json
+    from .events import emit_json
     from .sync_worker import run_sync_loop
 
     if not cfg.lane.hub:
