@@ -8,8 +8,11 @@ SIGINT end the loop; the outputs go back to rest and the database is closed on e
 way out. A recorded source (``images:``, ``file:``) ends the daemon when it is played
 out, which is how the end-to-end tests run it.
 
-Everything the lane does is one JSON line on stdout (journald keeps it): decisions
-with their latency parts, mode changes, voids, alarms, start and stop.
+Everything the lane does is one JSON line on stdout (journald keeps it, see
+``gate.events``): decisions with their latency parts, mode changes, voids, alarms,
+start and stop. The state, the outputs and the decoder are opened by
+``gate.assembly``, as every command opens them, so the daemon and ``gate admit`` can
+never disagree about what the configuration means.
 """
 
 from __future__ import annotations
