@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from gate.lane import Lane, Outputs
+from gate.lane import Lane
+from gate.outputs import Outputs
 from hardware import output_for_url
 from scanner import DEFAULT_DECODER, DEGRADATIONS, Frame, Wallet, decoder_for_name, render_frame
 from verifier import Checkpoint, Policy, Signer, make_block

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gate.demo_hub import ServedHub, free_port
+from gate.demo.hub_part import ServedHub, free_port
 from sync.authority import AUTHORITY_KEY, MAX_BLOCK_EVENTS, Authority
 from sync.client import HubClient
 from sync.hub_db import open_hub_db

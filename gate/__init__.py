@@ -1,7 +1,21 @@
-"""gate: the appliance — configuration, the command line, and (later) the lane daemon.
+"""gate: the appliance — its configuration, the ``gate`` command, the lane and its daemon.
 
-Nothing imports gate; it imports the other packages (verifier now; scanner, sync and
-hardware as they arrive).
+Where things are:
+
+- ``config``: the TOML file, read strictly (``GateConfig``, ``load_config``).
+- ``assembly``: the parts a configuration names (state, outputs, decoder), built once.
+- ``cli/``: the ``gate`` command, one module per command group.
+- ``lane``, ``outputs``, ``daemon``, ``systemd``, ``events``: the scan pipeline, the
+  relay and lamps, ``gate run`` under systemd, and its JSON event log.
+- ``sync_worker``, ``sync_health``: the daemon's sync child and its alarms.
+- ``lanetools``: ``gate scan`` and ``gate selftest``.
+- ``decision_text``: a decision in words for a person.
+- ``demo/``: ``gate demo``, which drives the real command in subprocesses.
+- ``hubcli``: the reference hub's ``gate hub`` commands.
+
+Nothing imports gate; gate imports the other packages (verifier, scanner, sync,
+hardware, errors), the heavy ones (the camera stack, the hub) only inside the commands
+that need them, so a quick command such as ``gate check`` starts quickly on a Pi.
 """
 
 from .config import GateConfig, load_config

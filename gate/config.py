@@ -70,6 +70,10 @@ class LaneConfig:
     hub_batch: int = 500
 
 
+#: The defaults above, read where a key is absent (the sync alarm thresholds are here only).
+LANE_DEFAULTS = LaneConfig()
+
+
 @dataclass(frozen=True, slots=True)
 class GateConfig:
     """A validated configuration."""
@@ -136,8 +140,9 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = {
     "hub": {"url": Key(True, "an http:// or https:// URL of the hub",
                        lambda v: type(v) is str and v.startswith(("http://", "https://"))),
             "max_ledger_age": Key(False, "seconds from 10 to 86400", _seconds(10, 86400),
-                                  120.0),
-            "max_clock_skew": Key(False, "seconds from 1 to 3600", _seconds(1, 3600), 30.0),
+                                  LANE_DEFAULTS.max_ledger_age),
+            "max_clock_skew": Key(False, "seconds from 1 to 3600", _seconds(1, 3600),
+                                  LANE_DEFAULTS.max_clock_skew),
             "batch": Key(False, "an integer from 1 to 5000 (records per upload request)",
                          lambda v: _is_int(v) and 1 <= v <= 5000, 500)},
     "lane": {"mode": Key(False, "one of normal, closed, free",
@@ -182,8 +187,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         passage_timeout=float(get("sensor", "passage_timeout") or 10.0),
         mode=get("lane", "mode") or "normal", debounce=float(get("lane", "debounce") or 3.0),
         hub=get("hub", "url"),
-        max_ledger_age=float(get("hub", "max_ledger_age") or 120.0),
-        max_clock_skew=float(get("hub", "max_clock_skew") or 30.0),
+        max_ledger_age=float(get("hub", "max_ledger_age") or LANE_DEFAULTS.max_ledger_age),
+        max_clock_skew=float(get("hub", "max_clock_skew") or LANE_DEFAULTS.max_clock_skew),
         hub_batch=get("hub", "batch") or 500)
     return GateConfig(path=path, device=values["device"],
                       ledger_key=bytes.fromhex(values["ledger_key"]), state_dir=state_dir,

@@ -8,15 +8,16 @@ SIGINT end the loop; the outputs go back to rest and the database is closed on e
 way out. A recorded source (``images:``, ``file:``) ends the daemon when it is played
 out, which is how the end-to-end tests run it.
 
-Everything the lane does is one JSON line on stdout (journald keeps it): decisions
-with their latency parts, mode changes, voids, alarms, start and stop.
+Everything the lane does is one JSON line on stdout (journald keeps it, see
+``gate.events``): decisions with their latency parts, mode changes, voids, alarms,
+start and stop. The state, the outputs and the decoder are opened by
+``gate.assembly``, as every command opens them, so the daemon and ``gate admit`` can
+never disagree about what the configuration means.
 """
 
 from __future__ import annotations
 
-import json
 import signal
-import sys
 import threading
 import time
 from contextlib import ExitStack
@@ -24,47 +25,16 @@ from types import FrameType
 from typing import Any
 
 from errors import ConfigError
-from hardware import Output, output_for_url, sensor_for_url
-from verifier import Checkpoint
+from hardware import sensor_for_url
 
+from .assembly import decoder_for_config, open_checkpoint, open_outputs
 from .config import GateConfig
-from .lane import Lane, Outputs
+from .events import emit_json
+from .lane import Lane
 from .systemd import Notifier
 
 #: How long one read waits for a frame before the loop does its housekeeping.
 READ_TIMEOUT_S = 0.2
-
-
-_emit_lock = threading.Lock()
-
-
-def emit_json(event: dict[str, Any]) -> None:
-    """One event, one line, flushed at once (journald, a pipe, or a test reads it); the
-    lane and the sync worker both log, so whole lines are written under a lock."""
-    line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
-    with _emit_lock:
-        sys.stdout.write(line)
-        sys.stdout.flush()
-
-
-def open_outputs(cfg: GateConfig, stack: ExitStack) -> Outputs:
-    """Every configured output, at rest; closed (to rest) when ``stack`` unwinds."""
-    lane = cfg.lane
-    if not lane.relay:
-        raise ConfigError(f"{cfg.path}: missing required key 'relay.url' (gate run drives "
-                          "the turnstile relay)")
-
-    def opened(url: str | None) -> Output | None:
-        if url is None:
-            return None
-        output = output_for_url(url)
-        stack.callback(output.close)
-        return output
-
-    relay = opened(lane.relay)
-    assert relay is not None
-    return Outputs(relay=relay, green=opened(lane.green), red=opened(lane.red),
-                   buzzer=opened(lane.buzzer))
 
 
 class Stop:
@@ -82,7 +52,7 @@ class Stop:
 def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None,
                emit: Any = emit_json) -> int:
     """Run the lane until stopped or its recorded source ends; return the exit code."""
-    from scanner import decoder_for_name, source_for_url  # heavy (OpenCV): only here
+    from scanner import source_for_url  # heavy (OpenCV): only here
 
     lane_cfg = cfg.lane
     if not lane_cfg.camera:
@@ -93,17 +63,14 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None,
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with ExitStack() as stack:
-            checkpoint = stack.enter_context(Checkpoint(
-                cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                policy=cfg.policy))
+            checkpoint = stack.enter_context(open_checkpoint(cfg))
             outputs = open_outputs(cfg, stack)
             outputs.reset()
             sensor = None
             if lane_cfg.sensor:
                 sensor = sensor_for_url(lane_cfg.sensor)
                 stack.callback(sensor.close)
-            decoder = decoder_for_name(lane_cfg.decoder) if lane_cfg.decoder \
-                else decoder_for_name()
+            decoder = decoder_for_config(cfg)
 
             def alarm(text: str | None) -> None:
                 emit({"event": "alarm" if text else "alarm_cleared", "time": int(time.time()),

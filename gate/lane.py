@@ -28,9 +28,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from errors import Refused
-from hardware import Output, PassageSensor
+from hardware import PassageSensor
 from scanner.frame import Decoder, Item, texts_of
 from verifier import Checkpoint, Decision
+
+from .outputs import Outputs
 
 log = logging.getLogger("gatehouse.lane")
 
@@ -56,24 +58,6 @@ class Debounce:
             cutoff = now - self.window
             self._seen = {t: s for t, s in self._seen.items() if s >= cutoff}
         return last is None or now - last > self.window
-
-
-@dataclass(slots=True)
-class Outputs:
-    """The lane's actuators; only the relay is required."""
-
-    relay: Output
-    green: Output | None = None
-    red: Output | None = None
-    buzzer: Output | None = None
-
-    def all(self) -> list[Output]:
-        return [o for o in (self.relay, self.green, self.red, self.buzzer) if o is not None]
-
-    def reset(self) -> None:
-        """Every output to its resting state (daemon start and stop, ``gate relay reset``)."""
-        for output in self.all():
-            output.reset()
 
 
 @dataclass(slots=True)

@@ -1,8 +1,10 @@
-"""Technician commands around the lane: ``gate relay reset``, ``gate scan``, ``gate selftest``.
+"""Technician commands that need the camera stack: ``gate scan`` and ``gate selftest``.
 
 Each opens only what it needs and closes it again, so they can run beside a stopped
-daemon (a serial relay board is opened exclusively: with the daemon running,
-``relay reset`` says the port is busy rather than fighting over it).
+daemon (a serial relay board is opened exclusively: with the daemon running, the
+selftest says the port is busy rather than fighting over it). ``gate relay reset`` is
+not here: it needs only the outputs, so it lives with the CLI's lane commands and does
+not load the decoders this module imports.
 """
 
 from __future__ import annotations
@@ -17,25 +19,14 @@ from typing import TYPE_CHECKING, TypeVar
 from errors import DeviceUnavailable, GatehouseError
 from hardware import Output
 from scanner.frame import Decoder, texts_of
-from verifier import Checkpoint
 
+from .assembly import decoder_for_config, open_checkpoint, open_outputs
 from .config import GateConfig
-from .daemon import open_outputs
 
 if TYPE_CHECKING:
     from scanner.sources.base import Source
 
 T = TypeVar("T")
-
-
-def relay_reset(cfg: GateConfig) -> int:
-    """Drive the relay and every indicator to rest; run at daemon start and stop."""
-    with ExitStack() as stack:
-        outputs = open_outputs(cfg, stack)
-        outputs.reset()
-        for output in outputs.all():
-            print(f"{output.url}: at rest ({'energised' if output.rest else 'de-energised'})")
-    return 0
 
 
 def _read_image(path: str):
@@ -46,12 +37,9 @@ def _read_image(path: str):
 def scan_images(cfg: GateConfig, images: list[str], *, as_json: bool, admit: bool,
                 now: int | None) -> int:
     """Decode each image file and decide every code in it (dry unless ``admit``)."""
-    from scanner import decoder_for_name
-
-    decoder = decoder_for_name(cfg.lane.decoder) if cfg.lane.decoder else decoder_for_name()
+    decoder = decoder_for_config(cfg)
     worst = 0
-    with closing(Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                            policy=cfg.policy)) as cp:
+    with closing(open_checkpoint(cfg)) as cp:
         for path in images:
             image = _read_image(path) if Path(path).is_file() else None
             if image is None:
@@ -123,14 +111,13 @@ def _first_item(source: Source, decoder: Decoder | None, seconds: float = 5.0) -
 def selftest(cfg: GateConfig, *, pulse: bool) -> int:
     """Try every configured part and say, one line each, what works."""
     from hardware import sensor_for_url
-    from scanner import decoder_for_name, source_for_url
+    from scanner import source_for_url
 
     report = _Report()
     lane = cfg.lane
 
     def state() -> str:
-        with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                        policy=cfg.policy) as cp:
+        with open_checkpoint(cfg) as cp:
             head = cp.store.head()
             return f"ledger height {head.height}, device key {cp.public_key.hex()[:16]}…"
 
@@ -143,8 +130,7 @@ def selftest(cfg: GateConfig, *, pulse: bool) -> int:
         if lane.sensor:
             report.run(f"sensor {lane.sensor}",
                        lambda: stack.enter_context(sensor_for_url(lane.sensor or "")))
-        decoder = report.run("decoder", lambda: decoder_for_name(lane.decoder)
-                             if lane.decoder else decoder_for_name())
+        decoder = report.run("decoder", lambda: decoder_for_config(cfg))
         if lane.camera:
             source = report.run(f"camera {lane.camera}",
                                 lambda: stack.enter_context(source_for_url(lane.camera or "")))

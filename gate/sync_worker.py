@@ -9,8 +9,8 @@ or lying only raises an alarm.
 
 Every round logs one ``sync`` line (ledger age, clock offset, backlog) and an ``alarm``
 line when something is wrong: ``hub_unreachable``, ``hub_refused`` (a block or records
-refused), ``ledger_stale`` (older than ``max_ledger_age``), ``clock_skew`` (more than
-``max_clock_skew`` off the hub's clock). The daemon relays the child's lines into its
+refused), ``ledger_stale`` and ``clock_skew`` (decided by :mod:`gate.sync_health`, as
+``gate sync status`` decides them). The daemon relays the child's lines into its
 own log; if the child dies it raises ``sync_worker_exited`` and starts it again.
 """
 
@@ -29,9 +29,10 @@ from typing import IO, Any
 
 from errors import GatehouseError, HubMisbehaved, SyncError
 from sync.client import HubClient
-from verifier import Checkpoint
 
+from .assembly import open_checkpoint
 from .config import GateConfig
+from .sync_health import health_alarms
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -73,11 +74,7 @@ def sync_round(client: HubClient, cfg: GateConfig, emit: Emit) -> bool:
         alarms.append("hub_unreachable")
         detail["problems"] = [str(exc)]
     health = client.health(now)
-    if health["ledger_age"] is None or health["ledger_age"] > cfg.lane.max_ledger_age:
-        alarms.append("ledger_stale")
-    offset = health.get("clock_offset")
-    if offset is not None and abs(offset) > cfg.lane.max_clock_skew:
-        alarms.append("clock_skew")
+    alarms += health_alarms(health, cfg.lane)
     emit({"event": "sync", "time": now, **health, **detail, "alarms": alarms})
     for alarm in dict.fromkeys(alarms):
         emit({"event": "alarm", "time": now, "alarm": alarm, "detail": detail.get("problems")})
@@ -88,8 +85,7 @@ def run_sync_loop(cfg: GateConfig, emit: Emit, stop: threading.Event, *,
                   interval: float) -> None:
     """Rounds every ``interval`` seconds (backing off while the hub is away or refusing,
     see :func:`retry_delay`) until ``stop``; then one last push."""
-    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                    policy=cfg.policy) as cp:
+    with open_checkpoint(cfg) as cp:
         client = HubClient(cfg.lane.hub or "", cp, timeout=min(10.0, interval * 2),
                            batch=cfg.lane.hub_batch)
         rng = random.Random()

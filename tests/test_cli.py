@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,30 @@ def test_records_export_to_file_and_stdout(gate_cli, applied: Path, tmp_path: Pa
     assert len(lines) == 5
     piped = gate_cli("records", "export", "--since", "2", "-", config=applied)
     assert piped.stdout.decode().splitlines() == lines[2:]
+
+
+def test_records_export_into_head_exits_0(gate_cli, applied: Path) -> None:
+    """``gate records export - | head -1``: the reader leaves after one line, long before
+    the export is written; the gate ends quietly with 0, not a BrokenPipeError traceback
+    (nor Python's exit code 120 for a failed flush at exit)."""
+    junk = "".join(f"not-a-token-{i}\n" for i in range(1500)).encode()
+    admitted = gate_cli("admit", "-", stdin=junk, config=applied, timeout=300)
+    assert admitted.returncode == 1, admitted.stderr  # every one rejected, and recorded
+    env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_CONFIG"}
+    with subprocess.Popen([sys.executable, "-m", "gate", "-c", str(applied), "records",
+                           "export", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env) as export, \
+            subprocess.Popen(["head", "-1"], stdin=export.stdout,
+                             stdout=subprocess.PIPE) as head:
+        assert export.stdout is not None
+        export.stdout.close()  # head holds the only reading end now
+        first, _ = head.communicate(timeout=60)
+        err = export.stderr.read().decode() if export.stderr else ""
+        code = export.wait(timeout=60)
+    assert json.loads(first)["seq"] == 1
+    assert head.returncode == 0
+    assert code == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
 
 
 def test_config_check(gate_cli, vector_config: Path, state_dir: Path) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from errors import Refused
-from gate.lane import Debounce, Lane, Outputs
+from gate.lane import Debounce, Lane
+from gate.outputs import Outputs
 from hardware import SimOutput, SimSensor, output_for_url
 from scanner.frame import TextLine
 from verifier import Checkpoint, Policy

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from gate.config import load_config
-from gate.demo_hub import ServedHub, free_port
+from gate.demo.hub_part import ServedHub, free_port
 from sync.client import HubClient, PushReport
 from sync.hub import Hub
 from sync.request_auth import sign_request

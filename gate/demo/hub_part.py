@@ -1,4 +1,4 @@
-"""The demo's second part: two gates, a reference hub, and a network that goes away.
+"""``gate demo``'s second part: two gates, a reference hub, and a network that goes away.
 
 It drives the real commands only: ``gate hub`` makes a show and two tickets and serves
 the API (``gate hub serve`` in its own process, heartbeat every second so the demo
@@ -18,7 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .demo import admit_shown, capture, demo_signer, demo_ticket, live_code, shown
+from .example import demo_signer, demo_ticket, live_code
+from .shell import admit_shown, capture, shown
 
 EVENT = "demo-hub"
 GATES = ("north-1", "south-2")

@@ -1,0 +1,113 @@
+"""The hub exchange from the command line: ``gate enrol`` and ``gate sync once|status|run``.
+
+``sync run`` is the daemon's sync child (``gate.sync_worker``), a process of its own
+so a long catch-up never stalls the lane; ``once`` and ``status`` are for a technician.
+``status`` exits 1 when an alarm is raised, with the same alarms the worker logs
+(``gate.sync_health``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
+
+from errors import ConfigError, SyncError
+from verifier import Checkpoint
+
+from ..assembly import open_checkpoint
+from ..config import GateConfig
+from ..sync_health import health_alarms
+from .base import EXIT_OK, EXIT_REJECTED, add_group
+
+if TYPE_CHECKING:
+    from sync.client import HubClient
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("enrol", parents=[common], help="enrol this gate with the hub")
+    p.add_argument("code", metavar="CODE", help="the one-time code from the hub operator")
+    p.set_defaults(handler=cmd_enrol)
+
+    ssub = add_group(sub, common, "sync", "exchange with the hub")
+    p = ssub.add_parser("once", parents=[common], help="pull blocks, push records, once")
+    p.set_defaults(handler=cmd_sync)
+    p = ssub.add_parser("status", parents=[common], help="ledger age, clock offset, backlog")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_sync)
+    p = ssub.add_parser("run", parents=[common],
+                        help="sync every few seconds until SIGTERM (gate run starts it)")
+    p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds between rounds (default 5)")
+    p.add_argument("--nice", type=int, default=0, metavar="N",
+                   help="lower this process's CPU priority by N, so the lane comes first")
+    p.set_defaults(handler=cmd_sync_run)
+
+
+def _hub_client(cfg: GateConfig, cp: Checkpoint) -> HubClient:
+    from sync.client import HubClient
+    if not cfg.lane.hub:
+        raise ConfigError(f"{cfg.path}: missing required key 'hub.url' (where the hub is)")
+    return HubClient(cfg.lane.hub, cp, batch=cfg.lane.hub_batch)
+
+
+def cmd_enrol(cfg: GateConfig, args: argparse.Namespace) -> int:
+    with closing(open_checkpoint(cfg)) as cp:
+        try:
+            reply = _hub_client(cfg, cp).enrol(args.code)
+        except SyncError as exc:
+            print(f"gate: {exc}", file=sys.stderr)
+            return EXIT_REJECTED
+    if reply.get("ledger_key") != cfg.ledger_key.hex():
+        print(f"gate: enrolled, but the hub's ledger key {reply.get('ledger_key')} is not the "
+              f"configured ledger_key; fix {cfg.path}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"enrolled {cfg.device} with {cfg.lane.hub}")
+    return EXIT_OK
+
+
+def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
+    with closing(open_checkpoint(cfg)) as cp:
+        client = _hub_client(cfg, cp)
+        if args.sync_command == "status":
+            info = client.health(int(time.time()))
+            alarms = info["alarms"] = health_alarms(info, cfg.lane)
+            print(json.dumps(info) if args.json else
+                  "\n".join(f"{k}: {v}" for k, v in info.items()))
+            return EXIT_OK if not alarms else EXIT_REJECTED
+        try:
+            pulled, pushed = client.exchange(int(time.time()))
+        except SyncError as exc:
+            print(f"gate: {exc}", file=sys.stderr)
+            return EXIT_REJECTED
+        print(f"pulled {pulled.applied} block(s), height {pulled.height}; pushed "
+              f"{pushed.sent} record(s), acknowledged through seq {pushed.acked}")
+        for problem in (pulled.error, pushed.error):
+            if problem:
+                print(f"gate: {problem}", file=sys.stderr)
+        return EXIT_OK if not (pulled.error or pushed.error) else EXIT_REJECTED
+
+
+def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
+    """The sync loop as its own process: one JSON line per event on stdout."""
+    import signal
+    import threading
+
+    from ..events import emit_json
+    from ..sync_worker import run_sync_loop
+
+    if not cfg.lane.hub:
+        raise ConfigError(f"{cfg.path}: missing required key 'hub.url' (where the hub is)")
+    if args.interval <= 0:
+        raise ConfigError(f"--interval must be more than 0 seconds, not {args.interval}")
+    if args.nice:
+        os.nice(args.nice)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run_sync_loop(cfg, emit_json, stop, interval=args.interval)
+    return EXIT_OK
