@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hardware import SimSensor, relay_for_url, sensor_for_url
+from hardware import SimSensor, output_for_url, sensor_for_url
 
 
 def test_wait_times_out_without_a_passage() -> None:
@@ -68,7 +68,7 @@ def test_callbacks_and_a_failing_one(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_follow_a_sim_relay() -> None:
-    relay = relay_for_url("sim:lane1-relay?pulse_ms=50")
+    relay = output_for_url("sim:lane1-relay?pulse_ms=50")
     sensor = sensor_for_url("sim:?follow=lane1-relay&delay_ms=20")
     mark = sensor.mark()
     relay.pulse()
@@ -86,7 +86,7 @@ def test_follow_a_sim_relay() -> None:
 
 
 def test_other_relays_do_not_count() -> None:
-    relay = relay_for_url("sim:lane2-relay")
+    relay = output_for_url("sim:lane2-relay")
     sensor = sensor_for_url("sim:?follow=lane1-relay&delay_ms=0")
     relay.pulse(10)
     assert sensor.wait(0.05) is False

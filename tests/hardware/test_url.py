@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from errors import BadDriverURL, UnknownScheme
-from hardware import output_for_url, parse_driver_url, relay_for_url, sensor_for_url
+from hardware import output_for_url, parse_driver_url, sensor_for_url
 
 
 def test_parts() -> None:
@@ -32,7 +32,7 @@ def test_paths(text: str, path: str) -> None:
 @pytest.mark.parametrize("text", ["v4l2:/dev/video0", "17", "", "gpo:17"])
 def test_unknown_scheme_lists_known(text: str) -> None:
     with pytest.raises(UnknownScheme) as err:
-        relay_for_url(text)
+        output_for_url(text)
     message = str(err.value)
     assert repr(text) in message
     assert "gpio:" in message and "serial:" in message and "sim:" in message
@@ -98,13 +98,13 @@ def test_bad_sensor_urls(url: str, named: str) -> None:
 
 def test_errors_resemble_builtins() -> None:
     with pytest.raises(ValueError):
-        relay_for_url("nope:")
+        output_for_url("nope:")
     with pytest.raises(ValueError):
-        relay_for_url("sim:?nope=1")
+        output_for_url("sim:?nope=1")
 
 
 def test_importing_hardware_imports_no_driver_package() -> None:
-    code = ("import sys, hardware; hardware.relay_for_url('sim:').pulse(); "
+    code = ("import sys, hardware; hardware.output_for_url('sim:').pulse(); "
             "bad = [m for m in ('serial', 'RPi', 'RPi.GPIO') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
