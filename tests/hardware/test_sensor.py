@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from drivers import Device
+from errors import DeviceClosed, DeviceUnavailable
 from hardware import SimSensor, output_for_url, sensor_for_url
 
 
@@ -92,3 +94,29 @@ def test_other_relays_do_not_count() -> None:
     assert sensor.wait(0.05) is False
     sensor.close()
     relay.close()
+
+
+def test_a_closed_sensor_is_a_closed_device() -> None:
+    """The lifecycle every driver shares: close twice, then using it is DeviceClosed
+    (a bug in the caller), never DeviceUnavailable (an unplugged device)."""
+    sensor = sensor_for_url("sim:beam")
+    assert isinstance(sensor, Device)
+    sensor.close()
+    sensor.close()
+    assert sensor.closed
+    with pytest.raises(DeviceClosed, match="sim:beam: sensor is closed"):
+        sensor.wait(0.01)
+    with pytest.raises(DeviceClosed):
+        sensor.add_callback(lambda at: None)
+    assert not issubclass(DeviceClosed, DeviceUnavailable)
+
+
+def test_closing_wakes_a_waiter() -> None:
+    sensor = sensor_for_url("sim:")
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(sensor.wait(5)))
+    waiter.start()
+    time.sleep(0.05)
+    sensor.close()
+    waiter.join(2)
+    assert results == [False]
