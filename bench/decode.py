@@ -33,9 +33,11 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 
-from scanner import DEFAULT_DECODER, decoder_for_name, render_frame
-from scanner.decoders import DECODERS
-from scanner.render import DEGRADATIONS, Wallet
+from errors import DriverUnavailable, UnknownScheme
+from scanner import DEFAULT_DECODER, decoder_for_name
+from scanner.decoders import DECODERS, check_decoder_name
+from scanner.frame import Decoder
+from scanner.render import DEGRADATIONS, Wallet, render_frame
 
 from .verifier import Row, cpu_model, percentile, print_table, section, verdict
 
@@ -199,13 +201,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.frames < 1 or args.empty < 0:
         p.error("--frames must be >= 1 and --empty >= 0")
+    for name in args.decoders.split(","):
+        try:
+            check_decoder_name(name.strip())
+        except UnknownScheme as exc:
+            p.error(str(exc))
     return args
+
+
+def load_decoders(names: Sequence[str]) -> tuple[dict[str, Decoder], dict[str, str]]:
+    """The decoders of ``names`` that load here, and why each of the others does not.
+
+    A machine without libzbar0 (or zxing-cpp) still measures what it can: the missing
+    one is reported on a line of its own, not as a traceback that ends the run.
+    """
+    loaded: dict[str, Decoder] = {}
+    skipped: dict[str, str] = {}
+    for name in names:
+        try:
+            loaded[name] = decoder_for_name(name)
+        except DriverUnavailable as exc:
+            skipped[name] = str(exc)
+    return loaded, skipped
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    names = [n.strip() for n in args.decoders.split(",") if n.strip()]
-    decoders = {name: decoder_for_name(name) for name in names}
+    wanted = [n.strip() for n in args.decoders.split(",") if n.strip()]
+    decoders, skipped = load_decoders(wanted)
+    if not decoders:
+        for name, why in skipped.items():
+            print(f"skipped decoder {name}: {why}", file=sys.stderr)
+        print("no decoder could be loaded; nothing to measure", file=sys.stderr)
+        return 2
+    names = list(decoders)
     wallets = [Wallet.named(f"bench-{i}", "bench") for i in range(WALLETS)]
 
     print(f"Gatehouse decode benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
@@ -219,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{args.empty} with none; degradation mix {DEGRADATIONS}")
     print(f"decoders: {', '.join(names)} (default in scanner: {DEFAULT_DECODER}; "
           f"reference: {REFERENCE})")
+    for name, why in skipped.items():
+        print(f"skipped decoder {name}: {why}")
 
     for decoder in decoders.values():  # first calls allocate; not what is measured
         decoder.decode(corpus_frame(args.seed + 1, 0, 0, True, wallets)[0])

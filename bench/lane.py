@@ -36,7 +36,8 @@ import numpy as np
 from gate.lane import Lane
 from gate.outputs import Outputs
 from hardware import output_for_url
-from scanner import DEFAULT_DECODER, DEGRADATIONS, Frame, Wallet, decoder_for_name, render_frame
+from scanner import DEFAULT_DECODER, Frame, decoder_for_name
+from scanner.render import DEGRADATIONS, Wallet, render_frame
 from verifier import Checkpoint, Policy, Signer, make_block
 from verifier.blocks import ZERO_HASH, block_hash, read_blocks
 

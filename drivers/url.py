@@ -12,9 +12,11 @@ host); ``file:clip.mp4`` (relative to the working directory). Anything after the
 own ``://``; ``scheme://host/...`` is refused. The path and option values are
 percent-decoded (``images:my%20dir``); ``+`` is kept as it is (it occurs in paths).
 
-Each driver reads its options with the typed getters, which check ranges and choices,
-and refuses any option it does not take: either by naming them (``check_options``) or
-through an :class:`OptionReader`, which remembers what was asked for.
+Options are read through one API, :class:`Options`: typed getters that check ranges and
+choices and remember what was asked, then ``done()``, which refuses whatever option the
+driver never asked for and lists the ones it takes. Asking is the declaration, so a
+driver whose options depend on each other (a relay board's ``on``/``off`` only with
+``board=raw``) needs no second list that could drift from the code that reads them.
 """
 
 from __future__ import annotations
@@ -71,92 +73,6 @@ class DriverURL:
         """A ``BadDriverURL`` that names this URL; the caller raises it."""
         return BadDriverURL(f"{self.text!r}: {detail}")
 
-    def check_options(self, known: Iterable[str]) -> None:
-        """Refuse any option not in ``known``, naming it and the ones this scheme takes."""
-        known = tuple(known)
-        for name in self.options:
-            if name not in known:
-                takes = ", ".join(known) if known else "no options"
-                raise self.error(f"unknown option {name!r}; {self.scheme}: takes {takes}")
-
-    def _bad(self, name: str, value: str, expected: str) -> BadDriverURL:
-        return self.error(f"option {name}={value!r} is invalid; expected {expected}")
-
-    def get_int(self, name: str, default: int, *, low: int | None = None,
-                high: int | None = None) -> int:
-        """A whole-number option within [low, high]."""
-        raw = self.options.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw, 10)
-        except ValueError:
-            raise self._bad(name, raw, "an integer") from None
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self._bad(name, raw, f"an integer from {low} to {high}")
-        return value
-
-    def get_float(self, name: str, default: float, *, low: float | None = None,
-                  high: float | None = None) -> float:
-        """A number option within [low, high]."""
-        raw = self.options.get(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise self._bad(name, raw, "a number") from None
-        if value != value or (low is not None and value < low) or (
-                high is not None and value > high):
-            raise self._bad(name, raw, f"a number from {low} to {high}")
-        return value
-
-    def get_bool(self, name: str, default: bool) -> bool:
-        """A yes/no option: 1/0, true/false, yes/no, on/off."""
-        raw = self.options.get(name)
-        if raw is None:
-            return default
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        raise self._bad(name, raw, "1/0, true/false, yes/no or on/off")
-
-    def get_str(self, name: str, default: str, *, choices: Iterable[str] | None = None) -> str:
-        """A text option, optionally one of ``choices`` (compared in lower case)."""
-        raw = self.options.get(name)
-        if raw is None:
-            return default
-        if choices is not None:
-            allowed = tuple(choices)
-            if raw.lower() not in allowed:
-                raise self._bad(name, raw, "one of " + ", ".join(allowed))
-            return raw.lower()
-        return raw
-
-    def get_list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """A comma-separated option; empty items are refused."""
-        raw = self.options.get(name)
-        if raw is None:
-            return default
-        items = tuple(item.strip() for item in raw.split(","))
-        if not raw or any(not item for item in items):
-            raise self._bad(name, raw, "a comma-separated list of names")
-        return items
-
-    def get_hex(self, name: str, *, max_len: int = 64) -> bytes | None:
-        """Bytes written as hex digits (spaces allowed), 1 to ``max_len`` of them."""
-        raw = self.options.get(name)
-        if raw is None:
-            return None
-        try:
-            data = bytes.fromhex(raw.replace(" ", ""))
-        except ValueError:
-            data = b""
-        if not data or len(data) > max_len:
-            raise self._bad(name, raw, f"1 to {max_len} bytes as hex digits, e.g. A00101A2")
-        return data
-
     def require_path(self, what: str, example: str = "PATH") -> str:
         """The path, which this scheme needs (``what`` names it in the error)."""
         if not self.path:
@@ -170,6 +86,116 @@ class DriverURL:
                              f"({self.scheme}:?name=value)")
 
 
+class Options:
+    """A URL's options read by type; ``done()`` refuses any option nobody asked for.
+
+    Every getter takes the option's name and default, checks the value (range, choices,
+    form) and raises ``BadDriverURL`` naming the URL, the option and what is allowed.
+    """
+
+    def __init__(self, url: DriverURL) -> None:
+        self.url = url
+        self._asked: list[str] = []
+
+    def _raw(self, name: str) -> str | None:
+        if name not in self._asked:
+            self._asked.append(name)
+        return self.url.options.get(name)
+
+    def _bad(self, name: str, value: str, expected: str) -> BadDriverURL:
+        return self.url.error(f"option {name}={value!r} is invalid; expected {expected}")
+
+    def present(self, name: str) -> bool:
+        """Whether the URL gives ``name`` (does not count as asking for it)."""
+        return name in self.url.options
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        """A free-text option, as written (percent-decoded)."""
+        raw = self._raw(name)
+        return default if raw is None else raw
+
+    def choice(self, name: str, choices: Iterable[str], default: str) -> str:
+        """One of ``choices`` (compared in lower case); the error lists them."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        allowed = tuple(choices)
+        if raw.lower() not in allowed:
+            raise self._bad(name, raw, "one of " + ", ".join(allowed))
+        return raw.lower()
+
+    def integer(self, name: str, default: int, low: int | None = None,
+                high: int | None = None) -> int:
+        """A whole-number option within [low, high]."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw, 10)
+        except ValueError:
+            raise self._bad(name, raw, "an integer") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self._bad(name, raw, f"an integer from {low} to {high}")
+        return value
+
+    def number(self, name: str, default: float, low: float | None = None,
+               high: float | None = None) -> float:
+        """A number option within [low, high] (NaN is refused)."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise self._bad(name, raw, "a number") from None
+        if value != value or (low is not None and value < low) or (
+                high is not None and value > high):
+            raise self._bad(name, raw, f"a number from {low} to {high}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        """A yes/no option: 1/0, true/false, yes/no, on/off."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise self._bad(name, raw, "1/0, true/false, yes/no or on/off")
+
+    def names(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """A comma-separated list; empty items are refused."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        items = tuple(item.strip() for item in raw.split(","))
+        if not raw or any(not item for item in items):
+            raise self._bad(name, raw, "a comma-separated list of names")
+        return items
+
+    def hex_bytes(self, name: str, *, max_len: int = 64) -> bytes | None:
+        """Bytes written as hex digits (spaces allowed), 1 to ``max_len`` of them."""
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        try:
+            data = bytes.fromhex(raw.replace(" ", ""))
+        except ValueError:
+            data = b""
+        if not data or len(data) > max_len:
+            raise self._bad(name, raw, f"1 to {max_len} bytes as hex digits, e.g. A00101A2")
+        return data
+
+    def done(self) -> None:
+        """Refuse any option not asked for, naming it and the ones this scheme takes."""
+        for name in self.url.options:
+            if name not in self._asked:
+                takes = ", ".join(self._asked) if self._asked else "no options"
+                raise self.url.error(f"unknown option {name!r}; {self.url.scheme}: "
+                                     f"takes {takes}")
+
+
 def parse_driver_url(text: str, known: Iterable[str], *, kind: str = "driver") -> DriverURL:
     """Parse ``text``, whose scheme must be one of ``known`` (listed in the error)."""
     known = tuple(known)
@@ -181,42 +207,3 @@ def parse_driver_url(text: str, known: Iterable[str], *, kind: str = "driver") -
         raise UnknownScheme(f"{kind} URL {text!r}: unknown {kind} scheme {scheme!r}; "
                             f"known: {listed}")
     return DriverURL.parse(text)
-
-
-class OptionReader:
-    """Reads a URL's options by type; ``done()`` refuses any option nobody asked for.
-
-    For drivers whose options depend on each other (a relay board's ``on``/``off`` only
-    with ``board=raw``): each reads the options it knows, then calls ``done()``, and
-    whatever is left is unknown to that driver; the error lists the ones it does know.
-    """
-
-    def __init__(self, url: DriverURL) -> None:
-        self.url = url
-        self._asked: list[str] = []
-
-    def _ask(self, name: str) -> None:
-        if name not in self._asked:
-            self._asked.append(name)
-
-    def present(self, name: str) -> bool:
-        return name in self.url.options
-
-    def text(self, name: str) -> str | None:
-        self._ask(name)
-        return self.url.options.get(name)
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        self._ask(name)
-        return self.url.get_str(name, default, choices=choices)
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        self._ask(name)
-        return self.url.get_int(name, default, low=low, high=high)
-
-    def hex_bytes(self, name: str, *, max_len: int = 64) -> bytes | None:
-        self._ask(name)
-        return self.url.get_hex(name, max_len=max_len)
-
-    def done(self) -> None:
-        self.url.check_options(self._asked)

@@ -19,13 +19,18 @@ Sections for the lane daemon (``gate run``); each is optional for the other comm
 
     [camera]      url = "v4l2:/dev/video0?width=1280&height=720"   # or images:, file:,
                                                                    # synthetic:, serial:
-    [decoder]     name = "zxing"                                   # zxing, zbar, opencv
+    [decoder]     name = "zxing"                   # scanner.DECODERS; default DEFAULT_DECODER
     [relay]       url = "gpio:17?active=low&pulse_ms=800"
     [indicators]  green = "sim:green"   red = "sim:red"   buzzer = "sim:buzzer"
     [sensor]      url = "gpio:27?edge=falling"   passage_timeout = 10   # seconds
     [lane]        mode = "normal"   debounce = 3.0                 # seconds
     [hub]         url = "https://hub.example:8443"   max_ledger_age = 120   max_clock_skew = 30
                   batch = 500                       # records per upload request (1-5000)
+
+Every driver URL (camera, relay, indicators, sensor) is checked here by its own driver,
+scheme, path and options, without opening a device or loading a device library, so a
+typo such as ``gpio:17?actve=low`` stops ``gate config check`` and ``gate run`` alike
+with the file, the key, the bad part and the choices.
 """
 
 from __future__ import annotations
@@ -38,7 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from errors import ConfigError
+from drivers import DriverURL
+from errors import BadDriverURL, ConfigError
+from hardware import check_output_url, check_sensor_url
+from scanner.decoders import DECODERS
+from scanner.sources import check_source_url
 from verifier import Policy
 from verifier.keys import is_valid_point
 
@@ -130,8 +139,8 @@ _URL = "a driver URL string such as 'sim:relay' or 'gpio:17?active=low'"
 SECTIONS: Mapping[str, Mapping[str, Key]] = {
     "camera": {"url": Key(True, "a source URL such as 'v4l2:/dev/video0' or 'images:DIR'",
                           _url)},
-    "decoder": {"name": Key(False, "one of zxing, zbar, opencv",
-                            lambda v: v in ("zxing", "zbar", "opencv"))},
+    "decoder": {"name": Key(False, f"one of {', '.join(DECODERS.names)}",
+                            lambda v: type(v) is str and v in DECODERS)},
     "relay": {"url": Key(True, _URL, _url)},
     "indicators": {"green": Key(False, _URL, _url), "red": Key(False, _URL, _url),
                    "buzzer": Key(False, _URL, _url)},
@@ -149,6 +158,31 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = {
                          lambda v: v in ("normal", "closed", "free"), "normal"),
              "debounce": Key(False, "seconds from 0.1 to 60", _seconds(0.1, 60), 3.0)},
 }
+
+
+#: (section, key) -> the driver check of that URL; each raises BadDriverURL naming the
+#: bad part and the choices, and opens nothing.
+DRIVER_URLS: Mapping[tuple[str, str], Callable[[str], DriverURL]] = {
+    ("camera", "url"): check_source_url,
+    ("relay", "url"): check_output_url,
+    ("indicators", "green"): check_output_url,
+    ("indicators", "red"): check_output_url,
+    ("indicators", "buzzer"): check_output_url,
+    ("sensor", "url"): check_sensor_url,
+}
+
+
+def _check_driver_urls(sections: Mapping[str, Mapping[str, Any]], path: Path) -> None:
+    """Each configured driver URL checked by its driver; the error keeps its class
+    (``UnknownScheme``, ``BadDriverURL``) and gains the file and the key."""
+    for (section, key), check in DRIVER_URLS.items():
+        url = sections.get(section, {}).get(key)
+        if url is None:
+            continue
+        try:
+            check(url)
+        except BadDriverURL as exc:
+            raise type(exc)(f"{path}: key '{section}.{key}': {exc}") from None
 
 
 def _type_name(value: Any) -> str:
@@ -174,6 +208,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
             if type(data[name]) is not dict:
                 raise ConfigError(f"{path}: [{name}] must be a table")
             sections[name] = _validate(data[name], schema, path, f"{name}.")
+    _check_driver_urls(sections, path)
     state_dir = Path(values["state_dir"]).expanduser()
     if not state_dir.is_absolute():
         state_dir = path.parent / state_dir

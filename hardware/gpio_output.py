@@ -18,12 +18,13 @@ decides what it does — de-energised on most boards, which is why a stopped dae
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
-from drivers import DriverURL, OptionReader
+from drivers import DriverURL, Options
 from errors import DeviceUnavailable
 
 from . import rpi_gpio
-from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output
+from .output import DEFAULT_PULSE_MS, Output, read_rest_and_pulse
 
 
 class GpioOutput(Output):
@@ -45,14 +46,13 @@ class GpioOutput(Output):
         self.reset()
 
     @classmethod
-    def from_url(cls, url: DriverURL) -> GpioOutput:
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
         pin = rpi_gpio.parse_pin(url)
-        opts = OptionReader(url)
+        opts = Options(url)
         active_low = opts.choice("active", ("high", "low"), "high") == "low"
-        rest = opts.choice("rest", ("off", "on"), "off") == "on"
-        pulse_ms = opts.integer("pulse_ms", DEFAULT_PULSE_MS, 1, MAX_PULSE_MS)
+        common = read_rest_and_pulse(opts)
         opts.done()
-        return cls(url.text, pin=pin, active_low=active_low, rest=rest, pulse_ms=pulse_ms)
+        return {"pin": pin, "active_low": active_low, **common}
 
     def _level(self, energised: bool) -> int:
         high = energised != self.active_low

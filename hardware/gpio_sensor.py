@@ -20,7 +20,7 @@ import contextlib
 from types import ModuleType
 from typing import Any
 
-from drivers import DriverURL, OptionReader
+from drivers import DriverURL, Options
 from errors import DeviceUnavailable
 
 from . import rpi_gpio
@@ -54,14 +54,14 @@ class GpioSensor(PassageSensor):
                                     f"{exc}") from None
 
     @classmethod
-    def from_url(cls, url: DriverURL) -> GpioSensor:
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
         pin = rpi_gpio.parse_pin(url)
-        opts = OptionReader(url)
+        opts = Options(url)
         edge = opts.choice("edge", ("falling", "rising", "both"), "falling")
         pull = opts.choice("pull", ("up", "down", "off"), "up")
         bounce_ms = opts.integer("bounce_ms", 50, 0, 5000)
         opts.done()
-        return cls(url.text, pin=pin, edge=edge, pull=pull, bounce_ms=bounce_ms)
+        return {"pin": pin, "edge": edge, "pull": pull, "bounce_ms": bounce_ms}
 
     def level(self) -> int:
         """The pin's current level (1 high, 0 low), for ``gate selftest``."""

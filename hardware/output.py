@@ -30,9 +30,9 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from types import TracebackType
-from typing import Self
+from typing import Any
 
+from drivers import Device, Options
 from errors import DeviceUnavailable, InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -42,19 +42,27 @@ MAX_PULSE_MS = 60_000
 DEFAULT_PULSE_MS = 800
 
 
-class Output(ABC):
-    """One on/off output with safe pulses. Subclasses implement ``_drive``."""
+def read_rest_and_pulse(opts: Options) -> dict[str, Any]:
+    """The options every output takes, ``rest`` and ``pulse_ms``, as keyword arguments."""
+    return {"rest": opts.choice("rest", ("off", "on"), "off") == "on",
+            "pulse_ms": opts.integer("pulse_ms", DEFAULT_PULSE_MS, 1, MAX_PULSE_MS)}
+
+
+class Output(Device, ABC):
+    """One on/off output with safe pulses. Subclasses implement ``_drive``, ``_release``
+    and (to be chosen by URL) ``settings``; ``Device`` gives the lifecycle."""
+
+    noun = "output"
 
     def __init__(self, url: str, *, rest: bool = False,
                  pulse_ms: int = DEFAULT_PULSE_MS) -> None:
-        self.url = url
+        super().__init__(url)
         self.rest = rest
         self.pulse_ms = pulse_ms
         self.fault: DeviceUnavailable | None = None  # the last failure, cleared on success
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._state: bool | None = None  # unknown until the first successful drive
-        self._closed = False
         self._clock: threading.Thread | None = None  # started on the first pulse
         self._deadline: float | None = None  # when the clock returns the output to rest
         self._deadline_generation = 0
@@ -81,10 +89,6 @@ class Output(ABC):
     @property
     def pulsing(self) -> bool:
         return self._deadline is not None
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def on(self) -> None:
         """Energise and hold (cancels a pulse in progress)."""
@@ -132,7 +136,10 @@ class Output(ABC):
             self._set(self.rest)
 
     def close(self) -> None:
-        """Drive to rest (best effort: a dead device is logged) and release. Safe twice."""
+        """Drive to rest (best effort: a dead device is logged) and release. Safe twice.
+
+        Overrides ``Device.close``: the pulse clock must be cancelled and the rest drive
+        made under the output's own lock, so no pulse can start in between."""
         with self._lock:
             if self._closed:
                 return
@@ -146,22 +153,11 @@ class Output(ABC):
             finally:
                 self._release()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = {None: "unknown", True: "on", False: "off"}[self._state]
         return f"<{type(self).__name__} {self.url} {state}{' closed' if self._closed else ''}>"
 
     # Internals; every one is called with the lock held.
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise DeviceUnavailable(f"{self.url}: output is closed")
 
     def _set(self, energised: bool) -> None:
         try:

@@ -1,35 +1,49 @@
 """Which class drives which URL scheme, imported only when a URL chooses it.
 
-Like python-can's ``BACKENDS``: ``scheme -> (module, class)``. Importing
-``hardware`` imports neither RPi.GPIO nor pyserial, so a laptop running the demo with
-``sim:`` needs neither, and a Pi with a GPIO relay needs no pyserial. A driver whose
-package is missing raises ``DriverUnavailable`` naming what to install.
+The tables are ``drivers.Registry`` instances (one mechanism for every kind of driver).
+Importing ``hardware`` imports neither RPi.GPIO nor pyserial, and neither does checking
+a URL: the driver modules import their library when a device is opened. So a laptop
+running the demo with ``sim:`` needs neither, a Pi with a GPIO relay needs no pyserial,
+and ``gate config check`` validates a ``gpio:`` URL anywhere. A driver whose package is
+missing raises ``DriverUnavailable`` naming what to install.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from drivers import parse_driver_url
+from drivers import Backend, DriverURL, Registry
 
 from .output import Output
 from .sensor import PassageSensor
 
-OUTPUT_BACKENDS: dict[str, tuple[str, str]] = {
-    "gpio": ("hardware.gpio_output", "GpioOutput"),
-    "serial": ("hardware.serial_relay", "SerialRelay"),
-    "sim": ("hardware.sim_output", "SimOutput"),
-}
+_GPIO = ("the RPi.GPIO module (Pi 1-4: pip install RPi.GPIO or apt install "
+         "python3-rpi.gpio; Pi 5: pip install rpi-lgpio)")
+_SERIAL = ("the Python package pyserial (pip install 'gatehouse[hardware]', or "
+           "pip install pyserial)")
 
-SENSOR_BACKENDS: dict[str, tuple[str, str]] = {
-    "gpio": ("hardware.gpio_sensor", "GpioSensor"),
-    "sim": ("hardware.sim_sensor", "SimSensor"),
-}
+OUTPUTS = Registry("output", {
+    "gpio": Backend("hardware.gpio_output", "GpioOutput", _GPIO),
+    "serial": Backend("hardware.serial_relay", "SerialRelay", _SERIAL),
+    "sim": Backend("hardware.sim_output", "SimOutput"),
+})
+
+SENSORS = Registry("sensor", {
+    "gpio": Backend("hardware.gpio_sensor", "GpioSensor", _GPIO),
+    "sim": Backend("hardware.sim_sensor", "SimSensor"),
+})
 
 
-def _backend(table: dict[str, tuple[str, str]], scheme: str) -> type:
-    module_name, class_name = table[scheme]
-    return getattr(importlib.import_module(module_name), class_name)
+def check_output_url(url: str) -> DriverURL:
+    """``url`` parsed and validated as a relay, lamp or buzzer, opening nothing.
+
+    Raises ``UnknownScheme`` (listing the known schemes) or ``BadDriverURL`` (naming the
+    bad part and what is allowed).
+    """
+    return OUTPUTS.check(url)
+
+
+def check_sensor_url(url: str) -> DriverURL:
+    """``url`` parsed and validated as a passage sensor, opening nothing."""
+    return SENSORS.check(url)
 
 
 def output_for_url(url: str) -> Output:
@@ -38,16 +52,11 @@ def output_for_url(url: str) -> Output:
     Raises ``UnknownScheme``, ``BadDriverURL``, ``DriverUnavailable`` or
     ``DeviceUnavailable`` (all from ``errors``), each naming the URL.
     """
-    parsed = parse_driver_url(url, OUTPUT_BACKENDS, kind="output")
-    return _backend(OUTPUT_BACKENDS, parsed.scheme).from_url(parsed)
-
-
-def relay_for_url(url: str) -> Output:
-    """The turnstile relay: the same drivers as every other output."""
-    return output_for_url(url)
+    output: Output = OUTPUTS.open(url)
+    return output
 
 
 def sensor_for_url(url: str) -> PassageSensor:
     """Open the passage sensor ``url`` names; errors as for ``output_for_url``."""
-    parsed = parse_driver_url(url, SENSOR_BACKENDS, kind="sensor")
-    return _backend(SENSOR_BACKENDS, parsed.scheme).from_url(parsed)
+    sensor: PassageSensor = SENSORS.open(url)
+    return sensor

@@ -24,24 +24,26 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
+
+from drivers import Device
 
 log = logging.getLogger(__name__)
 
 PassageCallback = Callable[[float], None]
 
 
-class PassageSensor(ABC):
-    """Counts passages; ``wait`` blocks until one after a mark. ``close()`` is safe twice."""
+class PassageSensor(Device, ABC):
+    """Counts passages; ``wait`` blocks until one after a mark. ``Device`` gives the
+    lifecycle (``close()`` safe twice, context manager, ``DeviceClosed`` after close)."""
+
+    noun = "sensor"
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        super().__init__(url)
         self._cond = threading.Condition()
         self._count = 0
         self._last: float | None = None
         self._callbacks: list[PassageCallback] = []
-        self._closed = False
 
     @abstractmethod
     def _release(self) -> None:
@@ -57,10 +59,6 @@ class PassageSensor(ABC):
         """``time.monotonic()`` of the latest passage, or None."""
         return self._last
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def mark(self) -> int:
         """The current count, to pass to ``wait(since=...)`` later."""
         return self._count
@@ -68,14 +66,17 @@ class PassageSensor(ABC):
     def wait(self, timeout: float, since: int | None = None) -> bool:
         """True once a passage after ``since`` (default: now) is seen; False on timeout.
 
-        Returns False at once if the sensor is closed while waiting.
+        Returns False at once if the sensor is closed while waiting; waiting on a sensor
+        already closed raises ``DeviceClosed``.
         """
+        self._check_open()
         with self._cond:
             start = self._count if since is None else since
             return self._cond.wait_for(lambda: self._count > start or self._closed,
                                        timeout) and self._count > start
 
     def add_callback(self, callback: PassageCallback) -> None:
+        self._check_open()
         with self._cond:
             self._callbacks.append(callback)
 
@@ -84,20 +85,10 @@ class PassageSensor(ABC):
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            self._cond.notify_all()
+            self._cond.notify_all()  # a waiter sees ``closed`` and returns False
         self._release()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url} count={self._count}>"

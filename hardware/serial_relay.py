@@ -30,10 +30,10 @@ import contextlib
 import termios
 from typing import Any
 
-from drivers import DriverURL, OptionReader
-from errors import DeviceUnavailable, DriverUnavailable
+from drivers import DriverURL, Options
+from errors import DeviceUnavailable
 
-from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output
+from .output import DEFAULT_PULSE_MS, Output, read_rest_and_pulse
 
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 WRITE_TIMEOUT_S = 1.0
@@ -43,16 +43,6 @@ def lcus_frame(channel: int, on: bool) -> bytes:
     """The LCUS command that switches ``channel`` (1..8) on or off."""
     state = 1 if on else 0
     return bytes((0xA0, channel, state, (0xA0 + channel + state) & 0xFF))
-
-
-def _import_serial() -> Any:
-    try:
-        import serial
-    except ImportError:
-        raise DriverUnavailable("serial: relays need pyserial; install it with "
-                                "pip install 'gatehouse[hardware]' (or pip install pyserial)"
-                                ) from None
-    return serial
 
 
 class SerialRelay(Output):
@@ -65,24 +55,25 @@ class SerialRelay(Output):
         self.port = port
         self.baud = baud
         self.frames = {True: on_frame, False: off_frame}
-        self._serial_mod = _import_serial()
+        import serial  # here, not at the top: checking a URL must not need pyserial
+
+        self._serial_mod = serial
         self._port: Any = None
         self._open()
         self.reset()
 
     @classmethod
-    def from_url(cls, url: DriverURL) -> SerialRelay:
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
         if not url.path:
             raise url.error("no port: write serial:/dev/ttyUSB0?board=lcus (or another "
                             "device path or pyserial URL)")
-        opts = OptionReader(url)
+        opts = Options(url)
         board = opts.choice("board", ("lcus", "raw"), "lcus")
         baud = opts.integer("baud", 9600, BAUD_RATES[0], BAUD_RATES[-1])
         if baud not in BAUD_RATES:
             raise url.error(f"option baud={baud} must be one of "
                             + ", ".join(map(str, BAUD_RATES)))
-        rest = opts.choice("rest", ("off", "on"), "off") == "on"
-        pulse_ms = opts.integer("pulse_ms", DEFAULT_PULSE_MS, 1, MAX_PULSE_MS)
+        common = read_rest_and_pulse(opts)
         if board == "lcus":
             for name in ("on", "off"):
                 if opts.present(name):
@@ -101,8 +92,8 @@ class SerialRelay(Output):
                 raise url.error("board=raw: on and off frames are the same")
             on_frame, off_frame = on, off
         opts.done()
-        return cls(url.text, port=url.path, on_frame=on_frame, off_frame=off_frame,
-                   baud=baud, rest=rest, pulse_ms=pulse_ms)
+        return {"port": url.path, "on_frame": on_frame, "off_frame": off_frame,
+                "baud": baud, **common}
 
     def _open(self) -> None:
         serial = self._serial_mod

@@ -24,11 +24,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from drivers import DriverURL, OptionReader
+from drivers import DriverURL, Options
 from errors import DeviceUnavailable
 
-from .output import DEFAULT_PULSE_MS, MAX_PULSE_MS, Output
+from .output import DEFAULT_PULSE_MS, Output, read_rest_and_pulse
 
 _listeners: dict[str, list[Callable[[], None]]] = {}
 _listeners_lock = threading.Lock()
@@ -84,15 +85,14 @@ class SimOutput(Output):
         self.reset()
 
     @classmethod
-    def from_url(cls, url: DriverURL) -> SimOutput:
-        opts = OptionReader(url)
-        rest = opts.choice("rest", ("off", "on"), "off") == "on"
-        pulse_ms = opts.integer("pulse_ms", DEFAULT_PULSE_MS, 1, MAX_PULSE_MS)
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
+        opts = Options(url)
+        common = read_rest_and_pulse(opts)
         log = opts.text("log")
         if log == "":
             raise url.error("option log= needs a file path")
         opts.done()
-        return cls(url.text, name=url.path, rest=rest, pulse_ms=pulse_ms, log=log)
+        return {"name": url.path, "log": log, **common}
 
     def unplug(self) -> None:
         """Make every drive fail with ``DeviceUnavailable`` until ``plug()``."""

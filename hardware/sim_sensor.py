@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
-from drivers import DriverURL, OptionReader
+from drivers import DriverURL, Options
 
 from .sensor import PassageSensor
 from .sim_output import add_opening_listener, remove_opening_listener
@@ -39,14 +40,14 @@ class SimSensor(PassageSensor):
             add_opening_listener(follow, self._on_opening)
 
     @classmethod
-    def from_url(cls, url: DriverURL) -> SimSensor:
-        opts = OptionReader(url)
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
+        opts = Options(url)
         follow = opts.text("follow")
         if follow == "":
             raise url.error("option follow= needs the NAME of a sim: output")
         delay_ms = opts.integer("delay_ms", 300, 0, 60_000)
         opts.done()
-        return cls(url.text, name=url.path, follow=follow, delay_ms=delay_ms)
+        return {"name": url.path, "follow": follow, "delay_ms": delay_ms}
 
     def trigger(self, at: float | None = None) -> None:
         """Report one passage now (or at the given ``time.monotonic()``)."""

@@ -58,20 +58,10 @@ from errors import InvalidArgument
 from verifier.keys import Signer
 from verifier.token import encode_token, step_of
 
-#: name -> probability that a frame gets it: the default mix of the synthetic source and
-#: the decode benchmark.
-DEGRADATIONS: dict[str, float] = {
-    "perspective": 0.7,
-    "motion_blur": 0.3,
-    "defocus": 0.3,
-    "noise": 0.8,
-    "glare": 0.25,
-    "low_contrast": 0.3,
-    "dark_mode": 0.15,
-    "moire": 0.2,
-    "occlusion": 0.15,
-    "jpeg": 0.4,
-}
+from .degradations import DEGRADATIONS  # the default mix (names and probabilities)
+
+__all__ = ["DEGRADATIONS", "DEMO_NAMESPACE", "Rendered", "SyntheticScene", "Wallet",
+           "qr_modules", "render_frame"]
 
 DEMO_NAMESPACE = "gatehouse-demo"
 QUIET = 4  # modules of quiet zone each side, as the QR standard asks

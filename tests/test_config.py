@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from errors import ConfigError
+from errors import BadDriverURL, ConfigError, UnknownScheme
 from gate.config import parse_config
 
 BASE = """
@@ -78,3 +81,80 @@ def test_section_errors_name_file_and_key(extra: str, needle: str) -> None:
     with pytest.raises(ConfigError) as info:
         load(extra)
     assert needle in str(info.value) and str(PATH) in str(info.value)
+
+
+# -- driver URLs: checked by their drivers at load, opening nothing ------------------------
+
+BAD_DRIVER_URLS = [
+    # (section, key, url, what the message must name: the bad part and the choices)
+    ("relay", "url", "gpoi:17", ["'gpoi'", "gpio:, serial:, sim:"]),
+    ("relay", "url", "gpio:17?actve=low", ["'actve'", "active, rest, pulse_ms"]),
+    ("camera", "url", "v4l2:/dev/video0?widht=1280", ["'widht'", "width, height, fps"]),
+    ("relay", "url", "serial:///dev/ttyUSB0?board=lcsu", ["board='lcsu'", "lcus, raw"]),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "url", "named"), BAD_DRIVER_URLS)
+def test_config_check_refuses_bad_driver_urls(tmp_path: Path, section: str, key: str,
+                                              url: str, named: list[str]) -> None:
+    """Through the real CLI: exit 2, and stderr names the file, the key and the choices."""
+    (tmp_path / "state").mkdir()
+    cfg = tmp_path / "gate.toml"
+    cfg.write_text(BASE + f"[{section}]\n{key} = {url!r}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_CONFIG"}
+    result = subprocess.run([sys.executable, "-m", "gate", "-c", str(cfg), "config", "check"],
+                            capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert str(cfg) in result.stderr and f"key '{section}.{key}'" in result.stderr
+    for part in named:
+        assert part in result.stderr, (part, result.stderr)
+
+
+@pytest.mark.parametrize(("extra", "key", "named"), [
+    ("[indicators]\ngreen = 'sim:green'\nred = 'sim:?colour=red'\n", "indicators.red",
+     "unknown option 'colour'; sim: takes rest, pulse_ms, log"),
+    ("[indicators]\nbuzzer = 'gpio:40'\n", "indicators.buzzer", "from 0 to 27"),
+    ("[sensor]\nurl = 'gpio:27?active=low'\n", "sensor.url", "takes edge, pull, bounce_ms"),
+    ("[sensor]\nurl = 'serial:/dev/ttyUSB0'\n", "sensor.url", "known: gpio:, sim:"),
+    ("[camera]\nurl = 'synthetic:?degrade=fog'\n", "camera.url", "known: all, none, perspective"),
+    ("[camera]\nurl = 'webcam:0'\n", "camera.url", "known: v4l2:, picamera2:, file:"),
+    ("[decoder]\nname = 'quirc'\n", "decoder.name", "one of zxing, zbar, opencv"),
+])
+def test_every_driver_key_is_checked(extra: str, key: str, named: str) -> None:
+    with pytest.raises(BadDriverURL if key != "decoder.name" else ConfigError) as info:
+        load(extra)
+    message = str(info.value)
+    assert str(PATH) in message and f"key '{key}'" in message and named in message
+
+
+def test_driver_url_errors_keep_their_class() -> None:
+    with pytest.raises(UnknownScheme):
+        load("[relay]\nurl = 'gpoi:17'\n")
+
+
+def test_good_driver_urls_load_without_device_libraries() -> None:
+    """Checking opens nothing and loads no device library: a laptop checks a Pi's file."""
+    code = f"""
+import sys, tomllib
+from pathlib import Path
+from gate.config import parse_config
+text = {BASE!r} + '''
+[camera]
+url = "v4l2:/dev/video0?width=1280&height=720&fps=30&fourcc=MJPG"
+[decoder]
+name = "zbar"
+[relay]
+url = "serial:/dev/ttyUSB0?board=raw&on=A00101A2&off=A00100A1&rest=on"
+[indicators]
+green = "gpio:5?active=low"
+red = "sim:red"
+[sensor]
+url = "gpio:27?edge=falling&pull=up&bounce_ms=50"
+'''
+parse_config(tomllib.loads(text), Path("/nonexistent/gate.toml"))
+heavy = ("cv2", "numpy", "segno", "zxingcpp", "pyzbar", "serial", "RPi", "picamera2")
+loaded = [m for m in heavy if m in sys.modules]
+assert not loaded, loaded
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -2,23 +2,29 @@
 
 A Pi configured for ``zxing`` never imports pyzbar, so it needs neither pyzbar nor
 libzbar0; a missing package is reported when that decoder is chosen, naming what to
-install.
+install. This table is the one place the decoder names and the default come from: the
+configuration's ``[decoder] name``, ``gate config check`` and the benchmark read them
+here. Checking a name (``check_decoder_name``) imports no decoder library.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from errors import UnknownScheme
+from drivers import Backend, Registry
 
 from ..frame import Decoder
 
-#: name -> (module, class). Order is the order listed in error messages and the bench.
-DECODERS: dict[str, tuple[str, str]] = {
-    "zxing": ("scanner.decoders.zxing", "ZXingDecoder"),
-    "zbar": ("scanner.decoders.zbar", "ZBarDecoder"),
-    "opencv": ("scanner.decoders.opencv", "OpenCVDecoder"),
-}
+#: name -> (module, class, what to install). Order is the order listed in error messages
+#: and the bench.
+DECODERS = Registry("decoder", {
+    "zxing": Backend("scanner.decoders.zxing", "ZXingDecoder",
+                     "the Python package zxing-cpp (pip install zxing-cpp)"),
+    "zbar": Backend("scanner.decoders.zbar", "ZBarDecoder",
+                    "the Python package pyzbar (pip install pyzbar) and the system library "
+                    "libzbar0 (sudo apt-get install libzbar0)"),
+    "opencv": Backend("scanner.decoders.opencv", "OpenCVDecoder",
+                      "the Python package opencv-python-headless "
+                      "(pip install opencv-python-headless)"),
+})
 
 #: Chosen by measurement: ``python -m bench.decode`` (seed 1; 350 degraded frames with a
 #: code and 60 without at each size), 2-CPU Xeon build machine, 2026-11-22:
@@ -33,13 +39,16 @@ DECODERS: dict[str, tuple[str, str]] = {
 DEFAULT_DECODER = "zxing"
 
 
+def check_decoder_name(name: str) -> str:
+    """``name`` if it is a known decoder; ``UnknownScheme`` lists the known names."""
+    return DECODERS.check_name(name)
+
+
 def decoder_for_name(name: str = DEFAULT_DECODER) -> Decoder:
     """A new decoder instance; :class:`UnknownScheme` lists the known names, and
     :class:`DriverUnavailable` names the package (or library) to install."""
-    try:
-        module_name, class_name = DECODERS[name]
-    except KeyError:
-        raise UnknownScheme(f"unknown decoder {name!r}; known decoders: "
-                            f"{', '.join(DECODERS)}") from None
-    module = importlib.import_module(module_name)
-    return getattr(module, class_name)()
+    decoder: Decoder = DECODERS.create(name)
+    return decoder
+
+
+__all__ = ["DECODERS", "DEFAULT_DECODER", "check_decoder_name", "decoder_for_name"]

@@ -11,18 +11,12 @@ found, the inverted frame is tried; then both again after a light blur
 
 from __future__ import annotations
 
+import cv2  # missing: the registry (scanner/decoders/__init__.py) names the package
 import numpy as np
 
-from errors import DecodeError, DriverUnavailable
+from errors import DecodeError
 
 from .base import looks, to_gray, unique
-
-try:
-    import cv2
-except ImportError as exc:  # pragma: no cover - exercised only without the wheel
-    raise DriverUnavailable(f"the opencv decoder needs the Python package "
-                            f"opencv-python-headless (pip install opencv-python-headless): "
-                            f"{exc}") from exc
 
 
 class OpenCVDecoder:

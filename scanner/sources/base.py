@@ -9,6 +9,11 @@ Alarms: a camera that is unplugged or a clip that is cut off must not stop the l
 need a restart. The source keeps trying, with growing pauses, and says so: ``alarm``
 holds the current problem as text (``None`` when healthy), and the ``on_alarm`` callback
 is called with the text when a problem starts and with ``None`` when it is over.
+
+Every source is a ``drivers.Device``: ``settings(url)`` checks its URL without opening
+anything (or importing OpenCV), ``close()`` is safe twice, and ``read()`` on a source
+already closed raises ``DeviceClosed`` (a read under way when another thread closes
+the source returns ``None``, as at the end of a clip).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import ClassVar, Protocol, runtime_checkable
+
+from drivers import Device
 
 from ..frame import Item
 
@@ -88,17 +94,18 @@ class Pacer:
         return True
 
 
-class BaseSource:
-    """Lifecycle and alarm state; subclasses implement ``_read`` and ``_close``."""
+class BaseSource(Device):
+    """Alarm state and reading on top of ``Device``'s lifecycle; subclasses implement
+    ``settings``, ``_read`` and ``_close``."""
 
     yields: ClassVar[str] = "frames"
+    noun = "source"
 
     def __init__(self, url: str, *, on_alarm: AlarmCallback | None = None) -> None:
-        self.url = url
+        super().__init__(url)
         self._on_alarm = on_alarm
         self._alarm: str | None = None
         self._alarm_lock = threading.Lock()
-        self._closed = False
         self._ended = False
         self.alarms: list[tuple[float, str | None]] = []  # (monotonic time, text) history
 
@@ -141,7 +148,9 @@ class BaseSource:
         return self._ended or self._closed
 
     def read(self, timeout: float | None = None) -> Item | None:
-        """The next item, or None (nothing within ``timeout`` s, or ``ended``)."""
+        """The next item, or None (nothing within ``timeout`` s, or ``ended``);
+        ``DeviceClosed`` once the source is closed."""
+        self._check_open()
         if self.ended:
             return None
         return self._read(timeout)
@@ -156,24 +165,7 @@ class BaseSource:
             if item is not None:
                 yield item
 
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Release the device or file; safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        self._close()
-
-    def _close(self) -> None:
-        pass
-
-    def __enter__(self) -> BaseSource:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+    # -- lifecycle (the rest is Device's) ----------------------------------------------
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: nothing left to tell

@@ -21,23 +21,26 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
-
-from drivers import DriverURL
+from drivers import DriverURL, Options
 from errors import DeviceUnavailable
 
 from ..frame import Frame
 from .base import AlarmCallback, BaseSource, Pacer, log
 
+if TYPE_CHECKING:
+    import numpy as np
+
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff",
                         ".webp"})
-OPTIONS = ("fps", "loop")
 
 
 def load_image(path: Path) -> np.ndarray | None:
     """An 8-bit gray or BGR image from ``path``, or None when it cannot be read."""
+    import cv2
+    import numpy as np
+
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         return None
@@ -56,6 +59,7 @@ class ImageFolderSource(BaseSource):
     def __init__(self, directory: str | Path, *, fps: float = 0.0, loop: bool = False,
                  url: str | None = None, on_alarm: AlarmCallback | None = None) -> None:
         super().__init__(url or f"images:{directory}", on_alarm=on_alarm)
+        import cv2  # noqa: F401 - at open: a missing OpenCV is reported now, not per still
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise DeviceUnavailable(f"{self.url}: {self.directory} is not a directory")
@@ -70,11 +74,13 @@ class ImageFolderSource(BaseSource):
         self._index = 0
 
     @classmethod
-    def from_url(cls, url: DriverURL, **kwargs: object) -> ImageFolderSource:
-        url.check_options(OPTIONS)
-        return cls(url.require_path("folder", "frames/"),
-                   fps=url.get_float("fps", 0.0, low=0, high=1000),
-                   loop=url.get_bool("loop", False), url=url.text, **kwargs)  # type: ignore[arg-type]
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
+        directory = url.require_path("folder", "frames/")
+        opts = Options(url)
+        fps = opts.number("fps", 0.0, 0, 1000)
+        loop = opts.boolean("loop", False)
+        opts.done()
+        return {"directory": directory, "fps": fps, "loop": loop}
 
     def _read(self, timeout: float | None) -> Frame | None:
         if not self.pacer.wait(timeout):

@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..frame import Frame
 from .base import AlarmCallback, Backoff, BaseSource
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class LiveCameraSource(BaseSource):

@@ -21,25 +21,28 @@ The Pi camera also works through ``v4l2:`` on the older camera stack.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from drivers import DriverURL
-from errors import BadDriverURL, DriverUnavailable
+from drivers import DriverURL, Options
+from errors import DriverUnavailable
 
 from .live import LiveCameraSource
 
-OPTIONS = ("width", "height", "fps", "retry")
+if TYPE_CHECKING:
+    import numpy as np
 
-try:
-    from picamera2 import Picamera2
-except ImportError as exc:
-    raise DriverUnavailable(
-        "the picamera2: source needs the picamera2 package, which is only available on a "
-        "Raspberry Pi: sudo apt-get install python3-picamera2 (Raspberry Pi OS), with the "
-        f"virtualenv made with --system-site-packages; or use v4l2:/dev/video0 ({exc})"
-    ) from exc
+
+def import_picamera2() -> Any:
+    """picamera2's camera class, imported when the source opens (not to check a URL)."""
+    try:
+        from picamera2 import Picamera2
+    except ImportError as exc:
+        raise DriverUnavailable(
+            "the picamera2: source needs the picamera2 package, which is only available on "
+            "a Raspberry Pi: sudo apt-get install python3-picamera2 (Raspberry Pi OS), with "
+            "the virtualenv made with --system-site-packages; or use v4l2:/dev/video0 "
+            f"({exc})") from exc
+    return Picamera2
 
 
 class PiCamera2Source(LiveCameraSource):
@@ -51,28 +54,31 @@ class PiCamera2Source(LiveCameraSource):
         super().__init__(url or f"picamera2:{camera}", retry=retry, retry_first=retry_first,
                          on_alarm=on_alarm)
         self.camera, self.width, self.height, self.fps = camera, width, height, fps
+        self._picamera2 = import_picamera2()
         if start:
             self.start()
 
     @classmethod
-    def from_url(cls, url: DriverURL, **kwargs: Any) -> PiCamera2Source:
-        url.check_options(OPTIONS)
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
         camera = 0
         if url.path:
             if not url.path.isdigit():
-                raise BadDriverURL(f"{url.text!r}: the path is a camera number (0, 1)")
+                raise url.error("the path is a camera number (0, 1)")
             camera = int(url.path)
-        return cls(camera, width=url.get_int("width", 1280, low=16, high=8192),
-                   height=url.get_int("height", 720, low=16, high=8192),
-                   fps=url.get_float("fps", 30.0, low=1, high=240),
-                   retry=url.get_float("retry", 5.0, low=0.1, high=300), url=url.text,
-                   **kwargs)
+        opts = Options(url)
+        width = opts.integer("width", 1280, 16, 8192)
+        height = opts.integer("height", 720, 16, 8192)
+        fps = opts.number("fps", 30.0, 1, 240)
+        retry = opts.number("retry", 5.0, 0.1, 300)
+        opts.done()
+        return {"camera": camera, "width": width, "height": height, "fps": fps,
+                "retry": retry}
 
     def _describe(self) -> str:
         return f"picamera2 #{self.camera}"
 
     def _open(self) -> Any:
-        cam = Picamera2(self.camera)
+        cam = self._picamera2(self.camera)
         try:
             config = cam.create_video_configuration(
                 main={"size": (self.width, self.height), "format": "YUV420"},

@@ -28,19 +28,11 @@ import re
 import time
 from typing import Any
 
-from drivers import DriverURL
-from errors import DriverUnavailable
+from drivers import DriverURL, Options
 
 from ..frame import TextLine
 from .base import AlarmCallback, Backoff, BaseSource
 
-try:
-    import serial
-except ImportError as exc:
-    raise DriverUnavailable(f"the serial: source needs the Python package pyserial "
-                            f"(pip install pyserial): {exc}") from exc
-
-OPTIONS = ("baud", "maxline", "retry")
 _EOL = re.compile(rb"[\r\n]")
 
 
@@ -53,6 +45,9 @@ class SerialScannerSource(BaseSource):
                  retry: float = 5.0, retry_first: float = 0.2, url: str | None = None,
                  on_alarm: AlarmCallback | None = None) -> None:
         super().__init__(url or f"serial:{port}", on_alarm=on_alarm)
+        import serial  # here, not at the top: checking a URL must not need pyserial
+
+        self._serial_mod = serial
         self.port, self.baud, self.maxline = port, baud, maxline
         self._backoff = Backoff(retry_first, retry)
         self._retry_at = 0.0
@@ -63,15 +58,17 @@ class SerialScannerSource(BaseSource):
         self._try_open()
 
     @classmethod
-    def from_url(cls, url: DriverURL, **kwargs: Any) -> SerialScannerSource:
-        url.check_options(OPTIONS)
-        return cls(url.require_path("serial port", "/dev/ttyACM0"),
-                   baud=url.get_int("baud", 9600, low=50, high=4_000_000),
-                   maxline=url.get_int("maxline", 1024, low=16, high=1 << 20),
-                   retry=url.get_float("retry", 5.0, low=0.1, high=300), url=url.text,
-                   **kwargs)
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
+        port = url.require_path("serial port", "/dev/ttyACM0")
+        opts = Options(url)
+        baud = opts.integer("baud", 9600, 50, 4_000_000)
+        maxline = opts.integer("maxline", 1024, 16, 1 << 20)
+        retry = opts.number("retry", 5.0, 0.1, 300)
+        opts.done()
+        return {"port": port, "baud": baud, "maxline": maxline, "retry": retry}
 
     def _try_open(self) -> None:
+        serial = self._serial_mod
         try:
             self._serial = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0,
                                                  exclusive=True if self.port.startswith("/")
@@ -144,7 +141,7 @@ class SerialScannerSource(BaseSource):
                     if waiting:
                         data += self._serial.read(waiting)
                     self._buffer += data
-            except (serial.SerialException, OSError) as exc:
+            except (self._serial_mod.SerialException, OSError) as exc:
                 self._lost(exc)
         return None
 

@@ -24,25 +24,27 @@ Options:
 ``degrade``     ``all`` (the default mix of scanner.render.DEGRADATIONS), ``none``
                 (clean frames), or comma-separated names from that list
 
-Each frame's ``truth`` holds the token texts drawn into it.
+Each frame's ``truth`` holds the token texts drawn into it. The renderer (OpenCV,
+numpy, segno and the wallets' keys) is loaded when the source opens; checking the URL
+needs none of it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from drivers import DriverURL, Options
 
-from drivers import DriverURL
-from errors import BadDriverURL
-
+from ..degradations import DEGRADATIONS
 from ..frame import Frame
-from ..render import DEGRADATIONS, DEMO_NAMESPACE, SyntheticScene, Wallet
 from .base import AlarmCallback, BaseSource, Pacer
 
-OPTIONS = ("width", "height", "fps", "seed", "frames", "wallets", "namespace", "start",
-           "empty", "multi", "degrade")
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..render import SyntheticScene
+
 NOMINAL_FPS = 30.0
 
 
@@ -61,38 +63,50 @@ class SyntheticSource(BaseSource):
         self._index = 0
 
     @classmethod
-    def from_url(cls, url: DriverURL, **kwargs: Any) -> SyntheticSource:
-        url.check_options(OPTIONS)
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
+        """The scene's and the pacing's settings; the scene itself is made at open."""
         url.refuse_path()
-        names = url.get_list("wallets", ("w0", "w1", "w2"))
-        namespace = url.get_str("namespace", DEMO_NAMESPACE)
-        degrade = url.get_str("degrade", "all")
-        if degrade == "all":
+        opts = Options(url)
+        size = (opts.integer("width", 1280, 160, 4096), opts.integer("height", 720, 120, 4096))
+        fps = opts.number("fps", NOMINAL_FPS, 0, 1000)
+        seed = opts.integer("seed", 0, 0)
+        frames = opts.integer("frames", 0, 0)
+        names = opts.names("wallets", ("w0", "w1", "w2"))
+        namespace = opts.text("namespace")
+        start = opts.number("start", -1.0, 0)
+        empty = opts.number("empty", 0.1, 0, 1)
+        multi = opts.number("multi", 0.05, 0, 1)
+        degrade = opts.names("degrade", ("all",))
+        opts.done()
+        if degrade == ("all",):
             degradations: dict[str, float] = dict(DEGRADATIONS)
-        elif degrade == "none":
+        elif degrade == ("none",):
             degradations = {}
         else:
-            chosen = url.get_list("degrade")
-            unknown = [d for d in chosen if d not in DEGRADATIONS]
+            unknown = [d for d in degrade if d not in DEGRADATIONS]
             if unknown:
-                raise BadDriverURL(f"{url.text!r}: unknown degradation {unknown[0]!r}; known: "
-                                   f"all, none, {', '.join(DEGRADATIONS)}")
-            degradations = {d: DEGRADATIONS[d] for d in chosen}
-        start = url.options.get("start")
+                raise url.error(f"unknown degradation {unknown[0]!r}; known: all, none, "
+                                f"{', '.join(DEGRADATIONS)}")
+            degradations = {d: DEGRADATIONS[d] for d in degrade}
+        if empty + multi > 1:
+            raise url.error("empty + multi is more than 1")
+        return {"wallets": names, "namespace": namespace, "size": size, "seed": seed,
+                "degradations": degradations, "empty": empty, "multi": multi,
+                "fps": fps, "frames": frames, "start": None if start < 0 else start}
+
+    @classmethod
+    def from_url(cls, url: DriverURL, **kwargs: Any) -> SyntheticSource:
+        settings = cls.settings(url)
+        from ..render import DEMO_NAMESPACE, SyntheticScene, Wallet
+
+        namespace = DEMO_NAMESPACE if settings["namespace"] is None else settings["namespace"]
         scene = SyntheticScene(
-            wallets=[Wallet.named(name, namespace) for name in names],
-            size=(url.get_int("width", 1280, low=160, high=4096),
-                  url.get_int("height", 720, low=120, high=4096)),
-            seed=url.get_int("seed", 0, low=0),
-            degradations=degradations,
-            empty=url.get_float("empty", 0.1, low=0, high=1),
-            multi=url.get_float("multi", 0.05, low=0, high=1))
-        if scene.empty + scene.multi > 1:
-            raise BadDriverURL(f"{url.text!r}: empty + multi is more than 1")
-        return cls(scene, fps=url.get_float("fps", NOMINAL_FPS, low=0, high=1000),
-                   frames=url.get_int("frames", 0, low=0),
-                   start=None if start is None else url.get_float("start", 0.0, low=0),
-                   url=url.text, **kwargs)
+            wallets=[Wallet.named(name, namespace) for name in settings["wallets"]],
+            size=settings["size"], seed=settings["seed"],
+            degradations=settings["degradations"], empty=settings["empty"],
+            multi=settings["multi"])
+        return cls(scene, fps=settings["fps"], frames=settings["frames"],
+                   start=settings["start"], url=url.text, **kwargs)
 
     def _read(self, timeout: float | None) -> Frame | None:
         if self.frames and self._index >= self.frames:

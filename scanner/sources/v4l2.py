@@ -18,28 +18,30 @@ Options:
 Frames are read by OpenCV (``cv2.VideoCapture`` with the V4L2 backend) on a capture
 thread that keeps only the newest frame (scanner/sources/live.py). A camera that is
 missing at start or unplugged later raises the alarm and is reopened when it returns.
+OpenCV is imported when the source is opened, not to check its URL.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
-
-from drivers import DriverURL
-from errors import BadDriverURL, DeviceUnavailable
+from drivers import DriverURL, Options
+from errors import DeviceUnavailable
 
 from .live import LiveCameraSource
 
+if TYPE_CHECKING:
+    import numpy as np
+
 log = logging.getLogger("scanner.source")
-OPTIONS = ("width", "height", "fps", "fourcc", "retry")
 
 
 def open_v4l2(device: str | int) -> Any:
     """OpenCV's capture on ``device`` through the V4L2 backend."""
+    import cv2
+
     return cv2.VideoCapture(device, cv2.CAP_V4L2)
 
 
@@ -57,27 +59,33 @@ class V4L2Source(LiveCameraSource):
         self.device = int(device) if isinstance(device, str) and device.isdigit() else device
         self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
         self._open_capture = open_capture or open_v4l2
+        import cv2  # opening needs OpenCV even with a test's capture (its constants)
+
+        self._cv2 = cv2
         if start:
             self.start()
 
     @classmethod
-    def from_url(cls, url: DriverURL, **kwargs: Any) -> V4L2Source:
-        url.check_options(OPTIONS)
-        fourcc = url.options.get("fourcc")
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
+        device = url.require_path("device", "/dev/video0")
+        opts = Options(url)
+        width = opts.integer("width", 1280, 16, 8192)
+        height = opts.integer("height", 720, 16, 8192)
+        fps = opts.number("fps", 30.0, 1, 240)
+        fourcc = opts.text("fourcc")
         if fourcc is not None and (len(fourcc) != 4 or not fourcc.isprintable()):
-            raise BadDriverURL(f"{url.text!r}: option fourcc={fourcc!r} is invalid; "
-                               "expected four letters such as MJPG or YUYV")
-        return cls(url.require_path("device", "/dev/video0"),
-                   width=url.get_int("width", 1280, low=16, high=8192),
-                   height=url.get_int("height", 720, low=16, high=8192),
-                   fps=url.get_float("fps", 30.0, low=1, high=240), fourcc=fourcc,
-                   retry=url.get_float("retry", 5.0, low=0.1, high=300), url=url.text,
-                   **kwargs)
+            raise url.error(f"option fourcc={fourcc!r} is invalid; expected four letters "
+                            "such as MJPG or YUYV")
+        retry = opts.number("retry", 5.0, 0.1, 300)
+        opts.done()
+        return {"device": device, "width": width, "height": height, "fps": fps,
+                "fourcc": fourcc, "retry": retry}
 
     def _describe(self) -> str:
         return str(self.device)
 
     def _open(self) -> Any:
+        cv2 = self._cv2
         cap = self._open_capture(self.device)
         if cap is None or not cap.isOpened():
             if cap is not None:

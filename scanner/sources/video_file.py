@@ -28,15 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
-
-from drivers import DriverURL
+from drivers import DriverURL, Options
 from errors import DeviceUnavailable
 
 from ..frame import Frame
 from .base import AlarmCallback, Backoff, BaseSource, Pacer
-
-OPTIONS = ("fps", "loop", "retry")
 
 #: Makes a capture object with OpenCV's VideoCapture API (isOpened, read, get, set,
 #: release); tests pass their own to make a clip fail and come back.
@@ -51,6 +47,9 @@ class VideoFileSource(BaseSource):
                  open_capture: CaptureFactory | None = None, url: str | None = None,
                  on_alarm: AlarmCallback | None = None) -> None:
         super().__init__(url or f"file:{path}", on_alarm=on_alarm)
+        import cv2  # here, not at the top: checking a URL must not load OpenCV
+
+        self._cv2 = cv2
         self.path = Path(path)
         self.pacer = Pacer(fps)
         self.loop = loop
@@ -64,16 +63,18 @@ class VideoFileSource(BaseSource):
         self._cap: Any = self._open()
         if self._cap is None:
             raise DeviceUnavailable(f"{self.url}: OpenCV cannot open {self.path} as a video")
-        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        count = int(self._cap.get(self._cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 else None
 
     @classmethod
-    def from_url(cls, url: DriverURL, **kwargs: Any) -> VideoFileSource:
-        url.check_options(OPTIONS)
-        return cls(url.require_path("video file", "clip.mp4"),
-                   fps=url.get_float("fps", 0.0, low=0, high=1000),
-                   loop=url.get_bool("loop", False),
-                   retry=url.get_float("retry", 5.0, low=0.1, high=300), url=url.text, **kwargs)
+    def settings(cls, url: DriverURL) -> dict[str, Any]:
+        path = url.require_path("video file", "clip.mp4")
+        opts = Options(url)
+        fps = opts.number("fps", 0.0, 0, 1000)
+        loop = opts.boolean("loop", False)
+        retry = opts.number("retry", 5.0, 0.1, 300)
+        opts.done()
+        return {"path": path, "fps": fps, "loop": loop, "retry": retry}
 
     def _open(self) -> Any:
         try:
@@ -109,7 +110,7 @@ class VideoFileSource(BaseSource):
                     self._lost(f"clip {self.path} cannot be opened at frame {self._position}")
                     continue
                 if self._position:
-                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, self._position)
+                    self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, self._position)
             if not self.pacer.wait(None if deadline is None else deadline - now):
                 return None
             try:
@@ -131,7 +132,7 @@ class VideoFileSource(BaseSource):
                 continue
             if self.loop and self._position:
                 self._position = 0
-                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
                 continue
             self._ended = True
         return None

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from errors import DeviceUnavailable
+from errors import DeviceClosed, DeviceUnavailable
 from hardware import Output, output_for_url
 
 from .conftest import Board
@@ -170,10 +170,12 @@ def test_close_is_safe_twice_and_rests(open_output: Opener) -> None:
     out.close()
     out.close()
     assert out.closed and out.is_on is False
-    with pytest.raises(DeviceUnavailable, match="closed"):
+    # A closed output is a bug in the caller, not an unplugged board: its own error.
+    with pytest.raises(DeviceClosed, match="closed"):
         out.pulse()
-    with pytest.raises(DeviceUnavailable, match="closed"):
+    with pytest.raises(DeviceClosed, match="closed"):
         out.reset()
+    assert not issubclass(DeviceClosed, DeviceUnavailable)
 
 
 def test_context_manager(open_output: Opener) -> None:

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from hardware import SimSensor, relay_for_url, sensor_for_url
+from drivers import Device
+from errors import DeviceClosed, DeviceUnavailable
+from hardware import SimSensor, output_for_url, sensor_for_url
 
 
 def test_wait_times_out_without_a_passage() -> None:
@@ -68,7 +70,7 @@ def test_callbacks_and_a_failing_one(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_follow_a_sim_relay() -> None:
-    relay = relay_for_url("sim:lane1-relay?pulse_ms=50")
+    relay = output_for_url("sim:lane1-relay?pulse_ms=50")
     sensor = sensor_for_url("sim:?follow=lane1-relay&delay_ms=20")
     mark = sensor.mark()
     relay.pulse()
@@ -86,9 +88,35 @@ def test_follow_a_sim_relay() -> None:
 
 
 def test_other_relays_do_not_count() -> None:
-    relay = relay_for_url("sim:lane2-relay")
+    relay = output_for_url("sim:lane2-relay")
     sensor = sensor_for_url("sim:?follow=lane1-relay&delay_ms=0")
     relay.pulse(10)
     assert sensor.wait(0.05) is False
     sensor.close()
     relay.close()
+
+
+def test_a_closed_sensor_is_a_closed_device() -> None:
+    """The lifecycle every driver shares: close twice, then using it is DeviceClosed
+    (a bug in the caller), never DeviceUnavailable (an unplugged device)."""
+    sensor = sensor_for_url("sim:beam")
+    assert isinstance(sensor, Device)
+    sensor.close()
+    sensor.close()
+    assert sensor.closed
+    with pytest.raises(DeviceClosed, match="sim:beam: sensor is closed"):
+        sensor.wait(0.01)
+    with pytest.raises(DeviceClosed):
+        sensor.add_callback(lambda at: None)
+    assert not issubclass(DeviceClosed, DeviceUnavailable)
+
+
+def test_closing_wakes_a_waiter() -> None:
+    sensor = sensor_for_url("sim:")
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(sensor.wait(5)))
+    waiter.start()
+    time.sleep(0.05)
+    sensor.close()
+    waiter.join(2)
+    assert results == [False]

@@ -9,7 +9,7 @@ import pytest
 
 import hardware.output
 from errors import DeviceUnavailable, DriverUnavailable
-from hardware import output_for_url, relay_for_url
+from hardware import output_for_url
 from hardware.serial_relay import SerialRelay, lcus_frame
 
 from .conftest import Board
@@ -30,7 +30,7 @@ def test_lcus_frames(channel: int, on: bool, frame: str) -> None:
 
 
 def test_lcus_pulse_bytes_and_timing(lcus_board: Board) -> None:
-    relay = relay_for_url(f"serial:{lcus_board.path}?board=lcus&channel=1&pulse_ms=80")
+    relay = output_for_url(f"serial:{lcus_board.path}?board=lcus&channel=1&pulse_ms=80")
     assert isinstance(relay, SerialRelay)
     assert lcus_board.frames(1)[0][1:] == (OFF_1, "ch=1 off")  # reset on open
     relay.pulse()
@@ -53,7 +53,7 @@ def test_lcus_other_channel_and_authority_form(lcus_board: Board) -> None:
 
 
 def test_lcus_extension_is_one_on_and_one_off(lcus_board: Board) -> None:
-    relay = relay_for_url(f"serial:{lcus_board.path}?board=lcus")
+    relay = output_for_url(f"serial:{lcus_board.path}?board=lcus")
     lcus_board.frames(1)
     relay.pulse(100)
     time.sleep(0.05)
@@ -65,7 +65,7 @@ def test_lcus_extension_is_one_on_and_one_off(lcus_board: Board) -> None:
 
 
 def test_rest_on(lcus_board: Board) -> None:
-    relay = relay_for_url(f"serial:{lcus_board.path}?board=lcus&rest=on&pulse_ms=30")
+    relay = output_for_url(f"serial:{lcus_board.path}?board=lcus&rest=on&pulse_ms=30")
     relay.pulse()
     time.sleep(0.1)
     assert hexes(lcus_board.frames(3)) == [ON_1, OFF_1, ON_1]
@@ -73,7 +73,7 @@ def test_rest_on(lcus_board: Board) -> None:
 
 
 def test_raw_board(raw_board: Board) -> None:
-    relay = relay_for_url(f"serial:{raw_board.path}?board=raw&on=FE0501&off=fe0500"
+    relay = output_for_url(f"serial:{raw_board.path}?board=raw&on=FE0501&off=fe0500"
                           "&pulse_ms=40")
     relay.pulse()
     time.sleep(0.1)
@@ -86,7 +86,7 @@ def test_raw_board(raw_board: Board) -> None:
 
 def test_nonexistent_port() -> None:
     with pytest.raises(DeviceUnavailable) as err:
-        relay_for_url("serial:/dev/ttyUSB-gatehouse-absent?board=lcus")
+        output_for_url("serial:/dev/ttyUSB-gatehouse-absent?board=lcus")
     assert "/dev/ttyUSB-gatehouse-absent" in str(err.value)
     assert "cannot be opened" in str(err.value)
     assert err.value.__cause__ is None and err.value.__suppress_context__
@@ -94,14 +94,14 @@ def test_nonexistent_port() -> None:
 
 
 def test_port_already_in_use(lcus_board: Board) -> None:
-    first = relay_for_url(f"serial:{lcus_board.path}?board=lcus")
+    first = output_for_url(f"serial:{lcus_board.path}?board=lcus")
     with pytest.raises(DeviceUnavailable, match=lcus_board.path):
-        relay_for_url(f"serial:{lcus_board.path}?board=lcus&channel=2")
+        output_for_url(f"serial:{lcus_board.path}?board=lcus&channel=2")
     first.close()
 
 
 def test_unplugged_mid_way(lcus_board: Board) -> None:
-    relay = relay_for_url(f"serial:{lcus_board.path}?board=lcus")
+    relay = output_for_url(f"serial:{lcus_board.path}?board=lcus")
     relay.pulse(50)
     assert hexes(lcus_board.frames(3)) == [OFF_1, ON_1, OFF_1]
     lcus_board.unplug()
@@ -120,7 +120,7 @@ def test_unplugged_during_a_pulse_is_retried(lcus_board: Board,
                                             monkeypatch: pytest.MonkeyPatch,
                                             caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(hardware.output, "RETRY_S", 0.05)
-    relay = relay_for_url(f"serial:{lcus_board.path}?board=lcus")
+    relay = output_for_url(f"serial:{lcus_board.path}?board=lcus")
     relay.pulse(40)
     lcus_board.unplug()
     time.sleep(0.2)
@@ -131,7 +131,7 @@ def test_unplugged_during_a_pulse_is_retried(lcus_board: Board,
 
 
 def test_loop_url_works() -> None:
-    relay = relay_for_url("serial:loop://?board=lcus&channel=4")
+    relay = output_for_url("serial:loop://?board=lcus&channel=4")
     relay.pulse(20)
     time.sleep(0.06)
     assert relay.is_on is False
@@ -142,4 +142,4 @@ def test_loop_url_works() -> None:
 def test_without_pyserial(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "serial", None)
     with pytest.raises(DriverUnavailable, match="pyserial"):
-        relay_for_url("serial:loop://?board=lcus")
+        output_for_url("serial:loop://?board=lcus")

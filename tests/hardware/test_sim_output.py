@@ -12,11 +12,11 @@ import pytest
 
 import hardware.output
 from errors import DeviceUnavailable
-from hardware import SimOutput, output_for_url, read_sim_log, relay_for_url
+from hardware import SimOutput, output_for_url, read_sim_log
 
 
 def test_states_record_transitions_with_times() -> None:
-    relay = relay_for_url("sim:relay?pulse_ms=40")
+    relay = output_for_url("sim:relay?pulse_ms=40")
     assert isinstance(relay, SimOutput) and relay.name == "relay"
     before = time.monotonic()
     relay.pulse()
@@ -30,7 +30,7 @@ def test_states_record_transitions_with_times() -> None:
 
 
 def test_extension_is_one_pulse() -> None:
-    relay = relay_for_url("sim:")
+    relay = output_for_url("sim:")
     relay.pulse(60)
     time.sleep(0.03)
     relay.pulse(60)
@@ -41,7 +41,7 @@ def test_extension_is_one_pulse() -> None:
 
 
 def test_unplugged_device_raises_and_leaves_state_unknown() -> None:
-    relay = relay_for_url("sim:")
+    relay = output_for_url("sim:")
     relay.unplug()
     with pytest.raises(DeviceUnavailable, match="unplugged"):
         relay.pulse(50)
@@ -54,7 +54,7 @@ def test_unplugged_device_raises_and_leaves_state_unknown() -> None:
 
 def test_pulse_end_is_retried_until_the_device_is_back(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hardware.output, "RETRY_S", 0.03)
-    relay = relay_for_url("sim:")
+    relay = output_for_url("sim:")
     relay.pulse(30)
     relay.unplug()  # the board drops off the bus mid-pulse
     time.sleep(0.12)
@@ -66,7 +66,7 @@ def test_pulse_end_is_retried_until_the_device_is_back(monkeypatch: pytest.Monke
 
 
 def test_close_with_a_dead_device_does_not_raise(caplog: pytest.LogCaptureFixture) -> None:
-    relay = relay_for_url("sim:")
+    relay = output_for_url("sim:")
     relay.on()
     relay.unplug()
     relay.close()
@@ -78,7 +78,7 @@ def test_log_file_survives_the_process(tmp_path: Path) -> None:
     log = tmp_path / "relay.jsonl"
     # A daemon killed mid-pulse: its relay was on when it died.
     url = f"sim:relay?log={log}"
-    code = f"import os, hardware; r = hardware.relay_for_url({url!r}); r.pulse(5000); os._exit(0)"
+    code = f"import os, hardware; r = hardware.output_for_url({url!r}); r.pulse(5000); os._exit(0)"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     assert [s for _, s in read_sim_log(log)] == [False, True]
     # The next process starts from the state the "board" kept, then rests it.
@@ -98,7 +98,7 @@ def test_torn_log_line_is_ignored(tmp_path: Path) -> None:
 
 
 def test_repr_says_what_and_where() -> None:
-    relay = relay_for_url("sim:relay")
+    relay = output_for_url("sim:relay")
     assert repr(relay) == "<SimOutput sim:relay off>"
     relay.close()
     assert repr(relay).endswith("closed>")

@@ -8,7 +8,13 @@ import sys
 import pytest
 
 from errors import BadDriverURL, UnknownScheme
-from hardware import output_for_url, parse_driver_url, relay_for_url, sensor_for_url
+from hardware import (
+    check_output_url,
+    check_sensor_url,
+    output_for_url,
+    parse_driver_url,
+    sensor_for_url,
+)
 
 
 def test_parts() -> None:
@@ -32,7 +38,7 @@ def test_paths(text: str, path: str) -> None:
 @pytest.mark.parametrize("text", ["v4l2:/dev/video0", "17", "", "gpo:17"])
 def test_unknown_scheme_lists_known(text: str) -> None:
     with pytest.raises(UnknownScheme) as err:
-        relay_for_url(text)
+        output_for_url(text)
     message = str(err.value)
     assert repr(text) in message
     assert "gpio:" in message and "serial:" in message and "sim:" in message
@@ -69,9 +75,10 @@ def test_sensor_schemes_are_their_own() -> None:
     ("serial:?board=lcus", "port"),
     ("serial:/dev/ttyUSB0?", "empty"),
 ])
-def test_bad_output_urls(url: str, named: str) -> None:
+@pytest.mark.parametrize("step", [check_output_url, output_for_url])
+def test_bad_output_urls(url: str, named: str, step) -> None:
     with pytest.raises(BadDriverURL) as err:
-        output_for_url(url)
+        step(url)
     assert repr(url) in str(err.value)
     assert named in str(err.value)
 
@@ -90,21 +97,56 @@ def test_unknown_option_lists_the_known_ones() -> None:
     ("sim:?follow=", "follow"),
     ("sim:?delay_ms=soon", "delay_ms"),
 ])
-def test_bad_sensor_urls(url: str, named: str) -> None:
+@pytest.mark.parametrize("step", [check_sensor_url, sensor_for_url])
+def test_bad_sensor_urls(url: str, named: str, step) -> None:
     with pytest.raises(BadDriverURL) as err:
-        sensor_for_url(url)
+        step(url)
     assert repr(url) in str(err.value) and named in str(err.value)
 
 
 def test_errors_resemble_builtins() -> None:
     with pytest.raises(ValueError):
-        relay_for_url("nope:")
+        output_for_url("nope:")
     with pytest.raises(ValueError):
-        relay_for_url("sim:?nope=1")
+        output_for_url("sim:?nope=1")
 
 
 def test_importing_hardware_imports_no_driver_package() -> None:
-    code = ("import sys, hardware; hardware.relay_for_url('sim:').pulse(); "
+    code = ("import sys, hardware; hardware.output_for_url('sim:').pulse(); "
             "bad = [m for m in ('serial', 'RPi', 'RPi.GPIO') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+@pytest.mark.parametrize("url", [
+    "gpio:17?active=low&rest=on&pulse_ms=800",
+    "gpio:0?active=HIGH",
+    "serial:/dev/ttyUSB-gatehouse-absent?board=lcus&channel=8&baud=115200&rest=off"
+    "&pulse_ms=60000",
+    "serial:///dev/ttyUSB0?board=raw&on=A0%2001%2001%20A2&off=A00100A1&baud=1200",
+    "serial:loop://",
+    "sim:relay?rest=on&pulse_ms=1&log=/nonexistent/dir/relay.log",
+])
+def test_every_output_option_checks_without_opening(url: str) -> None:
+    """Each scheme's every option is accepted by the check, which opens nothing: the
+    port above does not exist and RPi.GPIO is not installed here."""
+    parsed = check_output_url(url)
+    assert parsed.text == url
+
+
+@pytest.mark.parametrize("url", [
+    "gpio:27?edge=both&pull=off&bounce_ms=0",
+    "gpio:4?edge=rising&pull=down&bounce_ms=5000",
+    "sim:beam?follow=relay&delay_ms=60000",
+])
+def test_every_sensor_option_checks_without_opening(url: str) -> None:
+    assert check_sensor_url(url).text == url
+
+
+def test_checking_imports_no_device_library() -> None:
+    code = ("import sys, hardware; hardware.check_output_url('gpio:17?active=low'); "
+            "hardware.check_output_url('serial:/dev/ttyUSB0?board=lcus'); "
+            "hardware.check_sensor_url('gpio:27'); "
+            "bad = [m for m in ('serial', 'RPi', 'RPi.GPIO', 'nacl') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -31,11 +32,20 @@ def test_selftest_all_ok_then_a_broken_relay(tmp_path: Path) -> None:
     assert any("1 code(s)" in line for line in lines)
     assert [s for _, s in read_sim_log(tmp_path / "relay.log")][-2:] == [True, False]
 
-    config.write_text(config.read_text().replace('url = "sim:relay', 'url = "usb:relay'))
+    # A relay that is configured right but cannot be opened: its part fails, the rest run.
+    good = config.read_text()
+    config.write_text(re.sub(r'url = "sim:relay[^"]*"',
+                             'url = "serial:/dev/ttyUSB-gatehouse-absent?board=lcus"', good))
     broken = gate(config, "selftest", "--no-pulse")
-    assert broken.returncode == 1
-    assert any(line.startswith("FAIL outputs") and "usb" in line
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert any(line.startswith("FAIL outputs") and "ttyUSB-gatehouse-absent" in line
                for line in broken.stdout.splitlines())
+
+    # A relay URL no driver takes is a configuration error, refused at load (exit 2).
+    config.write_text(good.replace('url = "sim:relay', 'url = "usb:relay'))
+    wrong = gate(config, "selftest", "--no-pulse")
+    assert wrong.returncode == 2
+    assert "key 'relay.url'" in wrong.stderr and "known: gpio:, serial:, sim:" in wrong.stderr
 
 
 def test_relay_reset(tmp_path: Path) -> None:

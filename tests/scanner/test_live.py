@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from errors import DeviceClosed
 from scanner import source_for_url
 from scanner.sources.live import LiveCameraSource
 
@@ -90,7 +91,9 @@ def test_frames_flow_and_settings_reach_the_camera(codes: list[str]) -> None:
     assert device.settings[cv2.CAP_PROP_FOURCC] == cv2.VideoWriter_fourcc(*"MJPG")
     assert device.settings[cv2.CAP_PROP_BUFFERSIZE] == 1
     source.close()  # safe twice
-    assert source.ended and source.read(timeout=0.01) is None
+    assert source.ended
+    with pytest.raises(DeviceClosed):  # a bug in the caller, not an unplugged camera
+        source.read(timeout=0.01)
 
 
 def test_only_the_newest_frame_is_kept() -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from errors import BadDriverURL
-from scanner import SyntheticScene, Wallet, decoder_for_name, render_frame, source_for_url
-from scanner.render import DEGRADATIONS, qr_modules
+from scanner import decoder_for_name, source_for_url
+from scanner.render import DEGRADATIONS, SyntheticScene, Wallet, qr_modules, render_frame
 from verifier import parse_token
 
 from ..ledgerkit import NOW, code, signer, ticket_id
