@@ -43,11 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gate.demo_hub import ServedHub, free_port
-from sync.authority import AUTHORITY_KEY, MAX_BLOCK_EVENTS, Authority
+from hub.authority import AUTHORITY_KEY, MAX_BLOCK_EVENTS, Authority
+from hub.db import open_hub_db
+from hub.intake import Intake
+from hub.served import ServedHub, free_port
 from sync.client import HubClient
-from sync.hub_db import open_hub_db
-from sync.intake import Intake
 from verifier import Checkpoint, Policy, encode_token
 from verifier.blocks import block_hash, read_blocks
 from verifier.keys import TAG_RECORD, is_valid_point, verify

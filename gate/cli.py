@@ -28,7 +28,6 @@ from verifier import Checkpoint, Decision
 from verifier.blocks import read_blocks
 
 from .config import GateConfig, config_path, load_config
-from .hubcli import add_hub_commands
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DAMAGED = 0, 1, 2, 3
 #: Longest stdin line read as one token; longer lines are refused as malformed unread.
@@ -309,6 +308,11 @@ def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hub(args: argparse.Namespace) -> int:
+    from hub.cli import main as hub_main  # the hub extra: loaded only for `gate hub`
+    return hub_main(args.hub_argv)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     return run_demo(Path(args.dir) if args.dir else None)
@@ -397,7 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lower this process's CPU priority by N, so the lane comes first")
     p.set_defaults(handler=cmd_sync_run)
 
-    add_hub_commands(sub, _Parser)
+    # Everything after `hub` goes to the hub's own parser (hub/cli.py) unparsed: no
+    # prefix char makes an option here, so `gate hub --dir D init` reaches it whole.
+    p = sub.add_parser("hub", add_help=False, prefix_chars="\0",
+                       help="the reference hub (ledger authority, record intake)")
+    p.add_argument("hub_argv", nargs=argparse.REMAINDER, metavar="...")
+    p.set_defaults(handler=None, run=cmd_hub)
 
     p = sub.add_parser("demo", help="a short end-to-end run over an example ledger")
     p.add_argument("--dir", metavar="DIR", help="keep the demo's files here (default: temp)")

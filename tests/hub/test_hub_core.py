@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from errors import BlockRejected
-from sync import Authority, Intake
+from hub import Authority, Intake
 from verifier import Checkpoint, Policy, verify_records
 from verifier.blocks import read_blocks
 
@@ -154,9 +154,9 @@ def test_a_big_batch_is_checked_whole_then_signed_in_several_blocks(
         hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A sale larger than one block travels as several; a bad row anywhere in it (here
     the last) signs nothing at all, not the blocks before it."""
-    import sync.authority
+    from hub import authority
 
-    monkeypatch.setattr(sync.authority, "MAX_BLOCK_EVENTS", 4)
+    monkeypatch.setattr(authority, "MAX_BLOCK_EVENTS", 4)
     before = list(hub.blocks_since(-1))
     bad = [issue(f"bulk{i}") for i in range(9)] + [issue("solo")]  # solo exists already
     with pytest.raises(BlockRejected, match=f"ticket {ticket_id('solo')} already exists"):
@@ -171,9 +171,9 @@ def test_a_big_batch_is_checked_whole_then_signed_in_several_blocks(
 
 def test_many_queued_redeems_travel_in_bounded_blocks(
         hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sync.authority
+    from hub import authority
 
-    monkeypatch.setattr(sync.authority, "MAX_BLOCK_EVENTS", 3)
+    monkeypatch.setattr(authority, "MAX_BLOCK_EVENTS", 3)
     hub.publish([issue(f"fan{i}") for i in range(10)], NOW - 400)
     cp = gate(tmp_path, hub, "north-1")
     for i in range(10):

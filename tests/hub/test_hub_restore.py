@@ -28,14 +28,12 @@ from pathlib import Path
 import pytest
 
 from gate.config import load_config
+from hub import Hub
 from sync.client import CURSOR_KEY, HubClient, PushReport
-from sync.hub import Hub
 from verifier import Checkpoint, verify_records
 
+from ..hubkit import RunningHub, admitted, make_gate, redeems, seed_hub, wait_for
 from ..ledgerkit import NOW, code
-from .conftest import RunningHub, seed_hub
-from .test_faults import admitted, redeems, wait_for
-from .test_sync_e2e import make_gate
 
 DEVICE = "north-1"
 

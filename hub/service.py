@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from errors import HubRefusal
+from sync.request_auth import check_request
+from sync.wire import MAX_SKEW
 from verifier.transactions import immediate_transaction as transaction
 
 from .authority import Authority, Conflict
 from .intake import Intake, IntakeResult
-from .request_auth import MAX_SKEW, check_request
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on a Pi
-
-
 
 
 class Hub:

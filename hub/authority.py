@@ -27,7 +27,7 @@ from verifier.canonical import canonical_json
 from verifier.device_key import load_device_key
 from verifier.transactions import immediate_transaction as transaction
 
-from .hub_db import open_hub_db
+from .db import open_hub_db
 
 AUTHORITY_KEY = "authority.key"
 
