@@ -8,6 +8,7 @@ server (uvicorn) are imported only by ``gate hub serve`` and the tests that serv
     hub.db         the hub's SQLite file: schema and opening
     hub.authority  signs, checks, stores and serves blocks
     hub.intake     each gate's signed record log, held exactly once
+    hub.facts      what the ledger rules and the conflict report read, kept in hub.db
     hub.service    the Hub: authority, intake, enrolment and signed requests together
     hub.api        the HTTP API (FastAPI)
     hub.cli        ``gate hub …``
