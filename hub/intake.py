@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from errors import EncodingError, RecordChainError
-from verifier import parse_strict, verify_records
 from verifier.blocks import ZERO_HASH
-from verifier.canonical import canonical_json
-from verifier.records import record_hash
+from verifier.canonical import canonical_json, parse_strict
+from verifier.records import record_hash, verify_records
 from verifier.transactions import immediate_transaction as transaction
 
 
