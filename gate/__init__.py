@@ -11,7 +11,7 @@ Where things are:
 - ``lanetools``: ``gate scan`` and ``gate selftest``.
 - ``decision_text``: a decision in words for a person.
 - ``demo/``: ``gate demo``, which drives the real command in subprocesses.
-- ``hubcli``: the reference hub's ``gate hub`` commands.
+- ``cli/hub``: ``gate hub …`` hands its arguments to the hub package (``hub.cli``).
 
 Nothing imports gate; gate imports the other packages (verifier, scanner, sync,
 hardware, errors), the heavy ones (the camera stack, the hub) only inside the commands

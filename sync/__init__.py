@@ -1,11 +1,8 @@
-"""sync: the reference hub (ledger authority, record intake) and, later, the gate's client.
+"""sync: the gate's side of talking to a hub, and what both sides of the wire share.
 
-The hub's HTTP API, enrolment codes, the gate-side pull/push worker and sneakernet
-import are the rest of the sync issue; this package holds the hub's core so far.
-Depends on ``verifier`` only.
+``sync.client`` (the gate's pull/push client, standard library only), ``sync.wire``
+(header names, page and upload caps, the clock skew allowed) and
+``sync.request_auth`` (signing and checking an upload). The reference hub itself is the
+top-level package ``hub``, which imports these; nothing here imports the hub, so a gate
+that syncs loads none of it.
 """
-
-from .authority import Authority, Conflict
-from .intake import Intake, IntakeResult
-
-__all__ = ["Authority", "Conflict", "Intake", "IntakeResult"]

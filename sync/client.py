@@ -32,10 +32,10 @@ from verifier import Checkpoint
 from verifier.blocks import read_blocks
 
 from .request_auth import sign_request
+from .wire import HEADER_HEIGHT
 
 CURSOR_KEY = "hub_acked_seq"
 LAST_SUCCESS_KEY = "hub_last_success"  # Unix time of the last exchange with nothing wrong
-HEADER_HEIGHT = "X-Gatehouse-Height"  # the hub's head height, beside each page of blocks
 #: Times one push signs a batch again after the hub refused it as a replay (409, no acked).
 MAX_RESIGN = 2
 

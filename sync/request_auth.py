@@ -4,7 +4,8 @@ A gate signs ``GH1-REQUEST`` + ``METHOD\\nPATH\\nTIME\\n`` + SHA-256(body) with 
 key and sends the device id, the time and the signature in headers. The hub accepts a
 request only from an enrolled, unrevoked device, only within ``MAX_SKEW`` seconds of its
 own clock, and only once: a captured request replayed within that window is refused,
-and one replayed later is stale.
+and one replayed later is stale. Both sides use this module: the gate's client signs
+(:func:`sign_request`), the hub checks (:func:`check_request`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import hashlib
 
 from verifier.keys import TAG_REQUEST, Signer, verify
 
-HEADER_DEVICE = "X-Gatehouse-Device"
-HEADER_TIME = "X-Gatehouse-Time"
-HEADER_SIGNATURE = "X-Gatehouse-Signature"
-MAX_SKEW = 120  # seconds
+from .wire import HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME, MAX_SKEW
 
 
 def request_message(method: str, path: str, time: int, body: bytes) -> bytes:

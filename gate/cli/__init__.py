@@ -8,8 +8,8 @@ Text output is for people (one line per decision, the reason in words); ``--json
 for programs and keeps the keys documented in docs/protocol.md.
 
 One module per command group (``decide``, ``ledger``, ``records``, ``device``,
-``config_cmd``, ``lane``, ``sync``, ``demo``; the hub's commands come from
-``gate.hubcli``), each adding its parsers with ``add_commands``. This module builds the
+``config_cmd``, ``lane``, ``sync``, ``hub``, ``demo``), each adding its parsers with
+``add_commands``. This module builds the
 parser and turns errors into exit codes. Command modules import only what light
 commands need (``verifier``, ``errors``); the camera stack, the daemon, the demo and the
 hub are imported inside the command that runs them, so ``gate check`` or ``gate relay
@@ -26,8 +26,7 @@ import sys
 from errors import DeviceKeyError, GatehouseError, StoreCorrupt
 
 from ..config import config_path, load_config
-from ..hubcli import add_hub_commands
-from . import config_cmd, decide, demo, device, lane, ledger, records, sync
+from . import config_cmd, decide, demo, device, hub, lane, ledger, records, sync
 from .base import EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, Parser
 
 __all__ = ["build_parser", "main"]
@@ -45,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in _GROUPS:
         group.add_commands(sub, common)
-    add_hub_commands(sub, Parser)
+    hub.add_commands(sub, common)
     demo.add_commands(sub, common)
     return parser
 

@@ -10,59 +10,17 @@ reports the double entry, and each gate learns the other's admissions.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from hub.served import ServedHub, free_port
 
 from .example import demo_signer, demo_ticket, live_code
 from .shell import admit_shown, capture, shown
 
 EVENT = "demo-hub"
 GATES = ("north-1", "south-2")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServedHub:
-    """``gate hub serve`` in a child process on loopback, as systemd would run it; its
-    output goes to ``log``. (bench/sync.py serves its hubs the same way.)"""
-
-    def __init__(self, hub_dir: Path, port: int, log: Path, *, heartbeat: float = 1.0,
-                 start_timeout: float = 30.0) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gate", "hub", "--dir", str(hub_dir), "serve",
-             "--port", str(port), "--heartbeat", str(heartbeat)],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/v1/status", timeout=2):
-                    return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"gate hub serve did not start; see {log}") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
 
 def _wait(condition: Callable[[], bool], seconds: float) -> bool:

@@ -27,16 +27,24 @@ from typing import Any
 import pytest
 
 from gate.config import load_config
-from gate.demo.hub_part import ServedHub, free_port
+from hub import Hub
+from hub.served import ServedHub, free_port
 from sync.client import HubClient, PushReport
-from sync.hub import Hub
 from sync.request_auth import sign_request
 from verifier import Checkpoint, verify_records
 
+from ..hubkit import (
+    RunningHub,
+    admitted,
+    gate,
+    held_rows,
+    make_gate,
+    redeems,
+    seed_hub,
+    wait_for,
+)
 from ..ledgerkit import NOW, code
-from .conftest import RunningHub, held_rows, seed_hub
 from .faultproxy import KINDS, FaultProxy
-from .test_sync_e2e import gate, make_gate
 
 SEED = 7  # the proxy's faults are reproducible from this (and the order gates connect)
 MAX_ROUNDS = 25  # `gate sync once` per gate before the test calls it stuck
@@ -89,23 +97,6 @@ def sync_until(configs: dict[str, Path], done: Callable[[dict[str, Any]], bool])
     raise AssertionError(f"{sorted(waiting)} not done after {MAX_ROUNDS} rounds")
 
 
-def redeems(hub_dir: Path) -> list[tuple[str, int]]:
-    """(device, seq) of every redeem event the hub has published, in ledger order."""
-    held = Hub(hub_dir)
-    try:
-        blocks = [json.loads(r[0]) for r in held.db.execute(
-            "SELECT body FROM blocks ORDER BY height")]
-    finally:
-        held.close()
-    return [(e["device"], e["seq"]) for b in blocks for e in b["events"] if e["op"] == "redeem"]
-
-
-def admitted(lines: list[str]) -> list[tuple[str, int]]:
-    records = [json.loads(line) for line in lines]
-    return [(r["device"], r["seq"]) for r in records
-            if r["result"] == "admitted" and r["ticket"] is not None]
-
-
 def assert_held_exactly_once(hub_dir: Path, config: Path, name: str) -> list[str]:
     """The hub holds exactly the gate's export, and it verifies as the gate's chain."""
     ours = gate(config, "records", "export", "-").stdout.splitlines()
@@ -114,13 +105,6 @@ def assert_held_exactly_once(hub_dir: Path, config: Path, name: str) -> list[str
     key_hex = json.loads(gate(config, "device", "show", "--json").stdout)["public_key"]
     assert verify_records(theirs, bytes.fromhex(key_hex), device=name) == len(ours)
     return ours
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def pending_events(hub_dir: Path) -> int:

@@ -27,8 +27,8 @@ from gate.sync_worker import SyncWorker
 from sync.client import HubClient
 from verifier import Checkpoint
 
+from ..hubkit import gate, make_gate
 from ..ledgerkit import NOW, LedgerKit, code, issue, show
-from .test_sync_e2e import gate, make_gate
 
 MAX_BYTES = 256 * 1024
 DEADLINE = 1.0

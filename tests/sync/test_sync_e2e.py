@@ -5,34 +5,16 @@ gate learns the others' admissions. A lying hub changes nothing."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from sync.hub import Hub
+from hub import Hub
 from verifier import verify_records
 
-from ..ledgerkit import NOW, LedgerKit, code, issue, show, signer, write_config
-from .conftest import held_rows, seed_hub
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def gate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
-    return subprocess.run([sys.executable, "-m", "gate", *args], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120, check=False)
-
-
-def make_gate(tmp_path: Path, name: str, key: bytes, url: str) -> Path:
-    state = tmp_path / name
-    state.mkdir()
-    return write_config(tmp_path / f"{name}.toml", ledger_key=key, state_dir=state,
-                        device=name, extra=f'[hub]\nurl = "{url}"\n')
+from ..hubkit import gate, held_rows, make_gate, seed_hub
+from ..ledgerkit import NOW, LedgerKit, code, issue, show, signer
 
 
 def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:

@@ -15,11 +15,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from errors import EncodingError, RecordChainError
-from verifier import parse_strict, verify_records
+from errors import EncodingError, HubRefusal, RecordChainError
 from verifier.blocks import ZERO_HASH
-from verifier.canonical import canonical_json
-from verifier.records import record_hash
+from verifier.canonical import canonical_json, parse_strict
+from verifier.records import record_hash, verify_records
 from verifier.transactions import immediate_transaction as transaction
 
 
@@ -46,7 +45,7 @@ class Intake:
             row = self.db.execute("SELECT public_key FROM devices WHERE device = ?",
                                   (device,)).fetchone()
             if row is not None and row[0] != public_key.hex():
-                raise ValueError(f"device {device!r} is enrolled with another key; revoke "
+                raise HubRefusal(409, f"device {device!r} is enrolled with another key; revoke "
                                  "it and enrol the new unit under a new device id")
             self.db.execute("INSERT OR IGNORE INTO devices(device, public_key, enrolled) "
                             "VALUES (?, ?, ?)", (device, public_key.hex(), now))

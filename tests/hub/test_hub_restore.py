@@ -28,14 +28,12 @@ from pathlib import Path
 import pytest
 
 from gate.config import load_config
+from hub import Hub
 from sync.client import CURSOR_KEY, HubClient, PushReport
-from sync.hub import Hub
 from verifier import Checkpoint, verify_records
 
+from ..hubkit import RunningHub, admitted, make_gate, redeems, seed_hub, wait_for
 from ..ledgerkit import NOW, code
-from .conftest import RunningHub, seed_hub
-from .test_faults import admitted, redeems, wait_for
-from .test_sync_e2e import make_gate
 
 DEVICE = "north-1"
 
@@ -97,8 +95,9 @@ def back_up(hub_dir: Path, to: Path) -> None:
 
 def restore(backup: Path, hub_dir: Path) -> None:
     """Put the backup back over ``hub.db`` (the hub stopped). The WAL files go: frames
-    of the lost, newer database must not be replayed onto the older copy. ``ledger.db``
-    stays as it was, ahead of the restored chain: the hub must notice and rebuild it."""
+    of the lost, newer database must not be replayed onto the older copy. The ledger
+    facts the hub checks blocks against live in ``hub.db`` too, so they come back with
+    it, level with the restored chain."""
     for name in ("hub.db-wal", "hub.db-shm"):
         (hub_dir / name).unlink(missing_ok=True)
     shutil.copyfile(backup, hub_dir / "hub.db")
@@ -140,12 +139,12 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
         # The disk is lost; the hub comes back from the backup, which holds 1..3.
         [(lost_height,)] = query(hub_dir / "hub.db", "SELECT max(height) FROM blocks")
         [(backup_height,)] = query(backup, "SELECT max(height) FROM blocks")
-        assert backup_height < lost_height  # ledger.db is ahead of the restored hub.db
+        assert backup_height < lost_height  # the lost blocks are not in the backup
         restore(backup, hub_dir)
         assert [seq for seq, _ in held_records(hub_dir / "hub.db")] == [1, 2, 3]
         hub = start_hub(hub_dir)
         client = HubClient(hub.url, cp, timeout=5, batch=2)
-        # ledger.db was rebuilt from the restored hub.db: the hub serves that chain.
+        # The hub serves the restored chain, and builds on it (below: new redeems).
         status = client.status()
         [(head,)] = query(hub_dir / "hub.db", "SELECT hash FROM blocks WHERE height = ?",
                           status["height"])

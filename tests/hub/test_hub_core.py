@@ -4,14 +4,15 @@ exactly once, double entries across gates found, every gate learning the others'
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from errors import BlockRejected
-from sync import Authority, Intake
+from errors import BlockRejected, HubRefusal, StoreCorrupt
+from hub import Authority, Intake
 from verifier import Checkpoint, Policy, verify_records
-from verifier.blocks import read_blocks
+from verifier.blocks import block_hash, read_blocks
 
 from ..ledgerkit import NOW, code, issue, show, ticket_id
 
@@ -56,13 +57,84 @@ def test_an_invalid_block_is_never_signed(hub: Authority) -> None:
     assert list(hub.blocks_since(-1)) == before
 
 
-def test_reopen_and_rebuild_the_derived_ledger(hub: Authority, tmp_path: Path) -> None:
+def test_reopen_and_rebuild_facts_left_behind(hub: Authority, tmp_path: Path) -> None:
+    """Facts not level with the blocks (here: the last block's tickets missing) are
+    rebuilt from the blocks when the hub opens; the rules then see every ticket."""
     head = hub.head()
+    hub.db.execute("DELETE FROM tickets")
+    hub.db.execute("UPDATE meta SET value = ? WHERE key = 'facts_height'", (head[0] - 1,))
     hub.close()
-    (tmp_path / "hub" / "ledger.db").unlink()  # lost, or behind after a crash
     again = Authority(tmp_path / "hub")
     assert again.head() == head
+    assert again.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 3
+    with pytest.raises(BlockRejected, match="already exists"):
+        again.append([issue("solo")], NOW)
     assert again.heartbeat(NOW)["height"] == head[0] + 1
+    again.close()
+
+
+def test_a_stored_block_that_fails_the_rules_stops_the_rebuild(hub: Authority,
+                                                                tmp_path: Path) -> None:
+    hub.db.execute("UPDATE blocks SET body = replace(body, '\"entries\":2', "
+                   "'\"entries\":3') WHERE height = 1")
+    hub.db.execute("DELETE FROM meta")
+    hub.close()
+    with pytest.raises(StoreCorrupt, match="stored block 1 does not pass"):
+        Authority(tmp_path / "hub")
+
+
+def admit_offline_and_upload(hub: Authority, tmp_path: Path) -> dict[str, Checkpoint]:
+    """Three gates offline: "solo" (one entry) admitted at two of them, "pair" at one,
+    "late" admitted and voided at one; every log uploaded and published."""
+    gates = {n: gate(tmp_path, hub, n) for n in ("north-1", "south-2", "east-3")}
+    intake = Intake(hub.db)
+    for name, cp in gates.items():
+        intake.register(name, cp.public_key, NOW)
+    assert gates["north-1"].admit(code("solo"), NOW).reason == "ok"
+    assert gates["south-2"].admit(code("solo"), NOW + 1).reason == "ok"
+    assert gates["east-3"].admit(code("pair"), NOW).reason == "ok"
+    late = gates["east-3"].admit(code("late"), NOW + 2)
+    gates["east-3"].void(late.seq, NOW + 20)
+    for name, cp in gates.items():
+        assert intake.accept(name, records(cp), NOW + 60).error is None
+    hub.heartbeat(NOW + 70)
+    return gates
+
+
+def test_an_old_hub_directory_opens_with_its_facts_rebuilt(hub: Authority,
+                                                            tmp_path: Path) -> None:
+    """A hub directory from before the facts lived in hub.db: its hub.db has the blocks
+    but no facts tables, and a ledger.db beside it (here unreadable, to show it is not
+    read). It opens, rebuilds the facts from the blocks in one go, reports the same
+    conflicts, and goes on refusing what a gate would refuse."""
+    gates = admit_offline_and_upload(hub, tmp_path)
+    before, head = hub.conflicts(), hub.head()
+    assert [c.ticket for c in before] == [ticket_id("solo")]
+    hub.close()
+    old = sqlite3.connect(tmp_path / "hub" / "hub.db")
+    old.executescript("DROP TABLE meta; DROP TABLE shows; DROP TABLE tickets; "
+                      "DROP TABLE redeems; DROP TABLE voids;")
+    old.close()
+    (tmp_path / "hub" / "ledger.db").write_bytes(b"not a database any more")
+
+    again = Authority(tmp_path / "hub")
+    assert again.head() == head
+    assert again.conflicts() == before
+    count = again.db.execute
+    assert count("SELECT value FROM meta WHERE key = 'facts_height'").fetchone() == \
+        (str(head[0]),)
+    assert (count("SELECT count(*) FROM redeems").fetchone(),
+            count("SELECT count(*) FROM voids").fetchone()) == ((4,), (1,))
+    with pytest.raises(BlockRejected, match="already exists"):
+        again.append([issue("pair")], NOW + 80)
+    with pytest.raises(BlockRejected, match="not defined"):
+        again.append([issue("x", event="no-such-show")], NOW + 80)
+    block = again.append([issue("after")], NOW + 80)
+    for cp in gates.values():
+        assert cp.apply_lines(read_blocks(list(again.blocks_since(cp.store.head().height)))
+                              ).error is None
+        assert cp.store.head().hash == block_hash(block).hex()
+        cp.close()
     again.close()
 
 
@@ -126,7 +198,7 @@ def test_refusals_name_the_seq(hub: Authority, tmp_path: Path) -> None:
     assert "seq 1 conflicts" in (conflicting.error or "")
     rest = intake.accept("north-1", lines[1:], NOW)
     assert (rest.acked, rest.accepted, rest.error) == (4, 3, None)
-    with pytest.raises(ValueError, match="another key"):
+    with pytest.raises(HubRefusal, match="another key"):
         intake.register("north-1", other.public_key, NOW)
     intake.revoke("north-1", NOW)
     assert "revoked" in (intake.accept("north-1", lines, NOW).error or "")
@@ -154,9 +226,9 @@ def test_a_big_batch_is_checked_whole_then_signed_in_several_blocks(
         hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A sale larger than one block travels as several; a bad row anywhere in it (here
     the last) signs nothing at all, not the blocks before it."""
-    import sync.authority
+    from hub import authority
 
-    monkeypatch.setattr(sync.authority, "MAX_BLOCK_EVENTS", 4)
+    monkeypatch.setattr(authority, "MAX_BLOCK_EVENTS", 4)
     before = list(hub.blocks_since(-1))
     bad = [issue(f"bulk{i}") for i in range(9)] + [issue("solo")]  # solo exists already
     with pytest.raises(BlockRejected, match=f"ticket {ticket_id('solo')} already exists"):
@@ -171,9 +243,9 @@ def test_a_big_batch_is_checked_whole_then_signed_in_several_blocks(
 
 def test_many_queued_redeems_travel_in_bounded_blocks(
         hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sync.authority
+    from hub import authority
 
-    monkeypatch.setattr(sync.authority, "MAX_BLOCK_EVENTS", 3)
+    monkeypatch.setattr(authority, "MAX_BLOCK_EVENTS", 3)
     hub.publish([issue(f"fan{i}") for i in range(10)], NOW - 400)
     cp = gate(tmp_path, hub, "north-1")
     for i in range(10):

@@ -1,11 +1,16 @@
-"""The reference hub's own state: one SQLite file, ``hub.db``, in the hub directory.
+"""The reference hub's state: one SQLite file, ``hub.db``, in the hub directory.
 
-``hub.db`` is the hub's source of truth: the signed blocks exactly as served, the
-enrolled devices, every record received, and the ``redeem``/``void`` events waiting
-for the next block. Beside it, ``ledger.db`` is a verifier store holding the same chain
-(derived from ``hub.db`` and rebuilt from it when they disagree): the authority applies
-each block there before publishing it, so the hub never signs a block a gate would
-refuse, and it reads ticket entries and admissions there to find double entries.
+``hub.db`` holds everything the hub knows, so one transaction can change any of it:
+the signed blocks exactly as served, the enrolled devices, every record received, the
+``redeem``/``void`` events waiting for the next block, and the ledger facts derived
+from the blocks (``hub.facts``: shows, tickets with their entries and revocation,
+redeems, voids), which the ledger rules and the conflict report read. The facts of a
+block are written in the transaction that stores it, so they can never disagree with
+the blocks; ``meta.facts_height`` says which block they are level with.
+
+Older hubs kept the facts in a second file, ``ledger.db`` (a copy of the gate's store);
+a ``hub.db`` from then has no facts yet, and the authority rebuilds them from its blocks
+when it opens it. ``ledger.db`` is not read any more.
 """
 
 from __future__ import annotations
@@ -53,6 +58,34 @@ CREATE TABLE IF NOT EXISTS pending (
     id    INTEGER PRIMARY KEY AUTOINCREMENT,
     event TEXT NOT NULL           -- a redeem or void event for the next block
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,       -- facts_height: the block the facts are level with
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The ledger facts (hub/facts.py), derived from the blocks in the same transaction.
+CREATE TABLE IF NOT EXISTS shows (
+    event TEXT PRIMARY KEY        -- defined by an `event` op
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tickets (
+    id      BLOB PRIMARY KEY,     -- the 16 bytes of the ticket id
+    entries INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS redeems (
+    device TEXT NOT NULL,         -- an admission a gate uploaded, as published
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (device, seq)
+);
+CREATE INDEX IF NOT EXISTS redeems_by_ticket ON redeems (ticket);
+CREATE TABLE IF NOT EXISTS voids (
+    device TEXT NOT NULL,         -- cancels the redeem with the same device, seq, ticket
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    PRIMARY KEY (device, seq)
+) WITHOUT ROWID;
 """
 
 

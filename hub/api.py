@@ -32,16 +32,18 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from errors import GatehouseError, HubRefusal
+from sync.wire import (
+    HEADER_DEVICE,
+    HEADER_HEIGHT,
+    HEADER_SIGNATURE,
+    HEADER_TIME,
+    MAX_PAGE_BYTES,
+    MAX_RECORDS_PER_REQUEST,
+)
 
-from .hub import Hub
-from .request_auth import HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME
+from .service import Hub
 
 T = TypeVar("T")
-MAX_RECORDS_PER_REQUEST = 5000
-#: A reply to /v1/blocks holds at most this much (and at least one block); the header
-#: X-Gatehouse-Height tells the gate whether to ask again.
-MAX_PAGE_BYTES = 8 * 1024 * 1024
-HEADER_HEIGHT = "X-Gatehouse-Height"
 
 
 class HubWorker:

@@ -1,5 +1,11 @@
 """``gate hub …``: the operator's commands for the reference hub (the ``hub`` extra).
 
+The gate's command line hands everything after ``hub`` to :func:`main` and imports
+this module only then, so no other ``gate`` command loads the hub. Errors other than a
+refused block propagate to that caller, which prints and maps them as for every
+``gate`` command (one line on stderr; exit 2 for usage and configuration, 3 for a
+damaged database or key).
+
 Enough to run a show end to end without any other backend: create the hub, define a
 show, issue tickets one by one or from a CSV file, transfer and revoke them, make test
 wallets, hand out enrolment codes, serve the API, take a gate's records from a USB
@@ -18,18 +24,30 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from errors import BlockRejected, ConfigError
-from verifier import Signer, encode_token, step_of
+from errors import BlockRejected, ConfigError, HubRefusal
+from verifier.keys import Signer
+from verifier.token import encode_token, step_of
+
+from .service import Hub
 
 ENV_DIR = "GATEHOUSE_HUB_DIR"
+EXIT_USAGE = 2
 
 
-def add_hub_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    hub = sub.add_parser("hub", help="the reference hub (ledger authority, record intake)")
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line, as every other ``gate`` usage error does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"gate: {message} (see gate hub --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    hub = _Parser(prog="gate hub",
+                  description="The reference hub: ledger authority and record intake.")
     hub.add_argument("--dir", metavar="DIR", help=f"hub directory (default ${ENV_DIR})")
-    hsub = hub.add_subparsers(dest="hub_command", required=True, parser_class=parser_class)
+    hsub = hub.add_subparsers(dest="hub_command", required=True, parser_class=_Parser)
 
     p = hsub.add_parser("init", help="create the hub directory and its ledger key")
     p = hsub.add_parser("serve", help="serve the hub API")
@@ -69,7 +87,12 @@ def add_hub_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> N
     p = hsub.add_parser("records", help="records brought on a USB stick")
     p.add_argument("action", choices=["import"])
     p.add_argument("file", metavar="FILE", help="a gate's `gate records export` file")
-    hub.set_defaults(handler=None, run=run_hub)
+    return hub
+
+
+def main(argv: list[str]) -> int:
+    """``gate hub ARGV…``: the exit status (argparse exits 2 itself on a usage error)."""
+    return run_hub(build_parser().parse_args(argv))
 
 
 def _ticket_options(p: argparse.ArgumentParser) -> None:
@@ -121,12 +144,10 @@ def run_hub(args: argparse.Namespace) -> int:
     hub_dir = _hub_dir(args)
     if command == "init":
         hub_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    from sync.hub import Hub  # the hub extra: only for hub commands
-
     if command == "serve":
-        import uvicorn
+        import uvicorn  # the hub extra's server: only for `gate hub serve`
 
-        from sync.hub_api import create_app
+        from .api import create_app
         uvicorn.run(create_app(hub_dir, heartbeat=args.heartbeat), host=args.host,
                     port=args.port, log_level="info")
         return 0
@@ -140,7 +161,7 @@ def run_hub(args: argparse.Namespace) -> int:
         hub.close()
 
 
-def _run(hub: Any, args: argparse.Namespace, now: int) -> int:
+def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
     command = args.hub_command
     authority = hub.authority
     if command == "init":
@@ -174,7 +195,7 @@ def _run(hub: Any, args: argparse.Namespace, now: int) -> int:
     elif command == "register":
         try:
             hub.intake.register(args.device, bytes.fromhex(args.public_key), now)
-        except ValueError as exc:
+        except (ValueError, HubRefusal) as exc:  # not hex; enrolled with another key
             raise ConfigError(f"device {args.device}: {exc}") from None
         print(f"device {args.device} enrolled")
     elif command == "revoke-device":
@@ -195,7 +216,7 @@ def _run(hub: Any, args: argparse.Namespace, now: int) -> int:
     return 0
 
 
-def _import_records(hub: Any, path: Path, now: int) -> int:
+def _import_records(hub: Hub, path: Path, now: int) -> int:
     """A gate's export brought by hand: the same idempotence as the API."""
     try:
         lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]

@@ -1,12 +1,17 @@
 """The ledger authority of the reference hub: signs, validates, stores and serves blocks.
 
-Every block is applied to the hub's own verifier store (``ledger.db``) before it is
-stored and served, with the same code the gates run, so the authority can never
-publish a block a gate would refuse: an issue for an undefined event, a transfer of a
-revoked ticket, a bad holder key are refused here, with the gate's own message, and
-nothing is signed. The ``redeem`` and ``void`` events that record intake queued go into
-the next block, heartbeats included, so gates learn of each other's admissions.
+Every block is checked with the gates' own chain and event rules
+(``verifier.ledger_rules``) over the facts the hub keeps in ``hub.db`` (``hub.facts``)
+before it is signed, stored and served, so the authority can never publish a block a
+gate would refuse: an issue for an undefined event, a transfer of a revoked ticket, a
+bad holder key are refused here, with the gate's own message, and nothing is signed.
+The block and its facts are stored in one transaction, under ``hub.db``'s write lock
+taken before the head is read, so another process of this hub (the server's heartbeat,
+an operator's command) appending at the same time simply goes first. The ``redeem``
+and ``void`` events that record intake queued go into the next block, heartbeats
+included, so gates learn of each other's admissions.
 
+The hub never opens the gate's store: what it needs of the ledger is in its own tables.
 The signing key lives in the hub directory as ``authority.key`` (mode 0600), made the
 same careful way as a gate's device key.
 """
@@ -21,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from errors import BlockRejected, InvalidArgument
-from verifier import LedgerStore, Signer, make_block, parse_block
-from verifier.blocks import ZERO_HASH, block_hash
+from verifier.blocks import block_hash, make_block, parse_block
 from verifier.canonical import canonical_json
 from verifier.device_key import load_device_key
+from verifier.keys import Signer
+from verifier.ledger_rules import check_events, check_successor
 from verifier.transactions import immediate_transaction as transaction
 
-from .hub_db import open_hub_db
+from . import facts
+from .db import HUB_DB, open_hub_db
 
 AUTHORITY_KEY = "authority.key"
 
@@ -53,15 +60,18 @@ class Authority:
     def __init__(self, hub_dir: str | Path) -> None:
         self.hub_dir = Path(hub_dir)
         self.db = open_hub_db(self.hub_dir)
-        self.signer: Signer = load_device_key(self.hub_dir, name=AUTHORITY_KEY)
-        self.ledger = self._open_ledger()
+        try:
+            self.signer: Signer = load_device_key(self.hub_dir, name=AUTHORITY_KEY)
+            self._level_facts()
+        except BaseException:
+            self.db.close()
+            raise
 
     @property
     def public_key(self) -> bytes:
         return self.signer.public_key
 
     def close(self) -> None:
-        self.ledger.close()
         self.db.close()
 
     def __enter__(self) -> Authority:
@@ -70,34 +80,18 @@ class Authority:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open_ledger(self) -> LedgerStore:
-        """The verifier copy of the chain; rebuilt from ``hub.db`` if the two disagree
-        (a crash between applying a block there and storing it here).
-
-        Compared under ``hub.db``'s write lock, which :meth:`append` holds across both
-        files: without it, another process of this hub (the server's heartbeat) caught
-        between the two commits looks like a crash, and the rebuild deletes the files
-        under the live server."""
+    def _level_facts(self) -> None:
+        """Rebuild the facts from the stored blocks, in one transaction, when they are
+        not level with them: a ``hub.db`` from a hub that kept them in ``ledger.db``, or
+        blocks put in by other means (a benchmark's prepared ledger)."""
+        if facts.facts_height(self.db) == facts.head(self.db).height:
+            return  # the usual case, read without the write lock
         with transaction(self.db):
-            return self._compare_or_rebuild()
-
-    def _compare_or_rebuild(self) -> LedgerStore:
-        store = LedgerStore(self.hub_dir, ledger_key=self.public_key, records=False)
-        row = self.db.execute("SELECT height, hash FROM blocks ORDER BY height DESC "
-                              "LIMIT 1").fetchone()
-        head = store.head()
-        if (head.height, head.hash) == ((row[0], row[1]) if row else (-1, ZERO_HASH)):
-            return store
-        store.close()
-        for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
-            (self.hub_dir / name).unlink(missing_ok=True)
-        store = LedgerStore(self.hub_dir, ledger_key=self.public_key, records=False)
-        for (body,) in self.db.execute("SELECT body FROM blocks ORDER BY height"):
-            store.apply_block(parse_block(body))
-        return store
+            if facts.facts_height(self.db) != facts.head(self.db).height:
+                facts.rebuild(self.db, self.public_key, str(self.hub_dir / HUB_DB))
 
     def head(self) -> tuple[int, str, int | None]:
-        head = self.ledger.head()
+        head = facts.head(self.db)
         return head.height, head.hash, head.time
 
     def publish(self, events: list[dict[str, Any]], now: int) -> list[dict[str, Any]]:
@@ -111,7 +105,7 @@ class Authority:
         height, prev, last_time = self.head()
         whole = make_block(self.signer, height + 1, prev,
                            max(now, last_time if last_time is not None else now), events)
-        self.ledger.check_events(parse_block(canonical_json(whole)))
+        check_events(parse_block(canonical_json(whole)), facts.HubFacts(self.db))
         return [self.append(events[i:i + MAX_BLOCK_EVENTS], now)
                 for i in range(0, len(events), MAX_BLOCK_EVENTS)]
 
@@ -120,30 +114,24 @@ class Authority:
         to :data:`MAX_BLOCK_EVENTS` in all (the rest wait for the next block).
 
         Raises :class:`BlockRejected` (nothing signed, nothing dequeued) when the block
-        would be invalid for a gate. ``hub.db``'s write lock is held from before the
-        block is applied to ``ledger.db`` until it is stored, so other processes of this
-        hub never see one file ahead of the other (see :meth:`_open_ledger`).
+        would be invalid for a gate. The write lock is taken before the head is read, so
+        a block another process of this hub appended first is built upon.
         """
         if len(events) > MAX_BLOCK_EVENTS:
             raise InvalidArgument(f"{len(events)} events is more than one block carries "
-                             f"({MAX_BLOCK_EVENTS}); use publish()")
+                                  f"({MAX_BLOCK_EVENTS}); use publish()")
         with transaction(self.db):
-            for attempt in range(3):
-                height, prev, last_time = self.head()
-                pending = self.db.execute("SELECT id, event FROM pending ORDER BY id LIMIT ?",
-                                          (MAX_BLOCK_EVENTS - len(events),)).fetchall()
-                body = list(events) + [json.loads(event) for _, event in pending]
-                block = make_block(self.signer, height + 1, prev,
-                                   max(now, last_time if last_time is not None else now), body)
-                line = canonical_json(block).decode("utf-8")
-                try:
-                    self.ledger.apply_block(parse_block(line))  # the gates' own rules
-                    break
-                except BlockRejected as exc:
-                    # Another process of this hub (the server's heartbeat, an operator's
-                    # command) appended first: build on its block instead.
-                    if exc.reason not in ("height", "prev", "fork") or attempt == 2:
-                        raise
+            head = facts.head(self.db)
+            pending = self.db.execute("SELECT id, event FROM pending ORDER BY id LIMIT ?",
+                                      (MAX_BLOCK_EVENTS - len(events),)).fetchall()
+            body = list(events) + [json.loads(event) for _, event in pending]
+            block = make_block(self.signer, head.height + 1, head.hash,
+                               max(now, head.time if head.time is not None else now), body)
+            line = canonical_json(block).decode("utf-8")
+            parsed = parse_block(line)  # the gates' own checks, then their chain rules
+            check_successor(parsed, head, self.public_key)
+            check_events(parsed, facts.HubFacts(self.db))
+            facts.add_block(self.db, parsed)
             self.db.execute("INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
                             (block["height"], block_hash(block).hex(), block["time"], line))
             if pending:
@@ -184,18 +172,9 @@ class Authority:
 
     def conflicts(self) -> list[Conflict]:
         """Tickets with more counted admissions than entries, from the published ledger."""
-        rows = self.ledger.conn.execute(
-            "SELECT a.ticket, t.entries, count(*) FROM admissions a JOIN tickets t "
-            "ON t.id = a.ticket WHERE NOT EXISTS (SELECT 1 FROM voids v WHERE "
-            "v.device = a.device AND v.seq = a.seq AND v.ticket = a.ticket) "
-            "GROUP BY a.ticket HAVING count(*) > t.entries").fetchall()
-        found = []
-        for ticket, entries, _ in rows:
-            admissions = sorted(((a.device, a.seq, a.at) for a in self.ledger.admissions(ticket)),
-                                key=lambda x: (x[2], x[0], x[1]))
-            found.append(Conflict(ticket=str(uuid.UUID(bytes=ticket)), entries=entries,
-                                  admissions=tuple(admissions)))
-        return found
+        return [Conflict(ticket=str(uuid.UUID(bytes=ticket)), entries=entries,
+                         admissions=tuple(admissions))
+                for ticket, entries, admissions in facts.over_admitted(self.db)]
 
 
 __all__ = ["AUTHORITY_KEY", "MAX_BLOCK_EVENTS", "Authority", "BlockRejected", "Conflict"]

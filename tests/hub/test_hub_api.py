@@ -4,7 +4,6 @@ cannot be replayed or forged, blocks (gzip), conflicts."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,8 +13,9 @@ import httpx
 import pytest
 import uvicorn
 
-from sync import Authority
-from sync.hub_api import create_app
+from hub import Authority
+from hub.api import create_app
+from hub.served import free_port
 from sync.request_auth import sign_request
 from verifier import Checkpoint, Policy, Signer
 from verifier.blocks import read_blocks
@@ -23,12 +23,6 @@ from verifier.blocks import read_blocks
 from ..ledgerkit import NOW, code, issue, show
 
 POLICY = Policy(events=frozenset({"show"}))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -55,7 +49,7 @@ def hub_url(tmp_path: Path) -> Iterator[str]:
 
 def enrol_code(tmp_path: Path) -> str:
     """Made by the hub operator (`gate hub enrol-code`); the hub's own database holds it."""
-    from sync.hub import Hub
+    from hub import Hub
     hub = Hub(tmp_path / "hub")
     try:
         return hub.enrol_code(NOW + 30)
@@ -134,9 +128,9 @@ def test_a_gate_far_behind_pulls_page_after_page(tmp_path: Path, start_hub,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages bound the memory of both sides; the gate keeps asking until it holds the
     height the hub announces, in one pull."""
-    import sync.hub_api
+    from hub import api as hub_api
 
-    from .conftest import seed_hub
+    from ..hubkit import seed_hub
 
     hub_dir = tmp_path / "hub"
     key = seed_hub(hub_dir)
@@ -144,7 +138,7 @@ def test_a_gate_far_behind_pulls_page_after_page(tmp_path: Path, start_hub,
         for i in range(12):
             authority.append([issue(f"later{i}")], NOW - 400)
         height = authority.head()[0]
-    monkeypatch.setattr(sync.hub_api, "MAX_PAGE_BYTES", 2000)  # two or three blocks a page
+    monkeypatch.setattr(hub_api, "MAX_PAGE_BYTES", 2000)  # two or three blocks a page
     hub = start_hub(hub_dir, heartbeat=0)
     from sync.client import HubClient
 

@@ -11,10 +11,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
 
-from sync.hub_api import create_app
+from hub.api import create_app
 
+from ..hubkit import seed_hub
 from ..ledgerkit import NOW
-from .conftest import seed_hub
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ def test_operator_commands_and_sneakernet(tmp_path: Path) -> None:
     assert twice.returncode == 1 and "does not exist" in twice.stderr
 
     # The ledger goes to the gate on a stick (the hub's blocks as a JSONL file).
-    from sync import Authority
+    from hub import Authority
     with Authority(tmp_path / "hub") as authority:
         (tmp_path / "ledger.jsonl").write_text(
             "".join(line + "\n" for line in authority.blocks_since(-1)))

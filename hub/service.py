@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from errors import HubRefusal
+from sync.request_auth import check_request
+from sync.wire import MAX_SKEW
 from verifier.transactions import immediate_transaction as transaction
 
 from .authority import Authority, Conflict
 from .intake import Intake, IntakeResult
-from .request_auth import MAX_SKEW, check_request
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on a Pi
-
-
 
 
 class Hub:
@@ -62,10 +61,7 @@ class Hub:
                 raise HubRefusal(403, "enrolment code unknown, already used or expired")
             self.db.execute("UPDATE enrol_codes SET used = ?, device = ? WHERE code_hash = ?",
                             (now, device, _code_hash(code.strip().upper())))
-        try:
-            self.intake.register(device, public_key, now)
-        except ValueError as exc:
-            raise HubRefusal(409, str(exc)) from None
+        self.intake.register(device, public_key, now)  # HubRefusal 409: another key
         return {"device": device, "ledger_key": self.authority.public_key.hex(),
                 "server_time": now}
 
