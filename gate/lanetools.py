@@ -131,7 +131,7 @@ def selftest(cfg: GateConfig, *, pulse: bool) -> int:
     def state() -> str:
         with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
                         policy=cfg.policy) as cp:
-            head = cp.store.head()
+            head = cp.ledger.head()
             return f"ledger height {head.height}, device key {cp.public_key.hex()[:16]}…"
 
     report.run("state", state)

@@ -23,7 +23,7 @@ from verifier.canonical import canonical_json
 from verifier.device_key import load_device_key
 from verifier.records import make_record
 from verifier.schema import SCHEMA_V1
-from verifier.store import LedgerStore, _statements
+from verifier.state_files import StateFiles, statements
 
 from .ledgerkit import NOW, LedgerKit, code, issue, show, signer, simple_ledger, ticket_id
 
@@ -50,7 +50,7 @@ def test_fork_is_refused_and_reported(state_dir: Path) -> None:
         other.append([show()])
         other.append([issue("someone-else")])  # same authority, different block 1
         with pytest.raises(ForkDetected, match="block 1"):
-            cp.store.apply_block(parse_block(other.lines()[1]))
+            cp.ledger.apply_block(parse_block(other.lines()[1]))
         assert cp.status()["tickets"] == 3
 
 
@@ -61,7 +61,7 @@ def test_forged_block_at_held_height_is_a_plain_rejection(state_dir: Path) -> No
     with gate(state_dir, kit) as cp:
         apply(cp, kit)
         with pytest.raises(BlockRejected) as info:
-            cp.store.apply_block(parse_block(forger.lines()[0]))
+            cp.ledger.apply_block(parse_block(forger.lines()[0]))
         assert not isinstance(info.value, ForkDetected)
         assert info.value.reason == "signature"
 
@@ -73,8 +73,8 @@ def test_height_gap_and_prev_mismatch(state_dir: Path) -> None:
     with gate(state_dir, kit) as cp:
         cp.apply_lines(read_blocks(kit.lines()[:2]))
         with pytest.raises(BlockRejected, match="height gap"):
-            cp.store.apply_block(parse_block(kit.lines()[3]))
-        assert cp.store.head().height == 1
+            cp.ledger.apply_block(parse_block(kit.lines()[3]))
+        assert cp.ledger.head().height == 1
 
 
 def test_a_block_applies_whole_or_not_at_all(state_dir: Path) -> None:
@@ -88,7 +88,7 @@ def test_a_block_applies_whole_or_not_at_all(state_dir: Path) -> None:
         assert report.error is not None and report.error.height == 2
         assert "does not exist" in str(report.error)
         assert cp.status()["tickets"] == 2
-        assert cp.store.ticket(bytes.fromhex(ticket_id("late-1").replace("-", ""))) is None
+        assert cp.ledger.ticket(bytes.fromhex(ticket_id("late-1").replace("-", ""))) is None
 
 
 def test_issue_needs_a_defined_event_and_a_new_ticket(state_dir: Path, tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_ledger_key_and_device_are_pinned(state_dir: Path) -> None:
 
 def test_missing_state_dir(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist"):
-        LedgerStore(tmp_path / "nope", ledger_key=bytes(32))
+        StateFiles(tmp_path / "nope", ledger_key=bytes(32))
     assert not (tmp_path / "nope").exists()
 
 
@@ -311,7 +311,7 @@ def test_version_1_state_moves_its_log_to_records_db(state_dir: Path) -> None:
     bodies, prev = [], "0" * 64
     db = sqlite3.connect(state_dir / "ledger.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    for statement in _statements(SCHEMA_V1):
+    for statement in statements(SCHEMA_V1):
         db.execute(statement)
     db.execute("PRAGMA user_version=1")
     db.execute("INSERT INTO meta VALUES ('ledger_key', ?), ('device', 'north-1'), "

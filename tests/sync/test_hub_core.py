@@ -42,7 +42,7 @@ def records(cp: Checkpoint) -> list[str]:
 
 def test_blocks_are_ones_a_gate_accepts(hub: Authority, tmp_path: Path) -> None:
     cp = gate(tmp_path, hub, "north-1")
-    assert cp.store.head().hash == hub.head()[1]
+    assert cp.ledger.head().hash == hub.head()[1]
     assert cp.check(code("solo"), NOW).reason == "ok"
     cp.close()
 
@@ -91,7 +91,7 @@ def test_offline_gates_reconcile_exactly_once(hub: Authority, tmp_path: Path) ->
     assert [a[0] for a in conflict.admissions] == ["north-1", "south-2"]
 
     for cp in gates.values():
-        assert cp.apply_lines(read_blocks(list(hub.blocks_since(cp.store.head().height)))).error \
+        assert cp.apply_lines(read_blocks(list(hub.blocks_since(cp.ledger.head().height)))).error \
             is None
     # Every gate now knows every admission.
     assert gates["east-3"].check(code("solo", NOW + 15), NOW + 15).reason == "already_used"
