@@ -163,7 +163,7 @@ def cached_gate(ledger: Ledger, cache: Path, *, height: int, admissions: int) ->
             if report.error is not None or report.height != height:
                 raise WrongResult(f"gate state: stopped at height {report.height}: "
                                   f"{report.error}")
-            cp.store.conn.execute("PRAGMA rec.synchronous=OFF")
+            cp.files.conn.execute("PRAGMA rec.synchronous=OFF")
             now = int(time.time())
             for ticket in range(admissions):
                 decision = cp.admit(_token(ledger, ticket, now), now)
@@ -406,8 +406,8 @@ def phase_first_sync(b: Bench) -> None:
     if code != 0:
         raise WrongResult(f"gate sync once exited {code}; see {b.run_dir}/first-sync.log")
     with _checkpoint(state, ledger) as cp:
-        height = cp.store.head().height
-        tickets = cp.store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        height = cp.ledger.head().height
+        tickets = cp.files.conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
     if tickets != n or height < spec.blocks - 1:
         raise WrongResult(f"first sync: {tickets:,} tickets at height {height}, "
                           f"expected {n:,} at height >= {spec.blocks - 1}")

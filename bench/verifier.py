@@ -411,7 +411,7 @@ def phase_apply(run: Run, cp: Checkpoint, baseline_rss: float) -> None:
         raise WrongResult(f"apply: {report.applied} of {spec.blocks} blocks applied, "
                           f"error: {report.error}")
     rss_after = peak_rss_mib()
-    count = cp.store.conn.execute
+    count = cp.files.conn.execute
     tickets = count("SELECT count(*) FROM tickets").fetchone()[0]
     holders = count("SELECT count(DISTINCT holder) FROM tickets").fetchone()[0]
     if tickets != spec.tickets:
@@ -546,7 +546,7 @@ def phase_admit(run: Run, cp: Checkpoint, run_dir: Path) -> None:
     finally:
         floor_db.close()
     require_ok("admit", decisions)
-    seq, _ = cp.store.last_record()
+    seq, _ = cp.log.last_record()
     if seq != n:
         raise WrongResult(f"admit: {n} admissions but the record log ends at seq {seq}")
     # A gate that says "ok" to everything would pass the above: two refusals it must give.

@@ -88,7 +88,7 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None,
                 worker = SyncWorker(cfg, emit)
                 worker.start()
                 stack.callback(worker.stop)
-            head = checkpoint.store.head()
+            head = checkpoint.ledger.head()
             emit({"event": "started", "time": int(time.time()), "device": cfg.device,
                   "source": lane_cfg.camera, "decoder": decoder.name,
                   "ledger_height": head.height, "mode": lane.mode})

@@ -118,7 +118,7 @@ def selftest(cfg: GateConfig, *, pulse: bool) -> int:
 
     def state() -> str:
         with open_checkpoint(cfg) as cp:
-            head = cp.store.head()
+            head = cp.ledger.head()
             return f"ledger height {head.height}, device key {cp.public_key.hex()[:16]}…"
 
     report.run("state", state)

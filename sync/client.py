@@ -34,8 +34,6 @@ from verifier.blocks import read_blocks
 from .request_auth import sign_request
 from .wire import HEADER_HEIGHT
 
-CURSOR_KEY = "hub_acked_seq"
-LAST_SUCCESS_KEY = "hub_last_success"  # Unix time of the last exchange with nothing wrong
 #: Times one push signs a batch again after the hub refused it as a replay (409, no acked).
 MAX_RESIGN = 2
 
@@ -156,7 +154,7 @@ class HubClient:
         """
         applied = 0
         while True:
-            height = self.cp.store.head().height
+            height = self.cp.ledger.head().height
             status, raw, headers = self._request_with_headers(
                 "GET", f"/v1/blocks?since={height}")
             if status != 200:
@@ -177,7 +175,7 @@ class HubClient:
                 return PullReport(applied, report.height, None)
 
     def cursor(self) -> int:
-        return int(self.cp.store.meta(CURSOR_KEY) or 0)
+        return self.cp.log.upload_cursor()
 
     def push(self) -> PushReport:
         """Send records after the acknowledged cursor, in batches, until none are left."""
@@ -203,14 +201,14 @@ class HubClient:
                 # it may hold more (records brought on a USB stick), but the cursor moves
                 # only over records sent: the rest are acknowledged when they are sent.
                 moved = min(hub_acked, acked + len(lines))
-                self.cp.store.set_meta(CURSOR_KEY, str(moved))
+                self.cp.log.set_upload_cursor(moved)
                 sent += moved - acked
                 acked = moved
             elif type(hub_acked) is int and 0 <= hub_acked < acked and not rewound:
                 # The hub holds less than it once acknowledged (restored from a backup):
                 # send again from what it holds, once per push; it takes them as new.
                 rewound = True
-                self.cp.store.set_meta(CURSOR_KEY, str(hub_acked))
+                self.cp.log.set_upload_cursor(hub_acked)
                 acked = hub_acked
                 continue
             elif status == 409 and isinstance(reply, dict) and "acked" not in reply \
@@ -237,18 +235,17 @@ class HubClient:
         pulled = self.pull()
         pushed = self.push()
         if pulled.error is None and pushed.error is None:
-            self.cp.store.set_meta(LAST_SUCCESS_KEY, str(now))
+            self.cp.log.set_last_exchange(now)
         return pulled, pushed
 
     def last_success(self) -> int | None:
-        value = self.cp.store.meta(LAST_SUCCESS_KEY)
-        return int(value) if value else None
+        return self.cp.log.last_exchange()
 
     def health(self, now: int) -> dict[str, Any]:
         """Ledger age, clock offset, backlog, last success: what the alarms and the
         steward see."""
-        head = self.cp.store.head()
-        last_seq, _ = self.cp.store.last_record()
+        head = self.cp.ledger.head()
+        last_seq, _ = self.cp.log.last_record()
         last_success = self.last_success()
         info: dict[str, Any] = {
             "height": head.height,

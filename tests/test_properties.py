@@ -14,6 +14,7 @@ from errors import EncodingError
 from verifier import (
     DECISION_REASONS,
     Admission,
+    Decision,
     Policy,
     TicketInfo,
     b45decode,
@@ -23,8 +24,10 @@ from verifier import (
     encode_token,
     parse_strict,
     parse_token,
+    reasons,
 )
 from verifier.base45 import ALPHABET
+from verifier.reasons import CHECK_ORDER
 
 from .ledgerkit import NOW, signer, ticket_id
 
@@ -124,3 +127,71 @@ def test_admission_and_replay_windows() -> None:
     assert decide(VALID, NOW, OneTicketLedger(), POLICY).reason == "ok"
     used = OneTicketLedger([Admission("south-2", 3, NOW // 15 - 1, NOW - 20)])
     assert decide(VALID, NOW, used, POLICY).reason == "already_used"
+
+
+class FaultyLedger:
+    """A ledger view whose one ticket can be wrong in any of the ways the checks look for."""
+
+    def __init__(self, info: TicketInfo | None, previous: Sequence[bytes],
+                 admissions: Sequence[Admission]) -> None:
+        self.info, self.previous, self._admissions = info, list(previous), list(admissions)
+
+    def ticket(self, ticket: bytes) -> TicketInfo | None:
+        return self.info
+
+    def previous_holders(self, ticket: bytes) -> Sequence[bytes]:
+        return self.previous
+
+    def admissions(self, ticket: bytes) -> Sequence[Admission]:
+        return self._admissions
+
+
+OLD_HOLDER = signer("prop-old-holder")
+STRANGER = signer("prop-stranger")
+
+
+def _with_faults(shape: str | None, unknown: bool, signature: str | None,
+                 flags: frozenset[str], step: str | None) -> Decision:
+    """Decide on a code with the chosen faults; the slots hold faults that exclude each
+    other (one code has one shape, one signer, one step)."""
+    key = {None: HOLDER, reasons.TRANSFERRED: OLD_HOLDER,
+           reasons.BAD_SIGNATURE: STRANGER}[signature]
+    now_step = NOW // 15
+    token_step = {None: now_step, reasons.EXPIRED_CODE: now_step - POLICY.back - 1,
+                  reasons.FUTURE_CODE: now_step + POLICY.fwd + 1}[step]
+    text = encode_token(key, TICKET, token_step,
+                        version=2 if shape == reasons.UNSUPPORTED else 1)
+    if shape == reasons.NOT_A_TICKET:
+        text = "GH2" + text[3:]
+    elif shape == reasons.MALFORMED:
+        text = text[:-1]
+    used, replayed = reasons.ALREADY_USED in flags, reasons.REPLAYED in flags
+    admissions = [Admission("south-2", 1, token_step if replayed else None, NOW - 60)] \
+        if used or replayed else []
+    info = TicketInfo(
+        event="other" if reasons.WRONG_EVENT in flags else "show", holder=HOLDER.public_key,
+        valid_from=NOW + 100 if reasons.TOO_EARLY in flags else NOW - 3600,
+        until=NOW - 100 if reasons.TOO_LATE in flags else NOW + 3600,
+        zones=("south",) if reasons.WRONG_ZONE in flags else (),
+        entries=1 if used else 2, label="GA",
+        revoked="refund" if reasons.REVOKED in flags else None)
+    ledger = FaultyLedger(None if unknown else info, [OLD_HOLDER.public_key], admissions)
+    return decide(text, NOW, ledger, POLICY)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([None, reasons.NOT_A_TICKET, reasons.MALFORMED, reasons.UNSUPPORTED]),
+       st.booleans(),
+       st.sampled_from([None, reasons.TRANSFERRED, reasons.BAD_SIGNATURE]),
+       st.frozensets(st.sampled_from([reasons.REVOKED, reasons.WRONG_EVENT, reasons.WRONG_ZONE,
+                                      reasons.TOO_EARLY, reasons.TOO_LATE,
+                                      reasons.ALREADY_USED, reasons.REPLAYED])),
+       st.sampled_from([None, reasons.EXPIRED_CODE, reasons.FUTURE_CODE]))
+def test_the_first_failing_check_in_check_order_is_the_reason(
+        shape: str | None, unknown: bool, signature: str | None, flags: frozenset[str],
+        step: str | None) -> None:
+    faults = {shape, signature, step, *flags} - {None}
+    if unknown:
+        faults.add(reasons.UNKNOWN_TICKET)
+    expected = min(faults, key=CHECK_ORDER.index) if faults else reasons.OK
+    assert _with_faults(shape, unknown, signature, flags, step).reason == expected

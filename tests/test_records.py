@@ -12,6 +12,7 @@ import pytest
 from errors import RecordChainError
 from verifier import Checkpoint, Policy, verify_records
 from verifier.blocks import read_blocks
+from verifier.records import record_hash
 
 from .ledgerkit import NOW, code, simple_ledger
 
@@ -71,7 +72,7 @@ def test_export_verifies_independently(busy_gate: Checkpoint) -> None:
 def test_export_since_continues_the_chain(busy_gate: Checkpoint) -> None:
     lines = list(busy_gate.export_records(since=10))
     assert json.loads(lines[0])["seq"] == 11
-    prev = busy_gate.store.record_hash_at(10)
+    prev = record_hash(json.loads(list(busy_gate.export_records())[9])).hex()  # seq 10
     assert verify_records(lines, busy_gate.public_key, after=(10, prev)) == 13
 
 
@@ -97,6 +98,6 @@ def test_tampered_logs_do_not_verify(busy_gate: Checkpoint, tamper: str) -> None
 def test_device_key_is_private_and_stable(busy_gate: Checkpoint, state_dir: Path) -> None:
     key_file = state_dir / "device.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
-    with Checkpoint(state_dir, device="north-1", ledger_key=busy_gate.store.ledger_key,
+    with Checkpoint(state_dir, device="north-1", ledger_key=busy_gate.ledger.ledger_key,
                     policy=busy_gate.policy) as again:
         assert again.public_key == busy_gate.public_key

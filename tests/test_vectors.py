@@ -50,17 +50,17 @@ def _apply(cp: Checkpoint, path: Path):
 def test_ledger_reaches_height_and_head(vector_gate: Checkpoint) -> None:
     report = _apply(vector_gate, VECTORS / VECTOR_SCENARIO["ledger"])
     assert report.error is None
-    head = vector_gate.store.head()
+    head = vector_gate.ledger.head()
     assert head.height == VECTOR_SCENARIO["ledger_height"]
     assert head.hash == VECTOR_SCENARIO["ledger_head"]
 
 
 def test_reapplying_the_ledger_is_a_no_op(vector_gate: Checkpoint) -> None:
     _apply(vector_gate, VECTORS / "ledger.jsonl")
-    before = _dump(vector_gate.store.path)
+    before = _dump(vector_gate.files.path)
     report = _apply(vector_gate, VECTORS / "ledger.jsonl")
     assert (report.applied, report.held, report.error) == (0, 4, None)
-    assert _dump(vector_gate.store.path) == before
+    assert _dump(vector_gate.files.path) == before
 
 
 def test_every_decision_step(vector_gate: Checkpoint) -> None:
@@ -97,7 +97,7 @@ def test_tamper_file_stops_at_applied_height(case: dict, tmp_path: Path) -> None
         report = _apply(cp, VECTORS / case["file"])
         assert report.error is not None, "the tampered file must be refused"
         assert report.height == case["applied_height"]
-        assert cp.store.head().height == case["applied_height"]
+        assert cp.ledger.head().height == case["applied_height"]
     # Nothing of the bad block is applied: the state equals applying only the good prefix.
     lines = (VECTORS / case["file"]).read_text(encoding="utf-8").splitlines(keepends=True)
     prefix = lines[: case["applied_height"] + 1]

@@ -10,9 +10,11 @@ from .canonical import canonical_json, parse_strict
 from .checkpoint import ApplyReport, Checkpoint
 from .decision import Admission, Decision, LedgerView, Policy, TicketInfo, decide
 from .keys import Signer, public_key_of
+from .ledger_state import LedgerState
 from .reasons import DECISION_REASONS
+from .record_log import RecordLog
 from .records import make_record, verify_records
-from .store import LedgerStore
+from .state_files import StateFiles
 from .token import Token, encode_token, parse_token, step_of
 
 __all__ = [
@@ -22,10 +24,12 @@ __all__ = [
     "Block",
     "Checkpoint",
     "Decision",
-    "LedgerStore",
+    "LedgerState",
     "LedgerView",
     "Policy",
+    "RecordLog",
     "Signer",
+    "StateFiles",
     "TicketInfo",
     "Token",
     "b45decode",

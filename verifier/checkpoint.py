@@ -1,10 +1,15 @@
 """A checkpoint: one gate's verifier, deciding and recording against its own state.
 
-It ties the pieces together: the state directory's store, the device key that signs
-the record log, and the policy from the configuration. ``check`` is a dry run;
-``admit`` decides inside the write transaction (so two processes can never both admit
-the last entry of a ticket) and commits the decision's record, synced, before it
-returns: the caller may open the turnstile only after ``admit`` has returned.
+It ties the pieces together: the state directory's files (:mod:`verifier.state_files`),
+the ledger copy the decision reads (:mod:`verifier.ledger_state`), the record log the
+device key signs (:mod:`verifier.record_log`), and the policy from the configuration.
+``check`` is a dry run; ``admit`` decides inside the record log's write transaction (so
+two processes can never both admit the last entry of a ticket) and commits the
+decision's record, synced, before it returns: the caller may open the turnstile only
+after ``admit`` has returned.
+
+The parts are public: ``ledger`` (head, apply_block, the ledger view) and ``log`` (the
+record log and its upload cursor) for the sync client and the tools.
 """
 
 from __future__ import annotations
@@ -16,14 +21,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from errors import BlockRejected, DeviceKeyError, Refused, StoreError
+from errors import BlockRejected, DeviceKeyError, Refused
 
 from .blocks import parse_ahead
-from .canonical import canonical_json
 from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
-from .records import make_record
-from .store import DB_FILE, RECORDS_FILE, LedgerStore
+from .ledger_state import LedgerState
+from .record_log import RecordLog
+from .state_files import StateFiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,31 +50,26 @@ class Checkpoint:
         self.policy = policy
         state = Path(state_dir)
         key_file = state / KEY_FILE
-        log_files = (state / RECORDS_FILE, state / DB_FILE)  # ledger.db: before schema 2
-        if key_file.exists() and not any(f.exists() and f.stat().st_size for f in log_files):
-            # A device with an identity but no database has lost its record log; starting
-            # a new log at seq 1 under the same key would be refused by the hub and would
-            # forget admissions not yet uploaded.
-            raise StoreError(f"{log_files[0]} is missing or empty but {key_file} exists: "
-                             "this gate's record log is lost. Restore the state_dir from its "
-                             "disk, or re-provision the gate (new device key)")
-        # The store first: it refuses a missing state_dir before a key is written there.
-        self.store = LedgerStore(state, ledger_key=ledger_key, device=device,
-                                 integrity=integrity)
+        # The files first: they refuse a missing state_dir or a lost record log before a
+        # key is written there.
+        self.files = StateFiles(state, ledger_key=ledger_key, device=device,
+                                integrity=integrity)
         try:
-            pinned = self.store.device_public_key()
+            pinned = self.files.device_public_key()
             if pinned is not None and not key_file.exists():
                 raise DeviceKeyError(f"{key_file} is missing, but this state's record log is "
                                      f"signed by device key {pinned[:16]}…; the key never "
                                      "leaves the device, so re-provision the gate")
             self.signer = load_device_key(state)
-            self.store.pin_device_key(self.signer.public_key)
+            self.files.pin_device_key(self.signer.public_key)
         except BaseException:
-            self.store.close()
+            self.files.close()
             raise
+        self.ledger = LedgerState(self.files.conn, ledger_key=ledger_key, device=device)
+        self.log = RecordLog(self.files.conn, device=device, signer=self.signer)
 
     def close(self) -> None:
-        self.store.close()
+        self.files.close()
 
     def __enter__(self) -> Checkpoint:
         return self
@@ -83,7 +83,7 @@ class Checkpoint:
 
     def check(self, token: str | bytes, now: int) -> Decision:
         """Decide without recording anything."""
-        return decide(token, now, self.store, self.policy)
+        return decide(token, now, self.ledger, self.policy)
 
     def admit(self, token: str | bytes, now: int, *,
               timings: dict[str, float] | None = None) -> Decision:
@@ -93,11 +93,11 @@ class Checkpoint:
         lane logs them with every decision).
         """
         start = time.perf_counter()
-        with self.store.records_write() as conn:
-            decision = decide(token, now, self.store, self.policy)
+        with self.log.appending():  # records.db's write lock; ledger.db from a snapshot
+            decision = decide(token, now, self.ledger, self.policy)
             decided = time.perf_counter()
-            seq = self._append(conn, now, decision.ticket, decision.step, decision.result,
-                               decision.reason)
+            seq = self.log.append(now, decision.ticket, decision.step, decision.result,
+                                  decision.reason)
         if timings is not None:
             timings["decide"] = decided - start
             timings["commit"] = time.perf_counter() - decided
@@ -114,11 +114,11 @@ class Checkpoint:
             raise Refused("an override needs the steward's reason")
         if ticket is not None:
             ticket = str(uuid.UUID(ticket))
-            if self.store.ticket(uuid.UUID(ticket).bytes) is None:
+            if self.ledger.ticket(uuid.UUID(ticket).bytes) is None:
                 raise Refused(f"ticket {ticket} is not on this gate's ledger")
-        with self.store.records_write() as conn:
-            return self._append(conn, now, ticket, None, "admitted", "override",
-                                note=note.strip())
+        with self.log.appending():
+            return self.log.append(now, ticket, None, "admitted", "override",
+                                   note=note.strip())
 
     def void(self, seq: int, now: int) -> int:
         """Record that admission ``seq`` did not happen (no one passed in time).
@@ -126,20 +126,11 @@ class Checkpoint:
         The ticket may be used again; the record (``voided``/``no_passage``, ``ref`` =
         ``seq``) tells the hub, which turns it into a ``void`` event.
         """
-        with self.store.records_write() as conn:
-            ticket = self.store.admitted_ticket(seq)
+        with self.log.appending():
+            ticket = self.log.admitted_ticket(seq)
             if ticket is None:
                 raise Refused(f"record {seq} is not an admission of this gate")
-            return self._append(conn, now, ticket, None, "voided", "no_passage", ref=seq)
-
-    def _append(self, conn: Any, at: int, ticket: str | None, step: int | None, result: str,
-                reason: str, ref: int | None = None, note: str | None = None) -> int:
-        last_seq, last_hash = self.store.last_record()
-        record, digest = make_record(self.signer, device=self.device, seq=last_seq + 1,
-                                     prev=last_hash, at=at, ticket=ticket, step=step,
-                                     result=result, reason=reason, ref=ref, note=note)
-        self.store.add_record(conn, record, digest, canonical_json(record).decode("utf-8"))
-        return last_seq + 1
+            return self.log.append(now, ticket, None, "voided", "no_passage", ref=seq)
 
     def apply_lines(self, lines: Iterable[tuple[int, str | bytes]], *,
                     source: str | None = None) -> ApplyReport:
@@ -150,7 +141,7 @@ class Checkpoint:
             try:
                 if isinstance(block, BlockRejected):
                     raise block
-                if self.store.apply_block(block):
+                if self.ledger.apply_block(block):
                     applied += 1
                 else:
                     held += 1
@@ -158,13 +149,13 @@ class Checkpoint:
                 error = exc.locate(number, source)
                 break
         return ApplyReport(applied=applied, held=held, error=error,
-                           height=self.store.head().height)
+                           height=self.ledger.head().height)
 
     def export_records(self, since: int = 0) -> Iterator[str]:
-        return self.store.record_bodies(since)
+        return self.log.bodies(since)
 
     def status(self) -> dict[str, Any]:
-        return self.store.status()
+        return {**self.ledger.status(), "records": self.log.count()}
 
 
 __all__ = ["ApplyReport", "Checkpoint"]

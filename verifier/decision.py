@@ -10,7 +10,6 @@ transaction, and on in-memory fakes in property tests.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -136,8 +135,7 @@ def _closed(token: str | bytes) -> Decision:
         except TokenRejected:
             pass
         else:
-            return _reject(reasons.LANE_CLOSED, ticket=str(uuid.UUID(bytes=tok.ticket)),
-                           step=tok.step)
+            return _reject(reasons.LANE_CLOSED, ticket=tok.ticket_id, step=tok.step)
     return _reject(reasons.LANE_CLOSED)
 
 
@@ -157,7 +155,7 @@ def decide(token: str | bytes, now: int, ledger: LedgerView, policy: Policy) -> 
     except TokenRejected as exc:
         return _reject(exc.reason)
 
-    ticket_id = str(uuid.UUID(bytes=tok.ticket))
+    ticket_id = tok.ticket_id
     info = ledger.ticket(tok.ticket)
     if info is None:
         return _reject(reasons.UNKNOWN_TICKET, ticket=ticket_id, step=tok.step)

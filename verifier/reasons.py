@@ -1,7 +1,9 @@
 """The decision reasons of PROTOCOL.md section 4, and the words a steward reads for each.
 
 The codes are the wire contract; the words are for the people at the lane. The order of
-``CHECK_ORDER`` is the order the decision applies its checks in.
+``CHECK_ORDER`` is the order the decision applies its checks in: when a code fails several
+checks, the first of them is the reason (``tests/test_properties.py`` holds the decision
+to it).
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ CREATE TABLE records (
 # Version 2 moves the record log and this gate's own admissions and voids out of the
 # ledger file into records.db (RECORDS_V1), so an admission's synced commit never waits
 # for a block that is being applied: each file has its own write lock. The store copies
-# the rows into records.db and commits there before this runs (see LedgerStore._migrate).
+# the rows into records.db and commits there before this runs (see StateFiles._migrate).
 LEDGER_V2 = """
 DELETE FROM main.admissions WHERE origin = 'local';
 DELETE FROM main.voids WHERE origin = 'local';
@@ -140,4 +140,10 @@ CREATE TABLE local_voids (
 
 #: RECORDS_MIGRATIONS[i] upgrades records.db at version i to version i + 1.
 RECORDS_MIGRATIONS: tuple[str, ...] = (RECORDS_V1,)
-RECORDS_VERSION = len(RECORDS_MIGRATIONS)
+
+# records.db's meta: the upload cursor (the last seq the hub acknowledged) and the Unix
+# time of the last sync exchange with nothing wrong. Both were kept in ledger.db's meta
+# before; the state moves them over at open (``StateFiles._move_to_records``).
+UPLOAD_CURSOR_KEY = "hub_acked_seq"
+LAST_EXCHANGE_KEY = "hub_last_success"
+MOVED_TO_RECORDS = (UPLOAD_CURSOR_KEY, LAST_EXCHANGE_KEY)

@@ -42,8 +42,6 @@ class Token:
         return str(uuid.UUID(bytes=self.ticket))
 
 
-
-
 def parse_token(text: str) -> Token:
     """Parse token text; raise :class:`TokenRejected` with ``not_a_ticket``,
     ``malformed`` or ``unsupported`` in the contract's order."""

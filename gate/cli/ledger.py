@@ -61,7 +61,7 @@ def cmd_ledger_apply(cfg: GateConfig, args: argparse.Namespace) -> int:
                 print(f"gate: refused {report.error}; applied {applied} block(s) before it, "
                       f"ledger height {report.height}", file=sys.stderr)
                 return EXIT_REJECTED
-        head = cp.store.head()
+        head = cp.ledger.head()
     print(f"applied {applied} block(s), {held} already held; ledger height {head.height}, "
           f"head {head.hash}")
     return EXIT_OK

@@ -105,7 +105,7 @@ def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
     # The heartbeat carries the redeem to every gate.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        fresh = client.get("/v1/blocks", params={"since": cp.store.head().height}).text
+        fresh = client.get("/v1/blocks", params={"since": cp.ledger.head().height}).text
         if '"redeem"' in fresh:
             break
         time.sleep(0.1)

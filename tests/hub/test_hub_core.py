@@ -43,7 +43,7 @@ def records(cp: Checkpoint) -> list[str]:
 
 def test_blocks_are_ones_a_gate_accepts(hub: Authority, tmp_path: Path) -> None:
     cp = gate(tmp_path, hub, "north-1")
-    assert cp.store.head().hash == hub.head()[1]
+    assert cp.ledger.head().hash == hub.head()[1]
     assert cp.check(code("solo"), NOW).reason == "ok"
     cp.close()
 
@@ -131,9 +131,9 @@ def test_an_old_hub_directory_opens_with_its_facts_rebuilt(hub: Authority,
         again.append([issue("x", event="no-such-show")], NOW + 80)
     block = again.append([issue("after")], NOW + 80)
     for cp in gates.values():
-        assert cp.apply_lines(read_blocks(list(again.blocks_since(cp.store.head().height)))
+        assert cp.apply_lines(read_blocks(list(again.blocks_since(cp.ledger.head().height)))
                               ).error is None
-        assert cp.store.head().hash == block_hash(block).hex()
+        assert cp.ledger.head().hash == block_hash(block).hex()
         cp.close()
     again.close()
 
@@ -163,7 +163,7 @@ def test_offline_gates_reconcile_exactly_once(hub: Authority, tmp_path: Path) ->
     assert [a[0] for a in conflict.admissions] == ["north-1", "south-2"]
 
     for cp in gates.values():
-        assert cp.apply_lines(read_blocks(list(hub.blocks_since(cp.store.head().height)))).error \
+        assert cp.apply_lines(read_blocks(list(hub.blocks_since(cp.ledger.head().height)))).error \
             is None
     # Every gate now knows every admission.
     assert gates["east-3"].check(code("solo", NOW + 15), NOW + 15).reason == "already_used"

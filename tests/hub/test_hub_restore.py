@@ -29,7 +29,7 @@ import pytest
 
 from gate.config import load_config
 from hub import Hub
-from sync.client import CURSOR_KEY, HubClient, PushReport
+from sync.client import HubClient, PushReport
 from verifier import Checkpoint, verify_records
 
 from ..hubkit import RunningHub, admitted, make_gate, redeems, seed_hub, wait_for
@@ -151,7 +151,7 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
         assert status["head"] == head
 
         cp.admit("junk-5", NOW + 45)  # one the hub never saw
-        last_seq, _ = cp.store.last_record()
+        last_seq, _ = cp.log.last_record()
         assert last_seq == 9 and client.cursor() == 8
 
         # The hub refuses 9 as a gap and says it holds 3: the gate rewinds once and
@@ -159,7 +159,7 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
         report = client.push()
         assert report == PushReport(last_seq - 3, last_seq, None)
         assert client.cursor() == last_seq
-        assert cp.store.meta(CURSOR_KEY) == str(last_seq)
+        assert cp.log.upload_cursor() == last_seq
         ours = list(cp.export_records())
         public_key = cp.signer.public_key
 

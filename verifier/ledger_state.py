@@ -1,0 +1,218 @@
+"""The gate's copy of the ledger: applying blocks, and the view the decision reads.
+
+A block is checked by the pure rules of :mod:`verifier.ledger_rules` (signature, height,
+prev, time, every event against the chain held) and only then written, in one
+transaction on ``ledger.db``: it applies whole or not at all, and holds only
+``ledger.db``'s write lock, so an admission (``records.db``) never waits for it.
+
+The same object is the :class:`~verifier.decision.LedgerView` the decision reads: a
+ticket, its earlier holders, and the admissions that count for it. Those admissions
+are the ledger's ``redeem`` events and this gate's own, from its record log, which is
+why the counting query reads both files; it lives here because it is the ledger as the
+decision sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from .blocks import Block
+from .decision import Admission, TicketInfo
+from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticket_bytes
+from .transactions import file_transaction
+
+
+class LedgerState:
+    """The ledger copy over ``conn`` (a :class:`~verifier.state_files.StateFiles`
+    connection). ``device`` is this gate's id: its own admissions come from its record
+    log, and the ledger's echo of them is not counted twice."""
+
+    def __init__(self, conn: sqlite3.Connection, *, ledger_key: bytes,
+                 device: str | None) -> None:
+        self.conn = conn
+        self.ledger_key = ledger_key
+        self.device = device
+
+    # -- the chain ---------------------------------------------------------------------
+
+    def head(self) -> Head:
+        row = self.conn.execute(
+            "SELECT height, hash, time FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
+        if row is None:
+            return EMPTY_HEAD
+        return Head(row[0], row[1].hex(), row[2])
+
+    def apply_block(self, block: Block) -> bool:
+        """Apply one block in one transaction. Return False when it is already held.
+
+        Raise :class:`BlockRejected` (nothing applied) when the signature, height, prev,
+        time or any event is invalid (``verifier.ledger_rules``), and
+        :class:`ForkDetected` for a validly signed block that differs from the one held
+        at its height.
+        """
+        conn = self.conn
+        with file_transaction(conn, "main"):
+            head = self.head()
+            held = None
+            if block.height <= head.height:
+                held = conn.execute("SELECT hash FROM blocks WHERE height=?",
+                                    (block.height,)).fetchone()[0]
+            if not check_successor(block, head, self.ledger_key, held):
+                return False
+            check_events(block, _SqlFacts(conn))
+            _apply_events(conn, block)
+            conn.execute("INSERT INTO blocks(height, hash, time, n_events) VALUES (?,?,?,?)",
+                         (block.height, block.hash, block.time, len(block.events)))
+        return True
+
+    def check_events(self, block: Block) -> None:
+        """Raise :class:`BlockRejected` if ``block``'s events would be refused on top of
+        the chain held; change nothing."""
+        check_events(block, _SqlFacts(self.conn))
+
+    def status(self) -> dict[str, Any]:
+        """The head and what the ledger holds; ``admissions`` counts every admission
+        that counts, this gate's own included."""
+        head = self.head()
+        count = self.conn.execute
+        return {
+            "height": head.height,
+            "head": head.hash,
+            "time": head.time,
+            "events": count("SELECT count(*) FROM shows").fetchone()[0],
+            "tickets": count("SELECT count(*) FROM tickets").fetchone()[0],
+            "revoked": count("SELECT count(*) FROM revocations").fetchone()[0],
+            "admissions": count(f"SELECT count(*) FROM ({_COUNTED_ALL})",
+                                {"device": self.device}).fetchone()[0],
+        }
+
+    # -- the ledger view the decision reads --------------------------------------------
+
+    def ticket(self, ticket: bytes) -> TicketInfo | None:
+        row = self.conn.execute(
+            "SELECT t.event, t.holder, t.valid_from, t.until, t.zones, t.entries, t.label, "
+            "r.reason FROM tickets t LEFT JOIN revocations r ON r.ticket = t.id "
+            "WHERE t.id = ?", (ticket,)).fetchone()
+        if row is None:
+            return None
+        zones = tuple(json.loads(row[4])) if row[4] != "[]" else ()
+        return TicketInfo(event=row[0], holder=row[1], valid_from=row[2], until=row[3],
+                          zones=zones, entries=row[5], label=row[6], revoked=row[7])
+
+    def previous_holders(self, ticket: bytes) -> Sequence[bytes]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT holder FROM previous_holders WHERE ticket=? ORDER BY height", (ticket,))]
+
+    def admissions(self, ticket: bytes) -> Sequence[Admission]:
+        return [Admission(device=r[0], seq=r[1], step=r[2], at=r[3]) for r in self.conn.execute(
+            _COUNTED, {"device": self.device, "ticket": ticket})]
+
+
+# The admissions that count for a ticket (``:ticket``; _ALL: every ticket): this gate's
+# own, from its record log, and every gate's ``redeem`` events from the ledger, minus
+# those a local ``voided`` record or a ledger ``void`` cancelled (a void counts only if
+# it names the same ticket). The log is authoritative for this gate's own admissions,
+# so the ledger's echo of them (same device and seq) is not counted twice.
+_COUNTED_TEMPLATE = """
+SELECT :device AS device, l.seq, l.step, l.at FROM rec.local_admissions l
+ WHERE {local}
+   AND NOT EXISTS (SELECT 1 FROM rec.local_voids v WHERE v.seq = l.seq AND v.ticket = l.ticket)
+   AND NOT EXISTS (SELECT 1 FROM main.voids v WHERE v.device IS :device AND v.seq = l.seq
+                   AND v.ticket = l.ticket)
+UNION ALL
+SELECT a.device, a.seq, a.step, a.at FROM main.admissions a
+ WHERE {ledger}
+   AND NOT (a.device IS :device
+            AND EXISTS (SELECT 1 FROM rec.local_admissions l WHERE l.seq = a.seq))
+   AND NOT EXISTS (SELECT 1 FROM main.voids v WHERE v.device = a.device AND v.seq = a.seq
+                   AND v.ticket = a.ticket)
+   AND NOT (a.device IS :device
+            AND EXISTS (SELECT 1 FROM rec.local_voids v WHERE v.seq = a.seq
+                        AND v.ticket = a.ticket))
+"""
+_COUNTED = _COUNTED_TEMPLATE.format(local="l.ticket = :ticket", ledger="a.ticket = :ticket")
+_COUNTED_ALL = _COUNTED_TEMPLATE.format(local="1", ledger="1")
+
+
+class _SqlFacts:
+    """:class:`~verifier.ledger_rules.LedgerFacts` over ledger.db, in the caller's
+    transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def defined_shows(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT event FROM shows")}
+
+    def known_tickets(self, ids: Collection[bytes]) -> dict[bytes, bool]:
+        found: dict[bytes, bool] = {}
+        wanted = list(ids)
+        for i in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[i:i + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.conn.execute(
+                "SELECT t.id, EXISTS(SELECT 1 FROM revocations r WHERE r.ticket = t.id) "
+                f"FROM tickets t WHERE t.id IN ({marks})", chunk).fetchall())
+        return {tid: bool(revoked) for tid, revoked in found.items()}
+
+
+#: Ticket ids per ``IN (...)`` lookup (well under SQLite's limit on bound parameters).
+_LOOKUP_CHUNK = 900
+
+
+def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
+    """Apply a block's events in order inside the caller's transaction, after
+    :func:`~verifier.ledger_rules.check_events` has accepted them. Runs of ``issue``
+    events, the bulk of any sale, are inserted with one ``executemany``."""
+    height = block.height
+    issues: list[tuple[Any, ...]] = []
+
+    def flush_issues() -> None:
+        if issues:
+            conn.executemany(
+                "INSERT INTO tickets(id, event, holder, valid_from, until, zones, entries, "
+                "label, height) VALUES (?,?,?,?,?,?,?,?,?)", issues)
+            issues.clear()
+
+    for ev in block.events:
+        op = ev["op"]
+        if op == "issue":
+            issues.append((ticket_bytes(ev["ticket"]), ev["event"], bytes.fromhex(ev["holder"]),
+                           ev["from"], ev["until"], _zones_text(ev["zones"]),
+                           ev["entries"], ev["label"], height))
+            continue
+        flush_issues()
+        if op == "event":
+            conn.execute("INSERT INTO shows(event, name, starts, ends) VALUES (?,?,?,?) "
+                         "ON CONFLICT(event) DO UPDATE SET name=excluded.name, "
+                         "starts=excluded.starts, ends=excluded.ends",
+                         (ev["event"], ev["name"], ev["starts"], ev["ends"]))
+            continue
+        tid = ticket_bytes(ev["ticket"])
+        if op == "transfer":
+            conn.execute("INSERT OR IGNORE INTO previous_holders(ticket, holder, height) "
+                         "SELECT id, holder, ? FROM tickets WHERE id=?", (height, tid))
+            conn.execute("UPDATE tickets SET holder=? WHERE id=?",
+                         (bytes.fromhex(ev["holder"]), tid))
+        elif op == "revoke":
+            conn.execute("INSERT OR IGNORE INTO revocations(ticket, reason, height) "
+                         "VALUES (?,?,?)", (tid, ev["reason"], height))
+        elif op == "redeem":
+            conn.execute("INSERT OR IGNORE INTO admissions(device, seq, ticket, step, at, origin)"
+                         " VALUES (?,?,?,?,?,'ledger')",
+                         (ev["device"], ev["seq"], tid, ev["step"], ev["at"]))
+        elif op == "void":
+            conn.execute("INSERT OR IGNORE INTO voids(device, seq, ticket, origin) "
+                         "VALUES (?,?,?,'ledger')", (ev["device"], ev["seq"], tid))
+    flush_issues()
+
+
+def _zones_text(zones: list[str]) -> str:
+    """The stored form of a zone list; most tickets have none, so skip the encoder."""
+    return json.dumps(zones, ensure_ascii=False, separators=(",", ":")) if zones else "[]"
+
+
+__all__ = ["LedgerState"]
