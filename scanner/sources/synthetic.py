@@ -41,7 +41,6 @@ from ..frame import Frame
 from .base import AlarmCallback, BaseSource, Pacer
 
 if TYPE_CHECKING:
-    import numpy as np
 
     from ..render import SyntheticScene
 
@@ -121,7 +120,3 @@ class SyntheticSource(BaseSource):
         self._index += 1
         return frame
 
-
-def frames_of(scene: SyntheticScene, count: int, start: float) -> list[np.ndarray]:
-    """``count`` images of ``scene`` from ``start``, 1/30 s apart (for tests and tools)."""
-    return [scene.render(i, start + i / NOMINAL_FPS).image for i in range(count)]
