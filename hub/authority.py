@@ -105,7 +105,7 @@ class Authority:
         height, prev, last_time = self.head()
         whole = make_block(self.signer, height + 1, prev,
                            max(now, last_time if last_time is not None else now), events)
-        check_events(parse_block(canonical_json(whole)), facts.HubFacts(self.db))
+        check_events(parse_block(canonical_json(whole)), facts.hub_facts(self.db))
         return [self.append(events[i:i + MAX_BLOCK_EVENTS], now)
                 for i in range(0, len(events), MAX_BLOCK_EVENTS)]
 
@@ -130,7 +130,7 @@ class Authority:
             line = canonical_json(block).decode("utf-8")
             parsed = parse_block(line)  # the gates' own checks, then their chain rules
             check_successor(parsed, head, self.public_key)
-            check_events(parsed, facts.HubFacts(self.db))
+            check_events(parsed, facts.hub_facts(self.db))
             facts.add_block(self.db, parsed)
             self.db.execute("INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
                             (block["height"], block_hash(block).hex(), block["time"], line))

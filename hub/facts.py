@@ -3,7 +3,7 @@
 The gate's store keeps a full copy of the ledger for its decisions (holders, zones,
 validity); the hub needs much less, and keeps it beside its blocks in its own tables
 (``hub.db``): the shows defined, each ticket's entries and whether it is revoked, and
-the published ``redeem`` and ``void`` events. :class:`HubFacts` is the
+the published ``redeem`` and ``void`` events. :func:`hub_facts` is the
 :class:`~verifier.ledger_rules.LedgerFacts` the chain and event rules
 (``verifier.ledger_rules``, the gates' own) are applied over before the authority signs
 a block, and :func:`over_admitted` is the double-entry report.
@@ -15,16 +15,14 @@ in the transaction that stores the block, so blocks and facts commit together.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
 from typing import Any
 
 from errors import BlockRejected, EncodingError, StoreCorrupt
 from verifier.blocks import Block, parse_block
 from verifier.ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticket_bytes
+from verifier.sql_facts import SqlFacts
 
 FACTS_HEIGHT = "facts_height"
-#: Ticket ids per ``IN (...)`` lookup (well under SQLite's limit on bound parameters).
-_LOOKUP_CHUNK = 900
 
 # The admissions that count: published redeems not cancelled by a void naming the same
 # device, seq and ticket (the gates count them the same way).
@@ -35,24 +33,10 @@ SELECT r.device, r.seq, r.ticket, r.at FROM redeems r
 """
 
 
-class HubFacts:
-    """:class:`~verifier.ledger_rules.LedgerFacts` over ``hub.db``."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def defined_shows(self) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT event FROM shows")}
-
-    def known_tickets(self, ids: Collection[bytes]) -> dict[bytes, bool]:
-        found: dict[bytes, bool] = {}
-        wanted = list(ids)
-        for i in range(0, len(wanted), _LOOKUP_CHUNK):
-            chunk = wanted[i:i + _LOOKUP_CHUNK]
-            found.update(self.conn.execute(
-                f"SELECT id, revoked FROM tickets WHERE id IN ({','.join('?' * len(chunk))})",
-                chunk).fetchall())
-        return {tid: bool(revoked) for tid, revoked in found.items()}
+def hub_facts(conn: sqlite3.Connection) -> SqlFacts:
+    """What the chain rules read of ``hub.db``, in the caller's transaction."""
+    return SqlFacts(conn, shows_sql="SELECT event FROM shows",
+                    tickets_sql="SELECT id, revoked FROM tickets WHERE id IN ({marks})")
 
 
 def head(conn: sqlite3.Connection) -> Head:
@@ -119,7 +103,7 @@ def rebuild(conn: sqlite3.Connection, ledger_key: bytes, where: str) -> int:
         try:
             block = parse_block(body)
             check_successor(block, held, ledger_key)
-            check_events(block, HubFacts(conn))
+            check_events(block, hub_facts(conn))
         except (BlockRejected, EncodingError) as exc:
             raise StoreCorrupt(f"{where}: stored block {height} does not pass the ledger "
                                f"rules ({exc}); the hub will not run on it") from None
@@ -145,5 +129,12 @@ def over_admitted(conn: sqlite3.Connection
     return found
 
 
-__all__ = ["FACTS_HEIGHT", "HubFacts", "add_block", "facts_height", "head", "over_admitted",
-           "rebuild"]
+__all__ = [
+    "FACTS_HEIGHT",
+    "add_block",
+    "facts_height",
+    "head",
+    "hub_facts",
+    "over_admitted",
+    "rebuild",
+]

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .blocks import Block
 from .decision import Admission, TicketInfo
 from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticket_bytes
+from .sql_facts import SqlFacts
 from .transactions import file_transaction
 
 
@@ -62,7 +63,7 @@ class LedgerState:
                                     (block.height,)).fetchone()[0]
             if not check_successor(block, head, self.ledger_key, held):
                 return False
-            check_events(block, _SqlFacts(conn))
+            check_events(block, _facts(conn))
             _apply_events(conn, block)
             conn.execute("INSERT INTO blocks(height, hash, time, n_events) VALUES (?,?,?,?)",
                          (block.height, block.hash, block.time, len(block.events)))
@@ -71,7 +72,7 @@ class LedgerState:
     def check_events(self, block: Block) -> None:
         """Raise :class:`BlockRejected` if ``block``'s events would be refused on top of
         the chain held; change nothing."""
-        check_events(block, _SqlFacts(self.conn))
+        check_events(block, _facts(self.conn))
 
     def status(self) -> dict[str, Any]:
         """The head and what the ledger holds; ``admissions`` counts every admission
@@ -137,30 +138,11 @@ _COUNTED = _COUNTED_TEMPLATE.format(local="l.ticket = :ticket", ledger="a.ticket
 _COUNTED_ALL = _COUNTED_TEMPLATE.format(local="1", ledger="1")
 
 
-class _SqlFacts:
-    """:class:`~verifier.ledger_rules.LedgerFacts` over ledger.db, in the caller's
-    transaction."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def defined_shows(self) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT event FROM shows")}
-
-    def known_tickets(self, ids: Collection[bytes]) -> dict[bytes, bool]:
-        found: dict[bytes, bool] = {}
-        wanted = list(ids)
-        for i in range(0, len(wanted), _LOOKUP_CHUNK):
-            chunk = wanted[i:i + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found.update(self.conn.execute(
-                "SELECT t.id, EXISTS(SELECT 1 FROM revocations r WHERE r.ticket = t.id) "
-                f"FROM tickets t WHERE t.id IN ({marks})", chunk).fetchall())
-        return {tid: bool(revoked) for tid, revoked in found.items()}
-
-
-#: Ticket ids per ``IN (...)`` lookup (well under SQLite's limit on bound parameters).
-_LOOKUP_CHUNK = 900
+def _facts(conn: sqlite3.Connection) -> SqlFacts:
+    """What the chain rules read of ledger.db, in the caller's transaction."""
+    return SqlFacts(conn, shows_sql="SELECT event FROM shows", tickets_sql=(
+        "SELECT t.id, EXISTS(SELECT 1 FROM revocations r WHERE r.ticket = t.id) "
+        "FROM tickets t WHERE t.id IN ({marks})"))
 
 
 def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
