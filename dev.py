@@ -3,7 +3,7 @@
 
     python3 dev.py demo     # the main job: an end-to-end run over an example ledger
     python3 dev.py test     # the whole test suite
-    python3 dev.py lint     # ruff over the whole tree (CI runs it before the tests)
+    python3 dev.py lint     # ruff check and ruff format --check (CI runs it before the tests)
     python3 dev.py bench    # the verifier benchmark (minutes; not part of the tests)
 
 Needs only python3 (with its venv module; on Debian: apt-get install python3-venv).
@@ -30,8 +30,10 @@ def ensure_venv() -> None:
         try:
             venv.create(VENV, with_pip=True)
         except Exception as exc:  # ensurepip missing is the usual cause on Debian
-            sys.exit(f"dev.py: cannot create {VENV}: {exc}\n"
-                     "On Debian or Raspberry Pi OS: sudo apt-get install python3-venv")
+            sys.exit(
+                f"dev.py: cannot create {VENV}: {exc}\n"
+                "On Debian or Raspberry Pi OS: sudo apt-get install python3-venv"
+            )
     pyproject = ROOT / "pyproject.toml"
     if STAMP.exists() and STAMP.stat().st_mtime >= pyproject.stat().st_mtime:
         return
@@ -51,7 +53,9 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         return subprocess.call([str(VENV / "bin" / "gate"), "demo", *rest])
     if command == "lint":
-        return subprocess.call([str(PYTHON), "-m", "ruff", "check", "--no-cache", ".", *rest])
+        ruff = [str(PYTHON), "-m", "ruff"]
+        checked = subprocess.call([*ruff, "check", "--no-cache", ".", *rest])
+        return checked or subprocess.call([*ruff, "format", "--check", "--no-cache", "."])
     if command == "bench":
         return subprocess.call([str(PYTHON), "-m", "bench.verifier", *rest])
     return subprocess.call([str(PYTHON), "-m", "pytest", "-q", *rest])

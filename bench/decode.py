@@ -81,13 +81,12 @@ class SizeRun:
     tallies: dict[str, Tally]
     with_degradation: Counter[str] = field(default_factory=Counter)
     read_with: dict[str, Counter[str]] = field(default_factory=dict)
-    unread_by_all: list[tuple[int, frozenset[str], tuple[float, ...]]] = field(
-        default_factory=list)
+    unread_by_all: list[tuple[int, frozenset[str], tuple[float, ...]]] = field(default_factory=list)
 
 
-def corpus_frame(seed: int, size_index: int, index: int, with_code: bool,
-                 wallets: Sequence[Wallet]) -> tuple[np.ndarray, tuple[str, ...], frozenset[str],
-                                                     tuple[float, ...]]:
+def corpus_frame(
+    seed: int, size_index: int, index: int, with_code: bool, wallets: Sequence[Wallet]
+) -> tuple[np.ndarray, tuple[str, ...], frozenset[str], tuple[float, ...]]:
     """Frame ``index`` of the corpus at one size: a pure function of its arguments."""
     rng = np.random.default_rng([seed, size_index, int(with_code), index])
     texts: list[str] = []
@@ -99,24 +98,29 @@ def corpus_frame(seed: int, size_index: int, index: int, with_code: bool,
     return r.image, r.texts, r.applied, r.module_px
 
 
-def run_size(size_index: int, args: argparse.Namespace, decoders: dict,
-             wallets: Sequence[Wallet]) -> SizeRun:
+def run_size(
+    size_index: int, args: argparse.Namespace, decoders: dict, wallets: Sequence[Wallet]
+) -> SizeRun:
     size = SIZES[size_index]
-    run = SizeRun(size=size, tallies={name: Tally() for name in decoders},
-                  read_with={name: Counter() for name in decoders})
+    run = SizeRun(
+        size=size,
+        tallies={name: Tally() for name in decoders},
+        read_with={name: Counter() for name in decoders},
+    )
     names = list(decoders)
     clock = time.perf_counter_ns
     plan = [(i, True) for i in range(args.frames)] + [(i, False) for i in range(args.empty)]
     render_s = 0.0
     for n, (index, with_code) in enumerate(plan):
         t0 = time.perf_counter()
-        image, texts, applied, module_px = corpus_frame(args.seed, size_index, index,
-                                                        with_code, wallets)
+        image, texts, applied, module_px = corpus_frame(
+            args.seed, size_index, index, with_code, wallets
+        )
         render_s += time.perf_counter() - t0
         truth = set(texts)
         if with_code:
             run.with_degradation.update(applied)
-        order = names[n % len(names):] + names[:n % len(names)]
+        order = names[n % len(names) :] + names[: n % len(names)]
         read_by_any = False
         for name in order:
             t = run.tallies[name]
@@ -145,8 +149,10 @@ def run_size(size_index: int, args: argparse.Namespace, decoders: dict,
             run.unread_by_all.append((index, applied, module_px))
         if (n + 1) % 100 == 0:
             print(f"  {size[0]}x{size[1]}: {n + 1}/{len(plan)} frames", flush=True)
-    print(f"  {size[0]}x{size[1]}: {len(plan)} frames rendered in {render_s:.1f} s "
-          "(not timed)", flush=True)
+    print(
+        f"  {size[0]}x{size[1]}: {len(plan)} frames rendered in {render_s:.1f} s (not timed)",
+        flush=True,
+    )
     return run
 
 
@@ -156,22 +162,28 @@ def mean(values: Sequence[float]) -> float:
 
 def report_size(run: SizeRun, names: list[str]) -> None:
     w, h = run.size
-    section(f"{w}x{h}: {run.tallies[names[0]].frames} frames with a code, "
-            f"{run.tallies[names[0]].empty} with none")
+    section(
+        f"{w}x{h}: {run.tallies[names[0]].frames} frames with a code, "
+        f"{run.tallies[names[0]].empty} with none"
+    )
     ref = run.tallies.get(REFERENCE)
-    header = (f"{'decoder':<8} {'frames read':>17} {'all codes':>10} {'codes':>9} "
-              f"{'false':>6} {'empty:false':>11} {'mean ms':>8} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'mean vs zbar':>12}")
+    header = (
+        f"{'decoder':<8} {'frames read':>17} {'all codes':>10} {'codes':>9} "
+        f"{'false':>6} {'empty:false':>11} {'mean ms':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'mean vs zbar':>12}"
+    )
     print(header)
     print("-" * len(header))
     for name in names:
         t = run.tallies[name]
         ms = t.ms_all
         ratio = f"{mean(ms) / mean(ref.ms_all):.3f}" if ref else "-"
-        print(f"{name:<8} {t.read:>5}/{t.frames:<4} {100 * t.rate:6.2f}% {t.all_read:>10} "
-              f"{t.codes_read:>4}/{t.codes:<4} {t.false_on_codes:>6} "
-              f"{t.false_on_empty:>5}/{t.empty:<5} {mean(ms):8.2f} {percentile(ms, 50):7.2f} "
-              f"{percentile(ms, 99):7.2f} {ratio:>12}")
+        print(
+            f"{name:<8} {t.read:>5}/{t.frames:<4} {100 * t.rate:6.2f}% {t.all_read:>10} "
+            f"{t.codes_read:>4}/{t.codes:<4} {t.false_on_codes:>6} "
+            f"{t.false_on_empty:>5}/{t.empty:<5} {mean(ms):8.2f} {percentile(ms, 50):7.2f} "
+            f"{percentile(ms, 99):7.2f} {ratio:>12}"
+        )
     print("\nframes read, by degradation present (a frame has several):")
     print(f"{'degradation':<13} {'frames':>6} " + " ".join(f"{n:>8}" for n in names))
     for deg in DEGRADATIONS:
@@ -190,14 +202,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.decode",
         description="Decode rate, false decodes and time per frame of each QR decoder on "
-                    "one seeded corpus of degraded synthetic frames, side by side.")
-    p.add_argument("--frames", type=int, default=350,
-                   help="frames with a code at each size (default 350: 700 in all)")
-    p.add_argument("--empty", type=int, default=60,
-                   help="frames with no code at each size (default 60)")
+        "one seeded corpus of degraded synthetic frames, side by side.",
+    )
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=350,
+        help="frames with a code at each size (default 350: 700 in all)",
+    )
+    p.add_argument(
+        "--empty", type=int, default=60, help="frames with no code at each size (default 60)"
+    )
     p.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
-    p.add_argument("--decoders", default=",".join(DECODERS),
-                   help=f"comma-separated decoders (default {','.join(DECODERS)})")
+    p.add_argument(
+        "--decoders",
+        default=",".join(DECODERS),
+        help=f"comma-separated decoders (default {','.join(DECODERS)})",
+    )
     args = p.parse_args(argv)
     if args.frames < 1 or args.empty < 0:
         p.error("--frames must be >= 1 and --empty >= 0")
@@ -238,16 +259,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     wallets = [Wallet.named(f"bench-{i}", "bench") for i in range(WALLETS)]
 
     print(f"Gatehouse decode benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
-    print(f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
-          f"{platform.release()}, Python {platform.python_version()}, OpenCV "
-          f"{cv2.__version__} ({cv2.getNumThreads()} threads)")
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          "(other work on this machine skews every figure)")
-    print(f"corpus: seed {args.seed}; at each of {', '.join(f'{w}x{h}' for w, h in SIZES)}: "
-          f"{args.frames} frames with a code ({100 * MULTI:.0f}% of them two codes) and "
-          f"{args.empty} with none; degradation mix {DEGRADATIONS}")
-    print(f"decoders: {', '.join(names)} (default in scanner: {DEFAULT_DECODER}; "
-          f"reference: {REFERENCE})")
+    print(
+        f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, OpenCV "
+        f"{cv2.__version__} ({cv2.getNumThreads()} threads)"
+    )
+    print(
+        f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        "(other work on this machine skews every figure)"
+    )
+    print(
+        f"corpus: seed {args.seed}; at each of {', '.join(f'{w}x{h}' for w, h in SIZES)}: "
+        f"{args.frames} frames with a code ({100 * MULTI:.0f}% of them two codes) and "
+        f"{args.empty} with none; degradation mix {DEGRADATIONS}"
+    )
+    print(
+        f"decoders: {', '.join(names)} (default in scanner: {DEFAULT_DECODER}; "
+        f"reference: {REFERENCE})"
+    )
     for name, why in skipped.items():
         print(f"skipped decoder {name}: {why}")
 
@@ -266,23 +295,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in names:
             t = run.tallies[name]
             is_default = name == DEFAULT_DECODER
-            rows.append(Row(f"{name} {w}x{h} frames read", f"{100 * t.rate:.2f}%",
-                            f"{100 * ref.rate:.2f}% (zbar)" if ref else "-",
-                            f"{t.rate / ref.rate:.2f}" if ref and ref.rate else "-",
-                            f">= {100 * TARGET_READ:.0f}%" if is_default else "",
-                            verdict(t.rate >= TARGET_READ) if is_default else "-"))
+            rows.append(
+                Row(
+                    f"{name} {w}x{h} frames read",
+                    f"{100 * t.rate:.2f}%",
+                    f"{100 * ref.rate:.2f}% (zbar)" if ref else "-",
+                    f"{t.rate / ref.rate:.2f}" if ref and ref.rate else "-",
+                    f">= {100 * TARGET_READ:.0f}%" if is_default else "",
+                    verdict(t.rate >= TARGET_READ) if is_default else "-",
+                )
+            )
             false = t.false_on_codes + t.false_on_empty
-            rows.append(Row(f"{name} {w}x{h} false decodes", f"{false}",
-                            f"{ref.false_on_codes + ref.false_on_empty} (zbar)" if ref else "-",
-                            "", "0" if is_default else "",
-                            verdict(false == 0) if is_default else "-"))
+            rows.append(
+                Row(
+                    f"{name} {w}x{h} false decodes",
+                    f"{false}",
+                    f"{ref.false_on_codes + ref.false_on_empty} (zbar)" if ref else "-",
+                    "",
+                    "0" if is_default else "",
+                    verdict(false == 0) if is_default else "-",
+                )
+            )
             ms, ref_ms = mean(t.ms_all), mean(ref.ms_all) if ref else 0.0
             timed = is_default and (w, h) == (1280, 720) and ref is not None
-            rows.append(Row(f"{name} {w}x{h} mean ms/frame", f"{ms:.2f} ms",
-                            f"{ref_ms:.2f} ms (zbar)" if ref else "-",
-                            f"{ms / ref_ms:.3f}" if ref_ms else "-",
-                            f"<= {TARGET_TIME_RATIO:g} x zbar" if timed else "",
-                            verdict(ms <= TARGET_TIME_RATIO * ref_ms) if timed else "-"))
+            rows.append(
+                Row(
+                    f"{name} {w}x{h} mean ms/frame",
+                    f"{ms:.2f} ms",
+                    f"{ref_ms:.2f} ms (zbar)" if ref else "-",
+                    f"{ms / ref_ms:.3f}" if ref_ms else "-",
+                    f"<= {TARGET_TIME_RATIO:g} x zbar" if timed else "",
+                    verdict(ms <= TARGET_TIME_RATIO * ref_ms) if timed else "-",
+                )
+            )
 
     def score(name: str) -> tuple[bool, float, float]:
         rate = min(run.tallies[name].rate for run in runs)
@@ -295,15 +340,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     unread = sum(len(run.unread_by_all) for run in runs)
     frames = sum(run.tallies[names[0]].frames for run in runs)
     print(f"\nframes with a code no decoder read: {unread} of {frames} (listed above)")
-    print(f"by this run the default should be: {best} (meets the read target at both "
-          f"sizes first, then reads most, then is fastest at 1280x720); scanner's "
-          f"DEFAULT_DECODER is {DEFAULT_DECODER}"
-          + ("" if best == DEFAULT_DECODER else "  <-- they differ"))
+    print(
+        f"by this run the default should be: {best} (meets the read target at both "
+        f"sizes first, then reads most, then is fastest at 1280x720); scanner's "
+        f"DEFAULT_DECODER is {DEFAULT_DECODER}"
+        + ("" if best == DEFAULT_DECODER else "  <-- they differ")
+    )
     if DEFAULT_DECODER in decoders and any(
-            run.tallies[DEFAULT_DECODER].false_on_codes
-            + run.tallies[DEFAULT_DECODER].false_on_empty for run in runs):
-        print(f"\nFAILED: the default decoder {DEFAULT_DECODER} reported a text that is not "
-              "in the frame", file=sys.stderr)
+        run.tallies[DEFAULT_DECODER].false_on_codes + run.tallies[DEFAULT_DECODER].false_on_empty
+        for run in runs
+    ):
+        print(
+            f"\nFAILED: the default decoder {DEFAULT_DECODER} reported a text that is not "
+            "in the frame",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -57,11 +57,23 @@ class Sample:
 
 def build_ledger(wallets: Sequence[Wallet], now: int) -> tuple[Signer, list[str]]:
     authority = Signer(bytes(range(32)))
-    events = [{"op": "event", "event": "bench-show", "name": "Bench", "starts": now,
-               "ends": now + 86_400}]
-    issues = [{"op": "issue", "ticket": w.ticket, "event": "bench-show",
-               "holder": w.public_key.hex(), "from": now - 3600, "until": now + 86_400,
-               "zones": [], "entries": 1, "label": "GA"} for w in wallets]
+    events = [
+        {"op": "event", "event": "bench-show", "name": "Bench", "starts": now, "ends": now + 86_400}
+    ]
+    issues = [
+        {
+            "op": "issue",
+            "ticket": w.ticket,
+            "event": "bench-show",
+            "holder": w.public_key.hex(),
+            "from": now - 3600,
+            "until": now + 86_400,
+            "zones": [],
+            "entries": 1,
+            "label": "GA",
+        }
+        for w in wallets
+    ]
     lines, prev = [], ZERO_HASH
     for height, body in enumerate((events, issues)):
         block = make_block(authority, height, prev, now - 600 + height, body)
@@ -78,8 +90,9 @@ def commit_floor(db: sqlite3.Connection, i: int) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def run_size(size: tuple[int, int], frames: int, seed: int, workdir: Path,
-             decoder_name: str) -> tuple[list[Sample], int, int]:
+def run_size(
+    size: tuple[int, int], frames: int, seed: int, workdir: Path, decoder_name: str
+) -> tuple[list[Sample], int, int]:
     """Render ``frames`` scenes at ``size`` and push them through a real lane."""
     now = int(time.time())
     wallets = [Wallet.named(f"lane-bench-{size[0]}-{i}", "bench") for i in range(frames)]
@@ -90,8 +103,9 @@ def run_size(size: tuple[int, int], frames: int, seed: int, workdir: Path,
     print(f"  rendering {frames} frames at {size[0]}x{size[1]} (not timed)…", flush=True)
     images = []
     for i, wallet in enumerate(wallets):  # one new attendee a frame: every scan admits
-        rendered = render_frame([wallet.code(now)], np.random.default_rng([seed, i]), size,
-                                DEGRADATIONS)
+        rendered = render_frame(
+            [wallet.code(now)], np.random.default_rng([seed, i]), size, DEGRADATIONS
+        )
         images.append((rendered.image, rendered.texts))
     decoder = decoder_for_name(decoder_name)
     events: list[dict[str, Any]] = []
@@ -101,8 +115,12 @@ def run_size(size: tuple[int, int], frames: int, seed: int, workdir: Path,
     floor_db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, x INTEGER)")
     samples: list[Sample] = []
     unread = wrong = 0
-    with Checkpoint(state, device="bench-lane", ledger_key=authority.public_key,
-                    policy=Policy(events=frozenset({"bench-show"}))) as cp:
+    with Checkpoint(
+        state,
+        device="bench-lane",
+        ledger_key=authority.public_key,
+        policy=Policy(events=frozenset({"bench-show"})),
+    ) as cp:
         report = cp.apply_lines(read_blocks(lines))
         if report.error is not None:
             raise SystemExit(f"bench ledger refused: {report.error}")
@@ -110,8 +128,14 @@ def run_size(size: tuple[int, int], frames: int, seed: int, workdir: Path,
         green = output_for_url("sim:green?pulse_ms=5")
         # The lane decides "as of" the time the codes were made: rendering takes longer
         # than a code lives, and this measures latency, not the clock.
-        lane = Lane(cp, Outputs(relay=relay, green=green), decoder, debounce_s=0.0,
-                    emit=events.append, clock=lambda: float(now))
+        lane = Lane(
+            cp,
+            Outputs(relay=relay, green=green),
+            decoder,
+            debounce_s=0.0,
+            emit=events.append,
+            clock=lambda: float(now),
+        )
         try:
             for i, (image, texts) in enumerate(images):
                 frame = Frame(image=image, timestamp=time.monotonic(), index=i)
@@ -120,8 +144,11 @@ def run_size(size: tuple[int, int], frames: int, seed: int, workdir: Path,
                 if not decisions:
                     unread += 1
                     continue
-                if [d.reason for d in decisions] != ["ok"] or decisions[0].ticket != \
-                        wallets[i].ticket or texts[0] != wallets[i].code(now):
+                if (
+                    [d.reason for d in decisions] != ["ok"]
+                    or decisions[0].ticket != wallets[i].ticket
+                    or texts[0] != wallets[i].code(now)
+                ):
                     wrong += 1
                     continue
                 parts = events[before]["latency_ms"]
@@ -136,14 +163,17 @@ def run_size(size: tuple[int, int], frames: int, seed: int, workdir: Path,
     return samples, unread, wrong
 
 
-def summarise(size: tuple[int, int], samples: list[Sample], unread: int, frames: int
-              ) -> tuple[float, float]:
+def summarise(
+    size: tuple[int, int], samples: list[Sample], unread: int, frames: int
+) -> tuple[float, float]:
     def pct(values: list[float]) -> tuple[float, float]:
         ordered = sorted(values)
         return percentile(ordered, 50), percentile(ordered, 99)
 
-    print(f"\n== {size[0]}x{size[1]}: {len(samples)} admissions from {frames} frames "
-          f"({unread} frames the decoder could not read: no decision, relay untouched)")
+    print(
+        f"\n== {size[0]}x{size[1]}: {len(samples)} admissions from {frames} frames "
+        f"({unread} frames the decoder could not read: no decision, relay untouched)"
+    )
     print(f"{'part':<22}{'p50 ms':>10}{'p99 ms':>10}")
     for name in ("decode", "decide", "commit", "actuate", "total"):
         p50, p99 = pct([s.parts[name] for s in samples])
@@ -160,24 +190,34 @@ def summarise(size: tuple[int, int], samples: list[Sample], unread: int, frames:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.lane", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.lane",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--frames", type=int, default=400, help="frames per size (400)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--decoder", default=DEFAULT_DECODER)
-    parser.add_argument("--dir", type=Path, default=DEFAULT_CACHE / "lane",
-                        help="state and floor databases (on the disk a gate would use)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=DEFAULT_CACHE / "lane",
+        help="state and floor databases (on the disk a gate would use)",
+    )
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
-    print("Gatehouse lane benchmark (frame to relay), "
-          f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
-    print(f"machine: {cpu_model()}; numpy {np.__version__}; decoder {args.decoder}; "
-          f"state on {filesystem_of(args.dir)}")
+    print(
+        "Gatehouse lane benchmark (frame to relay), "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}"
+    )
+    print(
+        f"machine: {cpu_model()}; numpy {np.__version__}; decoder {args.decoder}; "
+        f"state on {filesystem_of(args.dir)}"
+    )
     rows = []
     failed = 0
     for size in SIZES:
-        samples, unread, wrong = run_size(size, args.frames, args.seed, args.dir,
-                                          args.decoder)
+        samples, unread, wrong = run_size(size, args.frames, args.seed, args.dir, args.decoder)
         failed += wrong
         if not samples:
             print(f"{size}: no admissions measured")
@@ -189,8 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for (w, h), t99, f99 in rows:
         target = f"<= {TARGET_P99_MS_720P:g} ms" if (w, h) == (1280, 720) else "-"
         verdict = "-" if target == "-" else ("PASS" if t99 <= TARGET_P99_MS_720P else "MISS")
-        print(f"{w}x{h} frame-to-relay p99 {t99:.2f} ms; floors (decode + commit) p99 "
-              f"{f99:.2f} ms; ratio {t99 / f99:.2f}; target {target} {verdict}")
+        print(
+            f"{w}x{h} frame-to-relay p99 {t99:.2f} ms; floors (decode + commit) p99 "
+            f"{f99:.2f} ms; ratio {t99 / f99:.2f}; target {target} {verdict}"
+        )
     if failed:
         print(f"FAILED: {failed} wrong or missing decision(s)")
         return 1

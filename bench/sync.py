@@ -73,11 +73,11 @@ from .verifier import (
     verdict,
 )
 
-TARGET_UPLOAD_SECONDS = 30.0          # 100,000 records
-TARGET_FIRST_SYNC_SECONDS = 60.0      # 1,000,000 tickets
-TARGET_GATE_RSS_MIB = 150.0           # the gate's memory budget (bench/verifier.py)
-TARGET_CATCHUP_ADMIT_P99_MS = 10.0    # while 100,000 events apply
-HEARTBEAT_S = 10.0                    # the hub's default
+TARGET_UPLOAD_SECONDS = 30.0  # 100,000 records
+TARGET_FIRST_SYNC_SECONDS = 60.0  # 1,000,000 tickets
+TARGET_GATE_RSS_MIB = 150.0  # the gate's memory budget (bench/verifier.py)
+TARGET_CATCHUP_ADMIT_P99_MS = 10.0  # while 100,000 events apply
+HEARTBEAT_S = 10.0  # the hub's default
 
 
 # -- hub and gate states, cached ---------------------------------------------------------
@@ -117,6 +117,7 @@ def cached_hub(ledger: Ledger, cache: Path) -> Path:
     ``hub.db``'s blocks filled from the file, its ledger facts built by the hub's own
     rebuild (what it does for a hub directory whose facts are not level with its
     blocks)."""
+
     def build(d: Path) -> None:
         seed = _meta(ledger)["authority_seed"]
         key = d / AUTHORITY_KEY
@@ -127,21 +128,35 @@ def cached_hub(ledger: Ledger, cache: Path) -> Path:
         with immediate_transaction(db):
             for line in _lines_upto(ledger, ledger.spec.blocks):
                 block = json.loads(line)
-                db.execute("INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
-                           (block["height"], block_hash(block).hex(), block["time"],
-                            line.decode("utf-8").rstrip("\n")))
+                db.execute(
+                    "INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
+                    (
+                        block["height"],
+                        block_hash(block).hex(),
+                        block["time"],
+                        line.decode("utf-8").rstrip("\n"),
+                    ),
+                )
         db.close()
-        print(f"  building the hub's ledger facts for {ledger.spec.tickets:,} tickets "
-              "(the hub's own rebuild, once)...", flush=True)
+        print(
+            f"  building the hub's ledger facts for {ledger.spec.tickets:,} tickets "
+            "(the hub's own rebuild, once)...",
+            flush=True,
+        )
         Authority(d).close()
+
     # "hub-facts-": hub directories cached before the facts lived in hub.db are not
     # reused (they would open correctly, but rebuild their facts on every copy).
     return _build_once(cache / f"hub-facts-{ledger.spec.name}", build)
 
 
 def _checkpoint(state: Path, ledger: Ledger) -> Checkpoint:
-    return Checkpoint(state, device=DEVICE, ledger_key=ledger.authority_key,
-                      policy=Policy(events=frozenset({EVENT_ID})))
+    return Checkpoint(
+        state,
+        device=DEVICE,
+        ledger_key=ledger.authority_key,
+        policy=Policy(events=frozenset({EVENT_ID})),
+    )
 
 
 def _token(ledger: Ledger, ticket: int, now: int) -> str:
@@ -156,22 +171,25 @@ def cached_gate(ledger: Ledger, cache: Path, *, height: int, admissions: int) ->
     (``synchronous=OFF``): 100,000 synced commits would take minutes and prove nothing
     the upload measures. The records are the real signed, chained records all the same.
     """
+
     def build(d: Path) -> None:
         with _checkpoint(d, ledger) as cp:
-            report = cp.apply_lines(read_blocks(_lines_upto(ledger, height)),
-                                    source=str(ledger.path))
+            report = cp.apply_lines(
+                read_blocks(_lines_upto(ledger, height)), source=str(ledger.path)
+            )
             if report.error is not None or report.height != height:
-                raise WrongResult(f"gate state: stopped at height {report.height}: "
-                                  f"{report.error}")
+                raise WrongResult(f"gate state: stopped at height {report.height}: {report.error}")
             cp.files.conn.execute("PRAGMA rec.synchronous=OFF")
             now = int(time.time())
             for ticket in range(admissions):
                 decision = cp.admit(_token(ledger, ticket, now), now)
                 if decision.result != "admitted":
-                    raise WrongResult(f"gate state: ticket {ticket} was not admitted: "
-                                      f"{decision.reason}")
+                    raise WrongResult(
+                        f"gate state: ticket {ticket} was not admitted: {decision.reason}"
+                    )
                 if ticket and ticket % 20_000 == 0:
                     print(f"  admitted {ticket:,}/{admissions:,}", flush=True)
+
     name = f"gate-{ledger.spec.name}-h{height}-a{admissions}"
     return _build_once(cache / name, build)
 
@@ -202,8 +220,7 @@ class HubProcess(ServedHub):
     """``gate hub serve`` on a free loopback port with the default heartbeat."""
 
     def __init__(self, hub_dir: Path, log: Path) -> None:
-        super().__init__(hub_dir, free_port(), log, heartbeat=HEARTBEAT_S,
-                         start_timeout=300)
+        super().__init__(hub_dir, free_port(), log, heartbeat=HEARTBEAT_S, start_timeout=300)
 
     def stop_measured(self) -> float:
         """Stop the hub; its peak RSS in MiB."""
@@ -233,8 +250,12 @@ def run_cli(args: Sequence[str], log: Path) -> tuple[float, float, int]:
     20 ms until the process exits (it only grows, so at most the last 20 ms are missed)."""
     with open(log, "wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "gate", *args], stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gate", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         peak = 0.0
         while True:
             peak = max(peak, peak_rss_of(proc.pid))
@@ -248,9 +269,12 @@ def run_cli(args: Sequence[str], log: Path) -> tuple[float, float, int]:
 
 
 def write_config(path: Path, ledger: Ledger, state: Path, hub_url: str) -> Path:
-    path.write_text(f'device = "{DEVICE}"\nledger_key = "{ledger.authority_key.hex()}"\n'
-                    f'state_dir = "{state}"\nevents = ["{EVENT_ID}"]\n\n'
-                    f'[hub]\nurl = "{hub_url}"\n', encoding="utf-8")
+    path.write_text(
+        f'device = "{DEVICE}"\nledger_key = "{ledger.authority_key.hex()}"\n'
+        f'state_dir = "{state}"\nevents = ["{EVENT_ID}"]\n\n'
+        f'[hub]\nurl = "{hub_url}"\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -274,8 +298,9 @@ class Bench:
     rows: list[Row]
 
 
-def upload_floor(gate_state: Path, public_key: bytes, floor_db: Path, batch: int
-                 ) -> tuple[float, int]:
+def upload_floor(
+    gate_state: Path, public_key: bytes, floor_db: Path, batch: int
+) -> tuple[float, int]:
     """The hub's unavoidable work for the same records: one signature check and one
     synced row each, in transactions of ``batch`` (WAL, ``synchronous=FULL``)."""
     src = sqlite3.connect(gate_state / "records.db")
@@ -284,17 +309,18 @@ def upload_floor(gate_state: Path, public_key: bytes, floor_db: Path, batch: int
     db = sqlite3.connect(floor_db, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE r (device TEXT, seq INTEGER, hash TEXT, body TEXT, received "
-               "INTEGER, PRIMARY KEY (device, seq))")
+    db.execute(
+        "CREATE TABLE r (device TEXT, seq INTEGER, hash TEXT, body TEXT, received "
+        "INTEGER, PRIMARY KEY (device, seq))"
+    )
     started = time.perf_counter()
     good = 0
     for i in range(0, len(rows), batch):
         db.execute("BEGIN IMMEDIATE")
-        for seq, digest, body in rows[i:i + batch]:
+        for seq, digest, body in rows[i : i + batch]:
             sig = bytes.fromhex(json.loads(body)["sig"])
             good += verify(public_key, sig, TAG_RECORD, digest)
-            db.execute("INSERT INTO r VALUES (?, ?, ?, ?, ?)",
-                       (DEVICE, seq, digest.hex(), body, 0))
+            db.execute("INSERT INTO r VALUES (?, ?, ?, ?, ?)", (DEVICE, seq, digest.hex(), body, 0))
         db.execute("COMMIT")
     seconds = time.perf_counter() - started
     db.close()
@@ -316,8 +342,10 @@ def phase_upload(b: Bench) -> None:
     floor, good = upload_floor(state, public_key, b.run_dir / "upload-floor.db", batch)
     if good != n:
         raise WrongResult(f"upload floor: {n - good} record signatures did not verify")
-    print(f"floor: {n:,} x (Ed25519 verify + one row), synced every {batch} rows: "
-          f"{floor:.1f} s ({n / floor:,.0f} records/s)")
+    print(
+        f"floor: {n:,} x (Ed25519 verify + one row), synced every {batch} rows: "
+        f"{floor:.1f} s ({n / floor:,.0f} records/s)"
+    )
 
     hub = HubProcess(hub_dir, b.run_dir / "upload-hub.log")
     try:
@@ -328,33 +356,51 @@ def phase_upload(b: Bench) -> None:
             seconds = time.perf_counter() - started
             cursor = client.cursor()
         if report.error is not None or report.sent != n or cursor != n:
-            raise WrongResult(f"upload: sent {report.sent:,}, cursor {cursor:,} of {n:,}: "
-                              f"{report.error}")
+            raise WrongResult(
+                f"upload: sent {report.sent:,}, cursor {cursor:,} of {n:,}: {report.error}"
+            )
         held = hub_query(hub_dir, "SELECT count(*) FROM records WHERE device = ?", DEVICE)
-        distinct = hub_query(hub_dir, "SELECT count(DISTINCT seq) FROM records WHERE "
-                             "device = ? AND seq BETWEEN 1 AND ?", DEVICE, n)
+        distinct = hub_query(
+            hub_dir,
+            "SELECT count(DISTINCT seq) FROM records WHERE device = ? AND seq BETWEEN 1 AND ?",
+            DEVICE,
+            n,
+        )
         if held != n or distinct != n:
-            raise WrongResult(f"upload: the hub holds {held:,} records ({distinct:,} "
-                              f"distinct seqs 1..{n:,}), not each of {n:,} once")
-        print(f"pushed {n:,} records in batches of {batch} in {seconds:.1f} s: "
-              f"{n / seconds:,.0f} records/s; the hub holds each exactly once")
+            raise WrongResult(
+                f"upload: the hub holds {held:,} records ({distinct:,} "
+                f"distinct seqs 1..{n:,}), not each of {n:,} once"
+            )
+        print(
+            f"pushed {n:,} records in batches of {batch} in {seconds:.1f} s: "
+            f"{n / seconds:,.0f} records/s; the hub holds each exactly once"
+        )
         # The admissions become redeem events in the hub's next blocks (heartbeats).
         drain_start = time.perf_counter()
-        while hub_query(hub_dir, "SELECT count(*) FROM pending") and \
-                time.perf_counter() - drain_start < 300:
+        while (
+            hub_query(hub_dir, "SELECT count(*) FROM pending")
+            and time.perf_counter() - drain_start < 300
+        ):
             time.sleep(0.5)
         left = hub_query(hub_dir, "SELECT count(*) FROM pending")
         drained = time.perf_counter() - drain_start
     finally:
         hub_rss = hub.stop_measured()
-    print(f"redeems published in blocks {drained:.1f} s after the last acknowledgement "
-          f"({left:,} still queued); hub peak RSS {hub_rss:.0f} MiB")
-    b.rows.append(Row(f"upload {n:,} records", f"{seconds:.1f} s",
-                      f"{floor:.1f} s (verify + synced row each)", f"{seconds / floor:.2f}",
-                      f"<= {TARGET_UPLOAD_SECONDS * n / 100_000:.0f} s",
-                      verdict(seconds <= TARGET_UPLOAD_SECONDS * n / 100_000)))
-    b.rows.append(Row("  records/s", f"{n / seconds:,.0f}/s", f"{n / floor:,.0f}/s", "",
-                      "", "-"))
+    print(
+        f"redeems published in blocks {drained:.1f} s after the last acknowledgement "
+        f"({left:,} still queued); hub peak RSS {hub_rss:.0f} MiB"
+    )
+    b.rows.append(
+        Row(
+            f"upload {n:,} records",
+            f"{seconds:.1f} s",
+            f"{floor:.1f} s (verify + synced row each)",
+            f"{seconds / floor:.2f}",
+            f"<= {TARGET_UPLOAD_SECONDS * n / 100_000:.0f} s",
+            verdict(seconds <= TARGET_UPLOAD_SECONDS * n / 100_000),
+        )
+    )
+    b.rows.append(Row("  records/s", f"{n / seconds:,.0f}/s", f"{n / floor:,.0f}/s", "", "", "-"))
 
 
 def point_floor(ledger: Ledger, sample: int) -> float:
@@ -371,25 +417,29 @@ def point_floor(ledger: Ledger, sample: int) -> float:
 def phase_first_sync(b: Bench) -> None:
     n = b.args.tickets
     spec = LedgerSpec(tickets=n, block_size=MAX_BLOCK_EVENTS, holders=n)
-    section(f"first sync: an empty gate pulls {n:,} tickets ({spec.blocks:,} blocks) "
-            "over loopback")
+    section(f"first sync: an empty gate pulls {n:,} tickets ({spec.blocks:,} blocks) over loopback")
     ledger, _ = ensure_ledger(spec, b.cache)
     print(f"ledger: {ledger.path} ({ledger.size / 1e6:,.0f} MB)")
     hub_src = cached_hub(ledger, b.cache)
     hub_dir = _copy_state(hub_src, b.run_dir / "first-hub")
     points = point_floor(ledger, b.args.floor_keys)
-    print(f"floor: {ledger.spec.holder_checks:,} holder-key point checks on 1 thread "
-          f"(sampled): {points:.1f} s")
+    print(
+        f"floor: {ledger.spec.holder_checks:,} holder-key point checks on 1 thread "
+        f"(sampled): {points:.1f} s"
+    )
 
     file_state = b.run_dir / "file-gate"
     file_state.mkdir(mode=0o700)
     file_cfg = write_config(b.run_dir / "file.toml", ledger, file_state, "http://127.0.0.1:9")
-    file_s, file_rss, code = run_cli(["-c", str(file_cfg), "ledger", "apply",
-                                      str(ledger.path)], b.run_dir / "file-apply.log")
+    file_s, file_rss, code = run_cli(
+        ["-c", str(file_cfg), "ledger", "apply", str(ledger.path)], b.run_dir / "file-apply.log"
+    )
     if code != 0:
         raise WrongResult(f"gate ledger apply exited {code}; see {b.run_dir}/file-apply.log")
-    print(f"floor: the same ledger from a local file (gate ledger apply): {file_s:.1f} s, "
-          f"peak RSS {file_rss:.0f} MiB")
+    print(
+        f"floor: the same ledger from a local file (gate ledger apply): {file_s:.1f} s, "
+        f"peak RSS {file_rss:.0f} MiB"
+    )
     shutil.rmtree(file_state)
 
     hub = HubProcess(hub_dir, b.run_dir / "first-hub.log")
@@ -397,10 +447,10 @@ def phase_first_sync(b: Bench) -> None:
         state = b.run_dir / "first-gate"
         state.mkdir(mode=0o700)
         cfg = write_config(b.run_dir / "first.toml", ledger, state, hub.url)
-        seconds, rss, code = run_cli(["-c", str(cfg), "sync", "once"],
-                                     b.run_dir / "first-sync.log")
-        hub_height = json.loads(urllib.request.urlopen(hub.url + "/v1/status",
-                                                       timeout=10).read())["height"]
+        seconds, rss, code = run_cli(["-c", str(cfg), "sync", "once"], b.run_dir / "first-sync.log")
+        hub_height = json.loads(urllib.request.urlopen(hub.url + "/v1/status", timeout=10).read())[
+            "height"
+        ]
     finally:
         hub_rss = hub.stop_measured()
     if code != 0:
@@ -409,29 +459,58 @@ def phase_first_sync(b: Bench) -> None:
         height = cp.ledger.head().height
         tickets = cp.files.conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
     if tickets != n or height < spec.blocks - 1:
-        raise WrongResult(f"first sync: {tickets:,} tickets at height {height}, "
-                          f"expected {n:,} at height >= {spec.blocks - 1}")
-    print(f"gate sync once: {seconds:.1f} s ({n / seconds:,.0f} tickets/s, "
-          f"{ledger.size / seconds / 1e6:.1f} MB/s), height {height:,} (hub {hub_height:,}, "
-          f"heartbeats included); gate peak RSS {rss:.0f} MiB, hub peak RSS "
-          f"{hub_rss:.0f} MiB")
+        raise WrongResult(
+            f"first sync: {tickets:,} tickets at height {height}, "
+            f"expected {n:,} at height >= {spec.blocks - 1}"
+        )
+    print(
+        f"gate sync once: {seconds:.1f} s ({n / seconds:,.0f} tickets/s, "
+        f"{ledger.size / seconds / 1e6:.1f} MB/s), height {height:,} (hub {hub_height:,}, "
+        f"heartbeats included); gate peak RSS {rss:.0f} MiB, hub peak RSS "
+        f"{hub_rss:.0f} MiB"
+    )
     target = TARGET_FIRST_SYNC_SECONDS * n / 1_000_000
-    b.rows.append(Row(f"first sync {n:,} tickets", f"{seconds:.1f} s",
-                      f"{file_s:.1f} s (same file, gate ledger apply)",
-                      f"{seconds / file_s:.2f}", f"<= {target:.0f} s",
-                      verdict(seconds <= target)))
-    b.rows.append(Row("  vs point checks", f"{seconds:.1f} s",
-                      f"{points:.1f} s (is_valid_point x N, 1 thr)",
-                      f"{seconds / points:.2f}", "", "-"))
-    b.rows.append(Row("  tickets/s", f"{n / seconds:,.0f}/s", f"{n / file_s:,.0f}/s", "",
-                      "", "-"))
-    b.rows.append(Row("  gate peak RSS", f"{rss:.0f} MiB", f"{file_rss:.0f} MiB (file apply)",
-                      f"{rss / file_rss:.2f}", f"<= {TARGET_GATE_RSS_MIB:.0f} MiB",
-                      verdict(rss <= TARGET_GATE_RSS_MIB)))
+    b.rows.append(
+        Row(
+            f"first sync {n:,} tickets",
+            f"{seconds:.1f} s",
+            f"{file_s:.1f} s (same file, gate ledger apply)",
+            f"{seconds / file_s:.2f}",
+            f"<= {target:.0f} s",
+            verdict(seconds <= target),
+        )
+    )
+    b.rows.append(
+        Row(
+            "  vs point checks",
+            f"{seconds:.1f} s",
+            f"{points:.1f} s (is_valid_point x N, 1 thr)",
+            f"{seconds / points:.2f}",
+            "",
+            "-",
+        )
+    )
+    b.rows.append(Row("  tickets/s", f"{n / seconds:,.0f}/s", f"{n / file_s:,.0f}/s", "", "", "-"))
+    b.rows.append(
+        Row(
+            "  gate peak RSS",
+            f"{rss:.0f} MiB",
+            f"{file_rss:.0f} MiB (file apply)",
+            f"{rss / file_rss:.2f}",
+            f"<= {TARGET_GATE_RSS_MIB:.0f} MiB",
+            verdict(rss <= TARGET_GATE_RSS_MIB),
+        )
+    )
 
 
-def _admit_paced(cp: Checkpoint, ledger: Ledger, tickets: Iterator[int], pace: float,
-                 until: Callable[[], bool], limit: int) -> list[float]:
+def _admit_paced(
+    cp: Checkpoint,
+    ledger: Ledger,
+    tickets: Iterator[int],
+    pace: float,
+    until: Callable[[], bool],
+    limit: int,
+) -> list[float]:
     """Admit a ticket every ``pace`` seconds until ``until()``; each admit's milliseconds.
     The token is made before the clock starts (that is the wallet's work)."""
     latencies: list[float] = []
@@ -456,12 +535,15 @@ def phase_catchup(b: Bench) -> None:
     held = b.args.catchup_held
     spec = LedgerSpec(tickets=held + new, block_size=MAX_BLOCK_EVENTS, holders=held + new)
     held_height = held // MAX_BLOCK_EVENTS  # block 0 is the show
-    section(f"catch-up: admissions while the sync child applies {new:,} new events "
-            f"({spec.blocks - 1 - held_height} blocks)")
+    section(
+        f"catch-up: admissions while the sync child applies {new:,} new events "
+        f"({spec.blocks - 1 - held_height} blocks)"
+    )
     ledger, _ = ensure_ledger(spec, b.cache)
     hub_dir = _copy_state(cached_hub(ledger, b.cache), b.run_dir / "catchup-hub")
-    state = _copy_state(cached_gate(ledger, b.cache, height=held_height, admissions=0),
-                        b.run_dir / "catchup-gate")
+    state = _copy_state(
+        cached_gate(ledger, b.cache, height=held_height, admissions=0), b.run_dir / "catchup-gate"
+    )
     register_device(hub_dir, state, ledger)
     hub = HubProcess(hub_dir, b.run_dir / "catchup-hub.log")
     pace = b.args.pace_ms / 1000
@@ -477,10 +559,8 @@ def phase_catchup(b: Bench) -> None:
 
     try:
         with _checkpoint(state, ledger) as cp:
-            quiet = _admit_paced(cp, ledger, tickets, pace, lambda: False,
-                                 b.args.quiet_admits)
-            cfg = load_config(write_config(b.run_dir / "catchup.toml", ledger, state,
-                                           hub.url))
+            quiet = _admit_paced(cp, ledger, tickets, pace, lambda: False, b.args.quiet_admits)
+            cfg = load_config(write_config(b.run_dir / "catchup.toml", ledger, state, hub.url))
             worker = SyncWorker(cfg, emit, interval=1.0)
             started = time.perf_counter()
             worker.start()
@@ -493,27 +573,39 @@ def phase_catchup(b: Bench) -> None:
         hub.stop()
     alarms = [e for e in events if e.get("event") in ("alarm", "sync_error")]
     if not caught_up.is_set():
-        raise WrongResult(f"catch-up: the gate did not reach height {target_height}; "
-                          f"alarms: {alarms[:3]}")
+        raise WrongResult(
+            f"catch-up: the gate did not reach height {target_height}; alarms: {alarms[:3]}"
+        )
     quiet.sort()
     busy.sort()
     q99, b99 = percentile(quiet, 99), percentile(busy, 99)
-    print(f"with no sync: {len(quiet)} admissions, p50 {percentile(quiet, 50):.2f} ms, "
-          f"p99 {q99:.2f} ms, max {quiet[-1]:.2f} ms")
-    print(f"during the catch-up ({catchup_s:.1f} s from starting the sync child to its report "
-          f"of height {target_height}, {new / catchup_s:,.0f} events/s): {len(busy)} "
-          f"admissions, p50 {percentile(busy, 50):.2f} ms, p99 {b99:.2f} ms, "
-          f"max {busy[-1]:.2f} ms")
+    print(
+        f"with no sync: {len(quiet)} admissions, p50 {percentile(quiet, 50):.2f} ms, "
+        f"p99 {q99:.2f} ms, max {quiet[-1]:.2f} ms"
+    )
+    print(
+        f"during the catch-up ({catchup_s:.1f} s from starting the sync child to its report "
+        f"of height {target_height}, {new / catchup_s:,.0f} events/s): {len(busy)} "
+        f"admissions, p50 {percentile(busy, 50):.2f} ms, p99 {b99:.2f} ms, "
+        f"max {busy[-1]:.2f} ms"
+    )
     if alarms:
-        print(f"alarms during the run: {[a.get('alarm') or a.get('line') for a in alarms]} "
-              "(ledger_stale is expected: the cached ledger's blocks are older than "
-              "max_ledger_age until the hub's next heartbeat)")
-    b.rows.append(Row(f"admit p99, {new:,}-event catch-up", f"{b99:.2f} ms",
-                      f"{q99:.2f} ms (no sync running)", f"{b99 / q99:.2f}",
-                      f"<= {TARGET_CATCHUP_ADMIT_P99_MS:.0f} ms",
-                      verdict(b99 <= TARGET_CATCHUP_ADMIT_P99_MS)))
-    b.rows.append(Row("  catch-up", f"{catchup_s:.1f} s", "", "",
-                      "", "-"))
+        print(
+            f"alarms during the run: {[a.get('alarm') or a.get('line') for a in alarms]} "
+            "(ledger_stale is expected: the cached ledger's blocks are older than "
+            "max_ledger_age until the hub's next heartbeat)"
+        )
+    b.rows.append(
+        Row(
+            f"admit p99, {new:,}-event catch-up",
+            f"{b99:.2f} ms",
+            f"{q99:.2f} ms (no sync running)",
+            f"{b99 / q99:.2f}",
+            f"<= {TARGET_CATCHUP_ADMIT_P99_MS:.0f} ms",
+            verdict(b99 <= TARGET_CATCHUP_ADMIT_P99_MS),
+        )
+    )
+    b.rows.append(Row("  catch-up", f"{catchup_s:.1f} s", "", "", "", "-"))
 
 
 PHASES = {"upload": phase_upload, "first-sync": phase_first_sync, "catchup": phase_catchup}
@@ -521,18 +613,31 @@ PHASES = {"upload": phase_upload, "first-sync": phase_first_sync, "catchup": pha
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.sync", description=__doc__.split("\n")[0])
-    p.add_argument("--only", choices=sorted(PHASES), action="append",
-                   help="run only this phase (repeatable); default: all three")
+    p.add_argument(
+        "--only",
+        choices=sorted(PHASES),
+        action="append",
+        help="run only this phase (repeatable); default: all three",
+    )
     p.add_argument("--records", type=positive, default=100_000, help="records to upload")
     p.add_argument("--batch", type=positive, default=500, help="records per upload request")
     p.add_argument("--tickets", type=positive, default=1_000_000, help="tickets for the first sync")
     p.add_argument("--catchup", type=positive, default=100_000, help="events the catch-up applies")
-    p.add_argument("--catchup-held", type=positive, default=100_000,
-                   help="tickets the gate holds before the catch-up (its admissions use them)")
-    p.add_argument("--pace-ms", type=float, default=10.0,
-                   help="pause between admissions in the catch-up phase")
-    p.add_argument("--quiet-admits", type=positive, default=500,
-                   help="admissions measured with no sync running")
+    p.add_argument(
+        "--catchup-held",
+        type=positive,
+        default=100_000,
+        help="tickets the gate holds before the catch-up (its admissions use them)",
+    )
+    p.add_argument(
+        "--pace-ms", type=float, default=10.0, help="pause between admissions in the catch-up phase"
+    )
+    p.add_argument(
+        "--quiet-admits",
+        type=positive,
+        default=500,
+        help="admissions measured with no sync running",
+    )
     p.add_argument("--floor-keys", type=positive, default=20_000)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--keep-state", action="store_true")
@@ -547,8 +652,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache = args.cache_dir.resolve()
     run_dir = cache / f"sync-run-{os.getpid()}"
     run_dir.mkdir(parents=True, mode=0o700)
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; load average "
-          f"{os.getloadavg()[0]:.2f}; run dir {run_dir} on {filesystem_of(run_dir)}")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores; load average "
+        f"{os.getloadavg()[0]:.2f}; run dir {run_dir} on {filesystem_of(run_dir)}"
+    )
     b = Bench(args, cache, run_dir, [])
     status = 0
     try:

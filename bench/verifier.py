@@ -81,8 +81,9 @@ class WrongResult(RuntimeError):
 
 
 def _derive(master: bytes, purpose: bytes, index: int) -> bytes:
-    return hashlib.sha256(b"gatehouse-bench/" + purpose + master
-                          + index.to_bytes(8, "big")).digest()
+    return hashlib.sha256(
+        b"gatehouse-bench/" + purpose + master + index.to_bytes(8, "big")
+    ).digest()
 
 
 def holder_seed(master: bytes, holder: int) -> bytes:
@@ -105,8 +106,7 @@ class LedgerSpec:
 
     @property
     def name(self) -> str:
-        return (f"ledger-v{LEDGER_FORMAT}-t{self.tickets}-b{self.block_size}"
-                f"-h{self.holders}")
+        return f"ledger-v{LEDGER_FORMAT}-t{self.tickets}-b{self.block_size}-h{self.holders}"
 
     @property
     def blocks(self) -> int:
@@ -161,14 +161,25 @@ def _generate(spec: LedgerSpec, path_text: str) -> None:
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     prev = ZERO_HASH
     with open(tmp, "wb") as out, ThreadPoolExecutor(max_workers=workers) as pool:
+
         def emit(height: int, events: list[dict[str, Any]]) -> None:
             nonlocal prev
             block = make_block(authority, height, prev, created, events)
             out.write(canonical_json(block) + b"\n")
             prev = block_hash(block).hex()
 
-        emit(0, [{"op": "event", "event": EVENT_ID, "name": "Benchmark Show",
-                  "starts": created, "ends": created + VALIDITY}])
+        emit(
+            0,
+            [
+                {
+                    "op": "event",
+                    "event": EVENT_ID,
+                    "name": "Benchmark Show",
+                    "starts": created,
+                    "ends": created + VALIDITY,
+                }
+            ],
+        )
         step_report = max(1, spec.tickets // 10)
         next_report = step_report
         for height, start in enumerate(range(0, spec.tickets, spec.block_size), start=1):
@@ -176,26 +187,52 @@ def _generate(spec: LedgerSpec, path_text: str) -> None:
             owners = sorted({i % spec.holders for i in range(start, stop)})
             chunk = -(-len(owners) // workers)
             seeds = [holder_seed(master, h) for h in owners]
-            keys = [k for part in pool.map(_public_keys, [seeds[i:i + chunk] for i in
-                                                          range(0, len(seeds), chunk)])
-                    for k in part]
+            keys = [
+                k
+                for part in pool.map(
+                    _public_keys, [seeds[i : i + chunk] for i in range(0, len(seeds), chunk)]
+                )
+                for k in part
+            ]
             key_of = dict(zip(owners, keys, strict=True))
-            emit(height, [{"op": "issue", "ticket": ticket_id(master, i), "event": EVENT_ID,
-                           "holder": key_of[i % spec.holders], "from": created - DAY,
-                           "until": created + VALIDITY, "zones": [], "entries": 1,
-                           "label": "GA"} for i in range(start, stop)])
+            emit(
+                height,
+                [
+                    {
+                        "op": "issue",
+                        "ticket": ticket_id(master, i),
+                        "event": EVENT_ID,
+                        "holder": key_of[i % spec.holders],
+                        "from": created - DAY,
+                        "until": created + VALIDITY,
+                        "zones": [],
+                        "entries": 1,
+                        "label": "GA",
+                    }
+                    for i in range(start, stop)
+                ],
+            )
             if stop >= next_report:
-                print(f"  generated {stop:,}/{spec.tickets:,} tickets "
-                      f"({time.perf_counter() - started:.0f} s)", flush=True)
+                print(
+                    f"  generated {stop:,}/{spec.tickets:,} tickets "
+                    f"({time.perf_counter() - started:.0f} s)",
+                    flush=True,
+                )
                 next_report += step_report
         out.flush()
         os.fsync(out.fileno())
-    meta = {"format": LEDGER_FORMAT, "tickets": spec.tickets, "block_size": spec.block_size,
-            "holders": spec.holders, "master_seed": master.hex(),
-            "authority_seed": authority_seed.hex(),
-            "authority_key": authority.public_key.hex(), "created": created,
-            "bytes": tmp.stat().st_size,
-            "generation_seconds": round(time.perf_counter() - started, 1)}
+    meta = {
+        "format": LEDGER_FORMAT,
+        "tickets": spec.tickets,
+        "block_size": spec.block_size,
+        "holders": spec.holders,
+        "master_seed": master.hex(),
+        "authority_seed": authority_seed.hex(),
+        "authority_key": authority.public_key.hex(),
+        "created": created,
+        "bytes": tmp.stat().st_size,
+        "generation_seconds": round(time.perf_counter() - started, 1),
+    }
     meta_tmp = meta_path.with_name(f"{meta_path.name}.tmp-{os.getpid()}")
     meta_tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)
@@ -210,15 +247,24 @@ def load_ledger(spec: LedgerSpec, cache_dir: Path) -> Ledger | None:
         return None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        same = (meta["format"] == LEDGER_FORMAT and meta["tickets"] == spec.tickets
-                and meta["block_size"] == spec.block_size and meta["holders"] == spec.holders
-                and meta["bytes"] == path.stat().st_size)
+        same = (
+            meta["format"] == LEDGER_FORMAT
+            and meta["tickets"] == spec.tickets
+            and meta["block_size"] == spec.block_size
+            and meta["holders"] == spec.holders
+            and meta["bytes"] == path.stat().st_size
+        )
         if not same:
             return None
-        return Ledger(spec=spec, path=path, master=bytes.fromhex(meta["master_seed"]),
-                      authority_key=bytes.fromhex(meta["authority_key"]),
-                      created=meta["created"], size=meta["bytes"],
-                      generation_seconds=meta["generation_seconds"])
+        return Ledger(
+            spec=spec,
+            path=path,
+            master=bytes.fromhex(meta["master_seed"]),
+            authority_key=bytes.fromhex(meta["authority_key"]),
+            created=meta["created"],
+            size=meta["bytes"],
+            generation_seconds=meta["generation_seconds"],
+        )
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -230,10 +276,12 @@ def ensure_ledger(spec: LedgerSpec, cache_dir: Path) -> tuple[Ledger, bool]:
     if ledger is not None:
         return ledger, True
     cache_dir.mkdir(parents=True, exist_ok=True)
-    print(f"generating {spec.tickets:,} tickets into {cache_dir} (once per parameters)...",
-          flush=True)
+    print(
+        f"generating {spec.tickets:,} tickets into {cache_dir} (once per parameters)...", flush=True
+    )
     child = multiprocessing.get_context("spawn").Process(
-        target=_generate, args=(spec, str(cache_dir / f"{spec.name}.jsonl")))
+        target=_generate, args=(spec, str(cache_dir / f"{spec.name}.jsonl"))
+    )
     child.start()
     child.join()
     ledger = load_ledger(spec, cache_dir)
@@ -271,15 +319,17 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def in_threads(jobs: Sequence[Callable[[threading.Barrier], tuple[float, float, list[T]]]]
-               ) -> tuple[float, list[T]]:
+def in_threads(
+    jobs: Sequence[Callable[[threading.Barrier], tuple[float, float, list[T]]]],
+) -> tuple[float, list[T]]:
     """Run each job on its own thread; each does its setup, waits at the barrier, and
     returns (start, end, results) of its timed part. Return the wall time from the
     first start to the last end, and all results."""
     barrier = threading.Barrier(len(jobs), timeout=300)
 
-    def guarded(job: Callable[[threading.Barrier], tuple[float, float, list[T]]]
-                ) -> tuple[float, float, list[T]]:
+    def guarded(
+        job: Callable[[threading.Barrier], tuple[float, float, list[T]]],
+    ) -> tuple[float, float, list[T]]:
         try:
             return job(barrier)
         except BaseException:
@@ -296,8 +346,10 @@ def require_ok(what: str, decisions: Sequence[Decision]) -> None:
     """Raise :class:`WrongResult` unless every decision admitted its (valid) token."""
     wrong = Counter(d.reason for d in decisions if not (d.admitted and d.reason == "ok"))
     if wrong:
-        raise WrongResult(f"{what}: {sum(wrong.values())} of {len(decisions)} valid tokens "
-                          f"were not admitted: {dict(wrong)}")
+        raise WrongResult(
+            f"{what}: {sum(wrong.values())} of {len(decisions)} valid tokens "
+            f"were not admitted: {dict(wrong)}"
+        )
 
 
 def filesystem_of(path: Path) -> str:
@@ -350,8 +402,7 @@ def verdict(ok: bool) -> str:
 
 def print_table(rows: Sequence[Row]) -> None:
     header = Row("figure", "measured", "floor (same run)", "ratio", "target", "result")
-    cells = [[r.figure, r.measured, r.floor, r.ratio, r.target, r.verdict]
-             for r in (header, *rows)]
+    cells = [[r.figure, r.measured, r.floor, r.ratio, r.target, r.verdict] for r in (header, *rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     for n, row in enumerate(cells):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -378,8 +429,13 @@ class Run:
     rows: list[Row]
 
     def checkpoint(self, integrity: str = "quick") -> Checkpoint:
-        return Checkpoint(self.state_dir, device=DEVICE, ledger_key=self.ledger.authority_key,
-                          policy=self.policy, integrity=integrity)
+        return Checkpoint(
+            self.state_dir,
+            device=DEVICE,
+            ledger_key=self.ledger.authority_key,
+            policy=self.policy,
+            integrity=integrity,
+        )
 
 
 def phase_apply(run: Run, cp: Checkpoint, baseline_rss: float) -> None:
@@ -395,21 +451,29 @@ def phase_apply(run: Run, cp: Checkpoint, baseline_rss: float) -> None:
     floor = per_point * spec.holder_checks
     # The threads verifier/blocks.py uses for a block's holder keys (same rule).
     per_block = min(spec.block_size, spec.holders, spec.tickets)
-    threads = (1 if per_block < PARALLEL_HOLDERS
-               else min(per_block // PARALLEL_HOLDERS + 1, os.cpu_count() or 1))
-    print(f"floor: {spec.holder_checks:,} holder-key checks x {per_point * 1e6:.1f} us "
-          f"(is_valid_point, 1 thread, measured on {len(keys):,} distinct keys and "
-          f"extrapolated) = {floor:.1f} s")
-    print(f"       (verifier/blocks.py checks a block's keys on {threads} thread(s) here: "
-          f"ideal floor on {threads} thread(s) {floor / threads:.1f} s)")
+    threads = (
+        1
+        if per_block < PARALLEL_HOLDERS
+        else min(per_block // PARALLEL_HOLDERS + 1, os.cpu_count() or 1)
+    )
+    print(
+        f"floor: {spec.holder_checks:,} holder-key checks x {per_point * 1e6:.1f} us "
+        f"(is_valid_point, 1 thread, measured on {len(keys):,} distinct keys and "
+        f"extrapolated) = {floor:.1f} s"
+    )
+    print(
+        f"       (verifier/blocks.py checks a block's keys on {threads} thread(s) here: "
+        f"ideal floor on {threads} thread(s) {floor / threads:.1f} s)"
+    )
 
     with open(run.ledger.path, "rb") as f:
         start = time.perf_counter()
         report = cp.apply_lines(read_blocks(f), source=str(run.ledger.path))
         seconds = time.perf_counter() - start
     if report.error is not None or report.applied != spec.blocks:
-        raise WrongResult(f"apply: {report.applied} of {spec.blocks} blocks applied, "
-                          f"error: {report.error}")
+        raise WrongResult(
+            f"apply: {report.applied} of {spec.blocks} blocks applied, error: {report.error}"
+        )
     rss_after = peak_rss_mib()
     count = cp.files.conn.execute
     tickets = count("SELECT count(*) FROM tickets").fetchone()[0]
@@ -417,28 +481,63 @@ def phase_apply(run: Run, cp: Checkpoint, baseline_rss: float) -> None:
     if tickets != spec.tickets:
         raise WrongResult(f"apply: {tickets:,} tickets in the store, {spec.tickets:,} issued")
     target = TARGET_APPLY_SECONDS_PER_MILLION * spec.tickets / 1_000_000
-    print(f"applied {report.applied:,} blocks in {seconds:.2f} s: "
-          f"{report.applied / seconds:,.1f} blocks/s, {spec.tickets / seconds:,.0f} issues/s")
-    print(f"store: {tickets:,} tickets, {holders:,} distinct holder keys, "
-          f"ledger height {report.height:,}")
-    print(f"ratio apply / floor: {seconds / floor:.2f}   target: {target:.1f} s "
-          f"({TARGET_APPLY_SECONDS_PER_MILLION:.0f} s per 1,000,000 issues)")
-    print(f"peak RSS after apply: {rss_after:.1f} MiB (before the gate opened: "
-          f"{baseline_rss:.1f} MiB)")
-    run.rows.append(Row(f"apply {spec.tickets:,} issues", f"{seconds:.1f} s",
-                        f"{floor:.1f} s (N x is_valid_point, 1 thr)",
-                        f"{seconds / floor:.2f}", f"<= {target:.1f} s",
-                        verdict(seconds <= target)))
-    run.rows.append(Row("  issues/s", f"{spec.tickets / seconds:,.0f}/s",
-                        f"{spec.tickets / floor:,.0f}/s", "", "", "-"))
+    print(
+        f"applied {report.applied:,} blocks in {seconds:.2f} s: "
+        f"{report.applied / seconds:,.1f} blocks/s, {spec.tickets / seconds:,.0f} issues/s"
+    )
+    print(
+        f"store: {tickets:,} tickets, {holders:,} distinct holder keys, "
+        f"ledger height {report.height:,}"
+    )
+    print(
+        f"ratio apply / floor: {seconds / floor:.2f}   target: {target:.1f} s "
+        f"({TARGET_APPLY_SECONDS_PER_MILLION:.0f} s per 1,000,000 issues)"
+    )
+    print(
+        f"peak RSS after apply: {rss_after:.1f} MiB (before the gate opened: "
+        f"{baseline_rss:.1f} MiB)"
+    )
+    run.rows.append(
+        Row(
+            f"apply {spec.tickets:,} issues",
+            f"{seconds:.1f} s",
+            f"{floor:.1f} s (N x is_valid_point, 1 thr)",
+            f"{seconds / floor:.2f}",
+            f"<= {target:.1f} s",
+            verdict(seconds <= target),
+        )
+    )
+    run.rows.append(
+        Row(
+            "  issues/s",
+            f"{spec.tickets / seconds:,.0f}/s",
+            f"{spec.tickets / floor:,.0f}/s",
+            "",
+            "",
+            "-",
+        )
+    )
     if threads > 1:
-        run.rows.append(Row(f"  vs {threads}-thread floor", f"{seconds:.1f} s",
-                            f"{floor / threads:.1f} s (ideal on {threads} threads)",
-                            f"{seconds / (floor / threads):.2f}", "", "-"))
-    run.rows.append(Row("peak RSS after apply", f"{rss_after:.1f} MiB",
-                        f"{baseline_rss:.1f} MiB (before the gate)",
-                        f"{rss_after / baseline_rss:.2f}", f"<= {TARGET_RSS_MIB:.0f} MiB",
-                        verdict(rss_after <= TARGET_RSS_MIB)))
+        run.rows.append(
+            Row(
+                f"  vs {threads}-thread floor",
+                f"{seconds:.1f} s",
+                f"{floor / threads:.1f} s (ideal on {threads} threads)",
+                f"{seconds / (floor / threads):.2f}",
+                "",
+                "-",
+            )
+        )
+    run.rows.append(
+        Row(
+            "peak RSS after apply",
+            f"{rss_after:.1f} MiB",
+            f"{baseline_rss:.1f} MiB (before the gate)",
+            f"{rss_after / baseline_rss:.2f}",
+            f"<= {TARGET_RSS_MIB:.0f} MiB",
+            verdict(rss_after <= TARGET_RSS_MIB),
+        )
+    )
 
 
 def make_tokens(run: Run, count: int, now: int) -> list[tuple[str, bytes]]:
@@ -448,8 +547,7 @@ def make_tokens(run: Run, count: int, now: int) -> list[tuple[str, bytes]]:
     out = []
     for i in tickets:
         holder = run.ledger.holder_of(i)
-        out.append((encode_token(holder, run.ledger.ticket_id(i), step_of(now)),
-                    holder.public_key))
+        out.append((encode_token(holder, run.ledger.ticket_id(i), step_of(now)), holder.public_key))
     return out
 
 
@@ -473,8 +571,9 @@ def phase_check(run: Run, cp: Checkpoint) -> None:
     if verified != n:
         raise WrongResult(f"floor: {n - verified} of {n} token signatures did not verify")
 
-    def check_job(part: list[str]) -> Callable[[threading.Barrier],
-                                               tuple[float, float, list[Decision]]]:
+    def check_job(
+        part: list[str],
+    ) -> Callable[[threading.Barrier], tuple[float, float, list[Decision]]]:
         def job(barrier: threading.Barrier) -> tuple[float, float, list[Decision]]:
             # sqlite3 connections belong to the thread that opened them: one each.
             # integrity="none": a full-ledger quick_check per thread is not what is timed.
@@ -483,15 +582,18 @@ def phase_check(run: Run, cp: Checkpoint) -> None:
                 start = time.perf_counter()
                 out = [own.check(t, now) for t in part]
                 return start, time.perf_counter(), out
+
         return job
 
-    def verify_job(part: list[tuple[bytes, Any]]) -> Callable[[threading.Barrier],
-                                                              tuple[float, float, list[bool]]]:
+    def verify_job(
+        part: list[tuple[bytes, Any]],
+    ) -> Callable[[threading.Barrier], tuple[float, float, list[bool]]]:
         def job(barrier: threading.Barrier) -> tuple[float, float, list[bool]]:
             barrier.wait()
             start = time.perf_counter()
             out = [verify(key, tok.signature, TAG_ENTRY, tok.signed) for key, tok in part]
             return start, time.perf_counter(), out
+
         return job
 
     check_2, decisions2 = in_threads([check_job(tokens[0::2]), check_job(tokens[1::2])])
@@ -500,16 +602,23 @@ def phase_check(run: Run, cp: Checkpoint) -> None:
     if not all(ok2):
         raise WrongResult("floor: a token signature did not verify in the 2-thread run")
 
-    for label, c, v in (("1 thread ", check_1, verify_1),
-                        ("2 threads", check_2, verify_2)):
+    for label, c, v in (("1 thread ", check_1, verify_1), ("2 threads", check_2, verify_2)):
         rate, vrate = n / c, n / v
-        print(f"{label}: check {rate:,.0f} decisions/s ({c / n * 1e6:.1f} us each); floor "
-              f"Ed25519 verify {vrate:,.0f}/s ({v / n * 1e6:.1f} us); "
-              f"ratio check/verify time {c / v:.2f}")
-        run.rows.append(Row(f"check, {label.strip()}", f"{rate:,.0f}/s",
-                            f"{vrate:,.0f} verifies/s", f"{c / v:.2f}",
-                            f">= {TARGET_CHECK_PER_SECOND:,}/s",
-                            verdict(rate >= TARGET_CHECK_PER_SECOND)))
+        print(
+            f"{label}: check {rate:,.0f} decisions/s ({c / n * 1e6:.1f} us each); floor "
+            f"Ed25519 verify {vrate:,.0f}/s ({v / n * 1e6:.1f} us); "
+            f"ratio check/verify time {c / v:.2f}"
+        )
+        run.rows.append(
+            Row(
+                f"check, {label.strip()}",
+                f"{rate:,.0f}/s",
+                f"{vrate:,.0f} verifies/s",
+                f"{c / v:.2f}",
+                f">= {TARGET_CHECK_PER_SECOND:,}/s",
+                verdict(rate >= TARGET_CHECK_PER_SECOND),
+            )
+        )
     print(f"all {n:,} decisions in each run: ok")
 
 
@@ -551,30 +660,51 @@ def phase_admit(run: Run, cp: Checkpoint, run_dir: Path) -> None:
         raise WrongResult(f"admit: {n} admissions but the record log ends at seq {seq}")
     # A gate that says "ok" to everything would pass the above: two refusals it must give.
     again = cp.check(made[0][0], now)
-    forged = cp.check(encode_token(Signer(os.urandom(32)), decisions[0].ticket or "",
-                                   step_of(now)), now)
+    forged = cp.check(
+        encode_token(Signer(os.urandom(32)), decisions[0].ticket or "", step_of(now)), now
+    )
     if (again.reason, forged.reason) != ("already_used", "bad_signature"):
-        raise WrongResult(f"an admitted ticket checked again gave {again.reason!r} "
-                          f"(expected 'already_used'); a forged code gave {forged.reason!r} "
-                          "(expected 'bad_signature')")
+        raise WrongResult(
+            f"an admitted ticket checked again gave {again.reason!r} "
+            f"(expected 'already_used'); a forged code gave {forged.reason!r} "
+            "(expected 'bad_signature')"
+        )
 
     admit_ms = sorted(x / 1e6 for x in admit_ns)
     commit_ms = sorted(x / 1e6 for x in commit_ns)
     a50, a99 = percentile(admit_ms, 50), percentile(admit_ms, 99)
     c50, c99 = percentile(commit_ms, 50), percentile(commit_ms, 99)
     print(f"admit  p50 {a50:.3f} ms  p99 {a99:.3f} ms  max {admit_ms[-1]:.3f} ms")
-    print(f"floor: empty synced commit (WAL, synchronous=FULL, one tiny row) "
-          f"p50 {c50:.3f} ms  p99 {c99:.3f} ms  max {commit_ms[-1]:.3f} ms")
+    print(
+        f"floor: empty synced commit (WAL, synchronous=FULL, one tiny row) "
+        f"p50 {c50:.3f} ms  p99 {c99:.3f} ms  max {commit_ms[-1]:.3f} ms"
+    )
     print(f"ratio admit/commit: p50 {a50 / c50:.2f}  p99 {a99 / c99:.2f}")
-    print(f"all {n:,} decisions ok, {seq:,} records logged; re-check of an admitted ticket: "
-          f"{again.reason}; forged code: {forged.reason}")
-    run.rows.append(Row("admit p50", f"{a50:.3f} ms", f"{c50:.3f} ms (synced commit)",
-                        f"{a50 / c50:.2f}", "", "-"))
+    print(
+        f"all {n:,} decisions ok, {seq:,} records logged; re-check of an admitted ticket: "
+        f"{again.reason}; forged code: {forged.reason}"
+    )
+    run.rows.append(
+        Row(
+            "admit p50",
+            f"{a50:.3f} ms",
+            f"{c50:.3f} ms (synced commit)",
+            f"{a50 / c50:.2f}",
+            "",
+            "-",
+        )
+    )
     ok99 = a99 <= TARGET_ADMIT_P99_MS and a99 <= TARGET_ADMIT_P99_RATIO * c99
-    run.rows.append(Row("admit p99", f"{a99:.3f} ms", f"{c99:.3f} ms (synced commit)",
-                        f"{a99 / c99:.2f}",
-                        f"<= {TARGET_ADMIT_P99_MS:g} ms and ratio <= {TARGET_ADMIT_P99_RATIO:g}",
-                        verdict(ok99)))
+    run.rows.append(
+        Row(
+            "admit p99",
+            f"{a99:.3f} ms",
+            f"{c99:.3f} ms (synced commit)",
+            f"{a99 / c99:.2f}",
+            f"<= {TARGET_ADMIT_P99_MS:g} ms and ratio <= {TARGET_ADMIT_P99_RATIO:g}",
+            verdict(ok99),
+        )
+    )
 
 
 # -- main ------------------------------------------------------------------------------
@@ -591,26 +721,62 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.verifier",
         description="Benchmark the verifier core; every figure beside its floor measured in "
-                    "the same run. Exit 1 only when a decision is wrong.")
-    p.add_argument("--tickets", type=positive, default=1_000_000,
-                   help="tickets in the ledger (default 1,000,000; 20000 for a quick run)")
-    p.add_argument("--block-size", type=positive, default=10_000,
-                   help="issue events per block (default 10,000)")
-    p.add_argument("--holders", type=positive, default=None,
-                   help="distinct holder keys (default: one per ticket, the worst case)")
-    p.add_argument("--check-tokens", type=positive, default=20_000,
-                   help="tokens timed through check (default 20,000)")
-    p.add_argument("--admit-tokens", type=positive, default=2_000,
-                   help="tokens timed through admit (default 2,000)")
-    p.add_argument("--floor-keys", type=positive, default=20_000,
-                   help="holder keys the point-check floor is measured on (default 20,000)")
-    p.add_argument("--seed", type=int, default=None,
-                   help="seed for choosing the tickets to scan (default: random, printed)")
-    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
-                   help="where ledgers are cached and the state dir is made "
-                        "(default bench/.cache; must not be tmpfs)")
-    p.add_argument("--keep-state", action="store_true",
-                   help="keep the state dir after the run (default: delete it)")
+        "the same run. Exit 1 only when a decision is wrong.",
+    )
+    p.add_argument(
+        "--tickets",
+        type=positive,
+        default=1_000_000,
+        help="tickets in the ledger (default 1,000,000; 20000 for a quick run)",
+    )
+    p.add_argument(
+        "--block-size",
+        type=positive,
+        default=10_000,
+        help="issue events per block (default 10,000)",
+    )
+    p.add_argument(
+        "--holders",
+        type=positive,
+        default=None,
+        help="distinct holder keys (default: one per ticket, the worst case)",
+    )
+    p.add_argument(
+        "--check-tokens",
+        type=positive,
+        default=20_000,
+        help="tokens timed through check (default 20,000)",
+    )
+    p.add_argument(
+        "--admit-tokens",
+        type=positive,
+        default=2_000,
+        help="tokens timed through admit (default 2,000)",
+    )
+    p.add_argument(
+        "--floor-keys",
+        type=positive,
+        default=20_000,
+        help="holder keys the point-check floor is measured on (default 20,000)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for choosing the tickets to scan (default: random, printed)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help="where ledgers are cached and the state dir is made "
+        "(default bench/.cache; must not be tmpfs)",
+    )
+    p.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="keep the state dir after the run (default: delete it)",
+    )
     args = p.parse_args(argv)
     if args.holders is None:
         args.holders = args.tickets
@@ -627,42 +793,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     fs = filesystem_of(cache_dir)
 
     print(f"Gatehouse verifier benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
-    print(f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
-          f"{platform.release()}, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, PyNaCl {nacl.__version__}")
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          "(other work on this machine skews every figure)")
+    print(
+        f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, PyNaCl {nacl.__version__}"
+    )
+    print(
+        f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        "(other work on this machine skews every figure)"
+    )
     print(f"state and cache: {cache_dir} ({fs}); ticket sample seed {seed}")
     if fs.startswith(("tmpfs", "ramfs")):
-        print("WARNING: the state dir is in memory; synced commits cost nothing here. "
-              "Use --cache-dir on a real disk.")
+        print(
+            "WARNING: the state dir is in memory; synced commits cost nothing here. "
+            "Use --cache-dir on a real disk."
+        )
 
     spec = LedgerSpec(tickets=args.tickets, block_size=args.block_size, holders=args.holders)
     section("ledger file")
     ledger, cached = ensure_ledger(spec, cache_dir)
-    print(f"{ledger.path} ({ledger.size / 1e6:,.1f} MB, {spec.blocks:,} blocks, "
-          f"{spec.tickets:,} tickets, {spec.holders:,} holder keys)")
-    print("reused from the cache" if cached else "generated now",
-          f"(generation took {ledger.generation_seconds:.0f} s)")
+    print(
+        f"{ledger.path} ({ledger.size / 1e6:,.1f} MB, {spec.blocks:,} blocks, "
+        f"{spec.tickets:,} tickets, {spec.holders:,} holder keys)"
+    )
+    print(
+        "reused from the cache" if cached else "generated now",
+        f"(generation took {ledger.generation_seconds:.0f} s)",
+    )
 
     run_dir = cache_dir / f"run-{os.getpid()}"
     state_dir = run_dir / "state"
     state_dir.mkdir(parents=True, mode=0o700)
-    run = Run(args=args, ledger=ledger, state_dir=state_dir,
-              policy=Policy(events=frozenset({EVENT_ID})), rng=random.Random(seed), rows=[])
+    run = Run(
+        args=args,
+        ledger=ledger,
+        state_dir=state_dir,
+        policy=Policy(events=frozenset({EVENT_ID})),
+        rng=random.Random(seed),
+        rows=[],
+    )
     try:
         with run.checkpoint() as cp:
             phase_apply(run, cp, baseline_rss)
             phase_check(run, cp)
             phase_admit(run, cp, run_dir)
         end_rss = peak_rss_mib()
-        run.rows.append(Row("peak RSS at end", f"{end_rss:.1f} MiB",
-                            f"{baseline_rss:.1f} MiB (before the gate)",
-                            f"{end_rss / baseline_rss:.2f}", f"<= {TARGET_RSS_MIB:.0f} MiB",
-                            verdict(end_rss <= TARGET_RSS_MIB)))
+        run.rows.append(
+            Row(
+                "peak RSS at end",
+                f"{end_rss:.1f} MiB",
+                f"{baseline_rss:.1f} MiB (before the gate)",
+                f"{end_rss / baseline_rss:.2f}",
+                f"<= {TARGET_RSS_MIB:.0f} MiB",
+                verdict(end_rss <= TARGET_RSS_MIB),
+            )
+        )
     except WrongResult as exc:
-        print(f"\nFAILED: wrong result, the figures above mean nothing: {exc}",
-              file=sys.stderr, flush=True)
+        print(
+            f"\nFAILED: wrong result, the figures above mean nothing: {exc}",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     finally:
         if args.keep_state:
@@ -670,8 +861,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
 
-    section(f"summary ({spec.tickets:,} tickets; load average at end: "
-            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    section(
+        f"summary ({spec.tickets:,} tickets; load average at end: "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+    )
     print_table(run.rows)
     return 0
 

@@ -89,8 +89,9 @@ class Registry:
     def check_name(self, name: str) -> str:
         """``name`` if registered; ``UnknownScheme`` lists the known names otherwise."""
         if name not in self.backends:
-            raise UnknownScheme(f"unknown {self.kind} {name!r}; known {self.kind}s: "
-                                f"{', '.join(self.backends)}")
+            raise UnknownScheme(
+                f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(self.backends)}"
+            )
         return name
 
     def create(self, name: str, **kwargs: Any) -> Any:

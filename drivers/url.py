@@ -45,16 +45,20 @@ class DriverURL:
         """Split ``text`` into scheme, path and options (syntax only; see
         :func:`parse_driver_url` for the scheme check)."""
         if not isinstance(text, str) or ":" not in text:
-            raise BadDriverURL(f"{text!r} is not a driver URL (expected scheme:path?options, "
-                               "e.g. v4l2:/dev/video0?width=1280)")
+            raise BadDriverURL(
+                f"{text!r} is not a driver URL (expected scheme:path?options, "
+                "e.g. v4l2:/dev/video0?width=1280)"
+            )
         scheme, rest = text.split(":", 1)
         scheme = scheme.strip().lower()
         path, mark, query = rest.partition("?")
         if path.startswith("///"):
             path = path[2:]
         elif path.startswith("//"):
-            raise BadDriverURL(f"{text!r}: a host part is not supported; write "
-                               f"{scheme}:/absolute/path or {scheme}:relative/path")
+            raise BadDriverURL(
+                f"{text!r}: a host part is not supported; write "
+                f"{scheme}:/absolute/path or {scheme}:relative/path"
+            )
         options: dict[str, str] = {}
         if mark and not query:
             raise BadDriverURL(f"{text!r}: empty option list after '?'")
@@ -62,8 +66,10 @@ class DriverURL:
             name, eq, value = item.partition("=")
             name = unquote(name)
             if not eq or not name:
-                raise BadDriverURL(f"{text!r}: option {item!r} is not name=value (options "
-                                   "must be name=value joined by &)")
+                raise BadDriverURL(
+                    f"{text!r}: option {item!r} is not name=value (options "
+                    "must be name=value joined by &)"
+                )
             if name in options:
                 raise BadDriverURL(f"{text!r}: option {name!r} is given twice")
             options[name] = unquote(value)
@@ -82,8 +88,9 @@ class DriverURL:
     def refuse_path(self) -> None:
         """For schemes that take options only."""
         if self.path:
-            raise self.error(f"{self.scheme}: takes no path, only options "
-                             f"({self.scheme}:?name=value)")
+            raise self.error(
+                f"{self.scheme}: takes no path, only options ({self.scheme}:?name=value)"
+            )
 
 
 class Options:
@@ -124,8 +131,9 @@ class Options:
             raise self._bad(name, raw, "one of " + ", ".join(allowed))
         return raw.lower()
 
-    def integer(self, name: str, default: int, low: int | None = None,
-                high: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int, low: int | None = None, high: int | None = None
+    ) -> int:
         """A whole-number option within [low, high]."""
         raw = self._raw(name)
         if raw is None:
@@ -138,8 +146,9 @@ class Options:
             raise self._bad(name, raw, f"an integer from {low} to {high}")
         return value
 
-    def number(self, name: str, default: float, low: float | None = None,
-               high: float | None = None) -> float:
+    def number(
+        self, name: str, default: float, low: float | None = None, high: float | None = None
+    ) -> float:
         """A number option within [low, high] (NaN is refused)."""
         raw = self._raw(name)
         if raw is None:
@@ -148,8 +157,11 @@ class Options:
             value = float(raw)
         except ValueError:
             raise self._bad(name, raw, "a number") from None
-        if value != value or (low is not None and value < low) or (
-                high is not None and value > high):
+        if (
+            value != value
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
             raise self._bad(name, raw, f"a number from {low} to {high}")
         return value
 
@@ -192,8 +204,7 @@ class Options:
         for name in self.url.options:
             if name not in self._asked:
                 takes = ", ".join(self._asked) if self._asked else "no options"
-                raise self.url.error(f"unknown option {name!r}; {self.url.scheme}: "
-                                     f"takes {takes}")
+                raise self.url.error(f"unknown option {name!r}; {self.url.scheme}: takes {takes}")
 
 
 def parse_driver_url(text: str, known: Iterable[str], *, kind: str = "driver") -> DriverURL:
@@ -204,6 +215,7 @@ def parse_driver_url(text: str, known: Iterable[str], *, kind: str = "driver") -
         raise UnknownScheme(f"{kind} URL {text!r} has no scheme; expected one of {listed}")
     scheme = text.split(":", 1)[0].strip().lower()
     if scheme not in known:
-        raise UnknownScheme(f"{kind} URL {text!r}: unknown {kind} scheme {scheme!r}; "
-                            f"known: {listed}")
+        raise UnknownScheme(
+            f"{kind} URL {text!r}: unknown {kind} scheme {scheme!r}; known: {listed}"
+        )
     return DriverURL.parse(text)

@@ -47,11 +47,13 @@ class GatehouseError(Exception):
 
 # -- configuration ---------------------------------------------------------------------
 
+
 class ConfigError(GatehouseError, ValueError):
     """A configuration file is missing, unreadable, or has a wrong key or value."""
 
 
 # -- drivers and devices ---------------------------------------------------------------
+
 
 class DriverError(GatehouseError, RuntimeError):
     """A driver (frame source, decoder, output, sensor) cannot be chosen or used."""
@@ -88,6 +90,7 @@ class DecodeError(DriverError):
 
 # -- the ledger: tokens, blocks and records from outside --------------------------------
 
+
 class LedgerError(GatehouseError, ValueError):
     """Input from outside the gate (a token, a block, a record log) is refused."""
 
@@ -111,8 +114,15 @@ class BlockRejected(LedgerError):
     input file it came from when known, ``reason`` a short machine-readable cause.
     """
 
-    def __init__(self, reason: str, detail: str, *, height: int | None = None,
-                 line: int | None = None, source: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        detail: str,
+        *,
+        height: int | None = None,
+        line: int | None = None,
+        source: str | None = None,
+    ) -> None:
         self.reason = reason
         self.detail = detail
         self.height = height
@@ -148,6 +158,7 @@ class RecordChainError(LedgerError):
 
 # -- the state directory ---------------------------------------------------------------
 
+
 class StoreError(GatehouseError, RuntimeError):
     """The state directory or one of its databases cannot be used."""
 
@@ -165,6 +176,7 @@ class DeviceKeyError(StoreError):
 
 
 # -- sync and the hub ------------------------------------------------------------------
+
 
 class SyncError(GatehouseError, ConnectionError):
     """The hub could not be reached or answered something unusable; the reason says which."""
@@ -184,6 +196,7 @@ class HubRefusal(SyncError):
 
 
 # -- commands and callers --------------------------------------------------------------
+
 
 class Refused(GatehouseError, ValueError):
     """A command that cannot be carried out as asked: an override with no reason, a

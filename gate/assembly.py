@@ -29,8 +29,13 @@ if TYPE_CHECKING:
 def open_checkpoint(cfg: GateConfig, *, integrity: str = "quick") -> Checkpoint:
     """This gate's state (ledger copy, record log, device key) as the configuration says;
     the caller closes it. ``integrity`` is the database check made on opening."""
-    return Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                      policy=cfg.policy, integrity=integrity)
+    return Checkpoint(
+        cfg.state_dir,
+        device=cfg.device,
+        ledger_key=cfg.ledger_key,
+        policy=cfg.policy,
+        integrity=integrity,
+    )
 
 
 def open_outputs(cfg: GateConfig, stack: ExitStack) -> Outputs:
@@ -41,8 +46,9 @@ def open_outputs(cfg: GateConfig, stack: ExitStack) -> Outputs:
 
     lane = cfg.lane
     if not lane.relay:
-        raise ConfigError(f"{cfg.path}: missing required key 'relay.url' (gate run drives "
-                          "the turnstile relay)")
+        raise ConfigError(
+            f"{cfg.path}: missing required key 'relay.url' (gate run drives the turnstile relay)"
+        )
 
     def opened(url: str | None) -> Output | None:
         if url is None:
@@ -53,8 +59,9 @@ def open_outputs(cfg: GateConfig, stack: ExitStack) -> Outputs:
 
     relay = opened(lane.relay)
     assert relay is not None
-    return Outputs(relay=relay, green=opened(lane.green), red=opened(lane.red),
-                   buzzer=opened(lane.buzzer))
+    return Outputs(
+        relay=relay, green=opened(lane.green), red=opened(lane.red), buzzer=opened(lane.buzzer)
+    )
 
 
 def decoder_for_config(cfg: GateConfig) -> Decoder:

@@ -110,20 +110,31 @@ def _is_int(v: Any) -> bool:
 
 
 SCHEMA: Mapping[str, Key] = {
-    "device": Key(True, "a string of letters, digits, '.', '_' or '-' (1-64)",
-                  lambda v: type(v) is str and bool(_DEVICE.match(v))),
-    "ledger_key": Key(True, "64 lowercase hex digits of a valid Ed25519 public key",
-                      lambda v: type(v) is str and bool(_HEX64.match(v))
-                      and is_valid_point(bytes.fromhex(v))),
+    "device": Key(
+        True,
+        "a string of letters, digits, '.', '_' or '-' (1-64)",
+        lambda v: type(v) is str and bool(_DEVICE.match(v)),
+    ),
+    "ledger_key": Key(
+        True,
+        "64 lowercase hex digits of a valid Ed25519 public key",
+        lambda v: type(v) is str and bool(_HEX64.match(v)) and is_valid_point(bytes.fromhex(v)),
+    ),
     "state_dir": Key(True, "a directory path string", lambda v: type(v) is str and v != ""),
-    "events": Key(True, "a non-empty list of event ids ([a-z0-9-]{1,64})",
-                  lambda v: type(v) is list and len(v) > 0
-                  and all(type(e) is str and _EVENT.match(e) for e in v)),
+    "events": Key(
+        True,
+        "a non-empty list of event ids ([a-z0-9-]{1,64})",
+        lambda v: (
+            type(v) is list and len(v) > 0 and all(type(e) is str and _EVENT.match(e) for e in v)
+        ),
+    ),
     "zone": Key(False, "a non-empty string", lambda v: type(v) is str and v != ""),
-    "back": Key(False, f"an integer from 0 to {MAX_STEPS}",
-                lambda v: _is_int(v) and 0 <= v <= MAX_STEPS, 2),
-    "fwd": Key(False, f"an integer from 0 to {MAX_STEPS}",
-               lambda v: _is_int(v) and 0 <= v <= MAX_STEPS, 1),
+    "back": Key(
+        False, f"an integer from 0 to {MAX_STEPS}", lambda v: _is_int(v) and 0 <= v <= MAX_STEPS, 2
+    ),
+    "fwd": Key(
+        False, f"an integer from 0 to {MAX_STEPS}", lambda v: _is_int(v) and 0 <= v <= MAX_STEPS, 1
+    ),
 }
 
 
@@ -137,26 +148,50 @@ def _seconds(low: float, high: float) -> Callable[[Any], bool]:
 
 _URL = "a driver URL string such as 'sim:relay' or 'gpio:17?active=low'"
 SECTIONS: Mapping[str, Mapping[str, Key]] = {
-    "camera": {"url": Key(True, "a source URL such as 'v4l2:/dev/video0' or 'images:DIR'",
-                          _url)},
-    "decoder": {"name": Key(False, f"one of {', '.join(DECODERS.names)}",
-                            lambda v: type(v) is str and v in DECODERS)},
+    "camera": {"url": Key(True, "a source URL such as 'v4l2:/dev/video0' or 'images:DIR'", _url)},
+    "decoder": {
+        "name": Key(
+            False, f"one of {', '.join(DECODERS.names)}", lambda v: type(v) is str and v in DECODERS
+        )
+    },
     "relay": {"url": Key(True, _URL, _url)},
-    "indicators": {"green": Key(False, _URL, _url), "red": Key(False, _URL, _url),
-                   "buzzer": Key(False, _URL, _url)},
-    "sensor": {"url": Key(True, _URL, _url),
-               "passage_timeout": Key(False, "seconds from 1 to 120", _seconds(1, 120), 10.0)},
-    "hub": {"url": Key(True, "an http:// or https:// URL of the hub",
-                       lambda v: type(v) is str and v.startswith(("http://", "https://"))),
-            "max_ledger_age": Key(False, "seconds from 10 to 86400", _seconds(10, 86400),
-                                  LANE_DEFAULTS.max_ledger_age),
-            "max_clock_skew": Key(False, "seconds from 1 to 3600", _seconds(1, 3600),
-                                  LANE_DEFAULTS.max_clock_skew),
-            "batch": Key(False, "an integer from 1 to 5000 (records per upload request)",
-                         lambda v: _is_int(v) and 1 <= v <= 5000, 500)},
-    "lane": {"mode": Key(False, "one of normal, closed, free",
-                         lambda v: v in ("normal", "closed", "free"), "normal"),
-             "debounce": Key(False, "seconds from 0.1 to 60", _seconds(0.1, 60), 3.0)},
+    "indicators": {
+        "green": Key(False, _URL, _url),
+        "red": Key(False, _URL, _url),
+        "buzzer": Key(False, _URL, _url),
+    },
+    "sensor": {
+        "url": Key(True, _URL, _url),
+        "passage_timeout": Key(False, "seconds from 1 to 120", _seconds(1, 120), 10.0),
+    },
+    "hub": {
+        "url": Key(
+            True,
+            "an http:// or https:// URL of the hub",
+            lambda v: type(v) is str and v.startswith(("http://", "https://")),
+        ),
+        "max_ledger_age": Key(
+            False, "seconds from 10 to 86400", _seconds(10, 86400), LANE_DEFAULTS.max_ledger_age
+        ),
+        "max_clock_skew": Key(
+            False, "seconds from 1 to 3600", _seconds(1, 3600), LANE_DEFAULTS.max_clock_skew
+        ),
+        "batch": Key(
+            False,
+            "an integer from 1 to 5000 (records per upload request)",
+            lambda v: _is_int(v) and 1 <= v <= 5000,
+            500,
+        ),
+    },
+    "lane": {
+        "mode": Key(
+            False,
+            "one of normal, closed, free",
+            lambda v: v in ("normal", "closed", "free"),
+            "normal",
+        ),
+        "debounce": Key(False, "seconds from 0.1 to 60", _seconds(0.1, 60), 3.0),
+    },
 }
 
 
@@ -186,8 +221,14 @@ def _check_driver_urls(sections: Mapping[str, Mapping[str, Any]], path: Path) ->
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 def config_path(explicit: str | None) -> Path:
@@ -212,26 +253,42 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
     state_dir = Path(values["state_dir"]).expanduser()
     if not state_dir.is_absolute():
         state_dir = path.parent / state_dir
-    policy = Policy(events=frozenset(values["events"]), zone=values["zone"],
-                    back=values["back"], fwd=values["fwd"])
+    policy = Policy(
+        events=frozenset(values["events"]),
+        zone=values["zone"],
+        back=values["back"],
+        fwd=values["fwd"],
+    )
     get = lambda section, key: sections.get(section, {}).get(key)  # noqa: E731
     lane = LaneConfig(
-        camera=get("camera", "url"), decoder=get("decoder", "name"), relay=get("relay", "url"),
-        green=get("indicators", "green"), red=get("indicators", "red"),
-        buzzer=get("indicators", "buzzer"), sensor=get("sensor", "url"),
+        camera=get("camera", "url"),
+        decoder=get("decoder", "name"),
+        relay=get("relay", "url"),
+        green=get("indicators", "green"),
+        red=get("indicators", "red"),
+        buzzer=get("indicators", "buzzer"),
+        sensor=get("sensor", "url"),
         passage_timeout=float(get("sensor", "passage_timeout") or 10.0),
-        mode=get("lane", "mode") or "normal", debounce=float(get("lane", "debounce") or 3.0),
+        mode=get("lane", "mode") or "normal",
+        debounce=float(get("lane", "debounce") or 3.0),
         hub=get("hub", "url"),
         max_ledger_age=float(get("hub", "max_ledger_age") or LANE_DEFAULTS.max_ledger_age),
         max_clock_skew=float(get("hub", "max_clock_skew") or LANE_DEFAULTS.max_clock_skew),
-        hub_batch=get("hub", "batch") or 500)
-    return GateConfig(path=path, device=values["device"],
-                      ledger_key=bytes.fromhex(values["ledger_key"]), state_dir=state_dir,
-                      policy=policy, lane=lane)
+        hub_batch=get("hub", "batch") or 500,
+    )
+    return GateConfig(
+        path=path,
+        device=values["device"],
+        ledger_key=bytes.fromhex(values["ledger_key"]),
+        state_dir=state_dir,
+        policy=policy,
+        lane=lane,
+    )
 
 
-def _validate(data: Mapping[str, Any], schema: Mapping[str, Key], path: Path,
-              prefix: str) -> dict[str, Any]:
+def _validate(
+    data: Mapping[str, Any], schema: Mapping[str, Key], path: Path, prefix: str
+) -> dict[str, Any]:
     """Check one table against its schema; errors name the file and the dotted key."""
     for key in data:
         if key not in schema:
@@ -241,15 +298,16 @@ def _validate(data: Mapping[str, Any], schema: Mapping[str, Key], path: Path,
     for key, spec in schema.items():
         if key not in data:
             if spec.required:
-                raise ConfigError(f"{path}: missing required key {prefix + key!r} "
-                                  f"({spec.form})")
+                raise ConfigError(f"{path}: missing required key {prefix + key!r} ({spec.form})")
             values[key] = spec.default
             continue
         value = data[key]
         if not spec.check(value):
             shown = repr(value) if not isinstance(value, (list, dict)) else _type_name(value)
-            raise ConfigError(f"{path}: key {prefix + key!r} must be {spec.form}; got "
-                              f"{_type_name(value)} {shown}"[:300])
+            raise ConfigError(
+                f"{path}: key {prefix + key!r} must be {spec.form}; got "
+                f"{_type_name(value)} {shown}"[:300]
+            )
         values[key] = value
     return values
 

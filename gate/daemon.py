@@ -49,15 +49,15 @@ class Stop:
         self.event.set()
 
 
-def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None,
-               emit: Any = emit_json) -> int:
+def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None, emit: Any = emit_json) -> int:
     """Run the lane until stopped or its recorded source ends; return the exit code."""
     from scanner import source_for_url  # heavy (OpenCV): only here
 
     lane_cfg = cfg.lane
     if not lane_cfg.camera:
-        raise ConfigError(f"{cfg.path}: missing required key 'camera.url' (gate run needs "
-                          "a frame source)")
+        raise ConfigError(
+            f"{cfg.path}: missing required key 'camera.url' (gate run needs a frame source)"
+        )
     notifier = notifier or Notifier()
     stop = Stop()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -73,25 +73,47 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None,
             decoder = decoder_for_config(cfg)
 
             def alarm(text: str | None) -> None:
-                emit({"event": "alarm" if text else "alarm_cleared", "time": int(time.time()),
-                      "source": lane_cfg.camera, "alarm": text})
+                emit(
+                    {
+                        "event": "alarm" if text else "alarm_cleared",
+                        "time": int(time.time()),
+                        "source": lane_cfg.camera,
+                        "alarm": text,
+                    }
+                )
                 notifier.status(f"camera: {text}" if text else "camera ok")
 
             source = source_for_url(lane_cfg.camera, on_alarm=alarm)
             stack.callback(source.close)
-            lane = Lane(checkpoint, outputs, decoder, debounce_s=lane_cfg.debounce,
-                        mode=lane_cfg.mode, sensor=sensor,
-                        passage_timeout=lane_cfg.passage_timeout, emit=emit)
+            lane = Lane(
+                checkpoint,
+                outputs,
+                decoder,
+                debounce_s=lane_cfg.debounce,
+                mode=lane_cfg.mode,
+                sensor=sensor,
+                passage_timeout=lane_cfg.passage_timeout,
+                emit=emit,
+            )
             stack.callback(outputs.reset)
             if lane_cfg.hub:
                 from .sync_worker import SyncWorker  # the hub client: only when configured
+
                 worker = SyncWorker(cfg, emit)
                 worker.start()
                 stack.callback(worker.stop)
             head = checkpoint.ledger.head()
-            emit({"event": "started", "time": int(time.time()), "device": cfg.device,
-                  "source": lane_cfg.camera, "decoder": decoder.name,
-                  "ledger_height": head.height, "mode": lane.mode})
+            emit(
+                {
+                    "event": "started",
+                    "time": int(time.time()),
+                    "device": cfg.device,
+                    "source": lane_cfg.camera,
+                    "decoder": decoder.name,
+                    "ledger_height": head.height,
+                    "mode": lane.mode,
+                }
+            )
             notifier.ready(f"lane {cfg.device} ready, ledger height {head.height}")
             _loop(lane, source, stop, notifier)
             # Let pending passages resolve before a recorded source's run ends.
@@ -101,10 +123,16 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None,
                 stop.event.wait(0.05)
             lane.tick()
             notifier.stopping()
-            emit({"event": "stopped", "time": int(time.time()),
-                  "why": stop.signal or ("source ended" if source.ended else "stopped"),
-                  "admitted": lane.stats.admitted, "rejected": lane.stats.rejected,
-                  "voided": lane.stats.voided})
+            emit(
+                {
+                    "event": "stopped",
+                    "time": int(time.time()),
+                    "why": stop.signal or ("source ended" if source.ended else "stopped"),
+                    "admitted": lane.stats.admitted,
+                    "rejected": lane.stats.rejected,
+                    "voided": lane.stats.voided,
+                }
+            )
         return 0
     finally:
         for s, handler in previous.items():

@@ -80,12 +80,20 @@ class LaneStats:
 class Lane:
     """One lane's pipeline around a :class:`Checkpoint` and its outputs."""
 
-    def __init__(self, checkpoint: Checkpoint, outputs: Outputs, decoder: Decoder, *,
-                 debounce_s: float = 3.0, mode: str = "normal",
-                 sensor: PassageSensor | None = None, passage_timeout: float = 10.0,
-                 clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 emit: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        outputs: Outputs,
+        decoder: Decoder,
+        *,
+        debounce_s: float = 3.0,
+        mode: str = "normal",
+        sensor: PassageSensor | None = None,
+        passage_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        emit: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.checkpoint = checkpoint
         self.outputs = outputs
         self.decoder = decoder
@@ -139,18 +147,24 @@ class Lane:
         self._actuate(decision)
         actuated = self.monotonic()
         self._count(decision)
-        self.emit({
-            "event": "decision", "time": now, "result": decision.result,
-            "reason": decision.reason, "ticket": decision.ticket, "seq": decision.seq,
-            "mode": self._mode,
-            "latency_ms": {
-                "decode": round((decoded - captured) * 1000, 3),
-                "decide": round(timings.get("decide", 0.0) * 1000, 3),
-                "commit": round(timings.get("commit", 0.0) * 1000, 3),
-                "actuate": round((actuated - committed) * 1000, 3),
-                "total": round((actuated - captured) * 1000, 3),
-            },
-        })
+        self.emit(
+            {
+                "event": "decision",
+                "time": now,
+                "result": decision.result,
+                "reason": decision.reason,
+                "ticket": decision.ticket,
+                "seq": decision.seq,
+                "mode": self._mode,
+                "latency_ms": {
+                    "decode": round((decoded - captured) * 1000, 3),
+                    "decide": round(timings.get("decide", 0.0) * 1000, 3),
+                    "commit": round(timings.get("commit", 0.0) * 1000, 3),
+                    "actuate": round((actuated - committed) * 1000, 3),
+                    "total": round((actuated - captured) * 1000, 3),
+                },
+            }
+        )
         return decision
 
     def _actuate(self, decision: Decision) -> None:
@@ -158,8 +172,11 @@ class Lane:
         out = self.outputs
         if decision.admitted:
             if self.sensor is not None and decision.seq is not None:
-                self.pending.append(Pending(decision.seq, self.sensor.mark(),
-                                            self.monotonic() + self.passage_timeout))
+                self.pending.append(
+                    Pending(
+                        decision.seq, self.sensor.mark(), self.monotonic() + self.passage_timeout
+                    )
+                )
             if self._mode != "free":
                 out.relay.pulse()
             if out.green is not None:
@@ -195,6 +212,7 @@ class Lane:
             now = int(self.clock())
             seq = self.checkpoint.void(p.seq, now)
             self.stats.voided += 1
-            self.emit({"event": "voided", "time": now, "ref": p.seq, "seq": seq,
-                       "reason": "no_passage"})
+            self.emit(
+                {"event": "voided", "time": now, "ref": p.seq, "seq": seq, "reason": "no_passage"}
+            )
         self.pending = still

@@ -31,11 +31,13 @@ T = TypeVar("T")
 
 def _read_image(path: str):
     import cv2
+
     return cv2.imread(path, cv2.IMREAD_GRAYSCALE)
 
 
-def scan_images(cfg: GateConfig, images: list[str], *, as_json: bool, admit: bool,
-                now: int | None) -> int:
+def scan_images(
+    cfg: GateConfig, images: list[str], *, as_json: bool, admit: bool, now: int | None
+) -> int:
     """Decode each image file and decide every code in it (dry unless ``admit``)."""
     decoder = decoder_for_config(cfg)
     worst = 0
@@ -54,18 +56,20 @@ def scan_images(cfg: GateConfig, images: list[str], *, as_json: bool, admit: boo
             for text in texts:
                 at = now if now is not None else int(time.time())
                 d = cp.admit(text, at) if admit else cp.check(text, at)
-                codes.append({"text": text, "result": d.result, "reason": d.reason,
-                              "ticket": d.ticket})
+                codes.append(
+                    {"text": text, "result": d.result, "reason": d.reason, "ticket": d.ticket}
+                )
                 if not d.admitted:
                     worst = max(worst, 1)
             if not codes:
                 worst = max(worst, 1)
             if as_json:
-                print(json.dumps({"image": path, "ms": ms, "codes": codes},
-                                 ensure_ascii=False))
+                print(json.dumps({"image": path, "ms": ms, "codes": codes}, ensure_ascii=False))
             else:
-                found = ", ".join(f"{c['result'].upper()} {c['reason']}"
-                                  f"{' ' + c['ticket'] if c['ticket'] else ''}" for c in codes)
+                found = ", ".join(
+                    f"{c['result'].upper()} {c['reason']}{' ' + c['ticket'] if c['ticket'] else ''}"
+                    for c in codes
+                )
                 print(f"{path}: {found or 'no code found'} ({ms} ms)")
     return worst
 
@@ -128,12 +132,16 @@ def selftest(cfg: GateConfig, *, pulse: bool) -> int:
             for output in outputs.all() if outputs is not None else []:
                 report.run(f"output {output.url}", lambda o=output: _exercise(o, pulse))
         if lane.sensor:
-            report.run(f"sensor {lane.sensor}",
-                       lambda: stack.enter_context(sensor_for_url(lane.sensor or "")))
+            report.run(
+                f"sensor {lane.sensor}",
+                lambda: stack.enter_context(sensor_for_url(lane.sensor or "")),
+            )
         decoder = report.run("decoder", lambda: decoder_for_config(cfg))
         if lane.camera:
-            source = report.run(f"camera {lane.camera}",
-                                lambda: stack.enter_context(source_for_url(lane.camera or "")))
+            source = report.run(
+                f"camera {lane.camera}",
+                lambda: stack.enter_context(source_for_url(lane.camera or "")),
+            )
             if source is not None:
                 report.run("camera reads", lambda: _first_item(source, decoder))
     for name, ok, detail in report.lines:

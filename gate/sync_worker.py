@@ -81,13 +81,13 @@ def sync_round(client: HubClient, cfg: GateConfig, emit: Emit) -> bool:
     return not {"hub_unreachable", "hub_refused"} & set(alarms)
 
 
-def run_sync_loop(cfg: GateConfig, emit: Emit, stop: threading.Event, *,
-                  interval: float) -> None:
+def run_sync_loop(cfg: GateConfig, emit: Emit, stop: threading.Event, *, interval: float) -> None:
     """Rounds every ``interval`` seconds (backing off while the hub is away or refusing,
     see :func:`retry_delay`) until ``stop``; then one last push."""
     with open_checkpoint(cfg) as cp:
-        client = HubClient(cfg.lane.hub or "", cp, timeout=min(10.0, interval * 2),
-                           batch=cfg.lane.hub_batch)
+        client = HubClient(
+            cfg.lane.hub or "", cp, timeout=min(10.0, interval * 2), batch=cfg.lane.hub_batch
+        )
         rng = random.Random()
         failures = 0
         while True:
@@ -114,8 +114,19 @@ class SyncWorker:
         self._thread = threading.Thread(target=self._supervise, name="sync", daemon=True)
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "gate", "-c", str(self.cfg.path.resolve()), "sync",
-                "run", "--interval", str(self.interval), "--nice", str(SYNC_NICENESS)]
+        return [
+            sys.executable,
+            "-m",
+            "gate",
+            "-c",
+            str(self.cfg.path.resolve()),
+            "sync",
+            "run",
+            "--interval",
+            str(self.interval),
+            "--nice",
+            str(SYNC_NICENESS),
+        ]
 
     def start(self) -> None:
         self._thread.start()
@@ -141,13 +152,17 @@ class SyncWorker:
                 if self._stop.is_set():
                     return
                 self._child = subprocess.Popen(
-                    self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    stdin=subprocess.DEVNULL, text=True, errors="replace",
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                    self.command(),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    errors="replace",
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
             child = self._child
             assert child.stdout is not None and child.stderr is not None
-            errors = threading.Thread(target=self._relay_errors, args=(child.stderr,),
-                                      daemon=True)
+            errors = threading.Thread(target=self._relay_errors, args=(child.stderr,), daemon=True)
             errors.start()
             for line in child.stdout:
                 self._relay(line)
@@ -156,12 +171,19 @@ class SyncWorker:
             if self._stop.is_set():
                 return
             failures = 0 if time.monotonic() - started > 60 else failures + 1
-            delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S)) - 1] \
-                if failures else RESTART_BACKOFF_S[0]
-            self.emit({"event": "alarm", "time": int(time.time()),
-                       "alarm": "sync_worker_exited",
-                       "detail": [f"gate sync run exited with code {code}; restarting in "
-                                  f"{delay:g} s"]})
+            delay = (
+                RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S)) - 1]
+                if failures
+                else RESTART_BACKOFF_S[0]
+            )
+            self.emit(
+                {
+                    "event": "alarm",
+                    "time": int(time.time()),
+                    "alarm": "sync_worker_exited",
+                    "detail": [f"gate sync run exited with code {code}; restarting in {delay:g} s"],
+                }
+            )
             self._stop.wait(delay)
 
     def _relay(self, line: str) -> None:
@@ -176,5 +198,4 @@ class SyncWorker:
     def _relay_errors(self, stream: IO[str]) -> None:
         for line in stream:
             if line.strip():
-                self.emit({"event": "sync_error", "time": int(time.time()),
-                           "line": line.rstrip()})
+                self.emit({"event": "sync_error", "time": int(time.time()), "line": line.rstrip()})

@@ -30,8 +30,15 @@ from .output import DEFAULT_PULSE_MS, Output, read_rest_and_pulse
 class GpioOutput(Output):
     """One BCM pin driven as an output; ``active_low`` maps energised to the LOW level."""
 
-    def __init__(self, url: str, *, pin: int, active_low: bool = False, rest: bool = False,
-                 pulse_ms: int = DEFAULT_PULSE_MS) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pin: int,
+        active_low: bool = False,
+        rest: bool = False,
+        pulse_ms: int = DEFAULT_PULSE_MS,
+    ) -> None:
         super().__init__(url, rest=rest, pulse_ms=pulse_ms)
         self.pin = pin
         self.active_low = active_low
@@ -41,8 +48,9 @@ class GpioOutput(Output):
             self._gpio.setup(pin, self._gpio.OUT, initial=self._level(rest))
         except (RuntimeError, ValueError, OSError) as exc:
             rpi_gpio.release(pin, self)
-            raise DeviceUnavailable(f"{url}: cannot set up BCM pin {pin} as an output: "
-                                    f"{exc}") from None
+            raise DeviceUnavailable(
+                f"{url}: cannot set up BCM pin {pin} as an output: {exc}"
+            ) from None
         self.reset()
 
     @classmethod
@@ -62,8 +70,7 @@ class GpioOutput(Output):
         try:
             self._gpio.output(self.pin, self._level(energised))
         except (RuntimeError, ValueError, OSError) as exc:
-            raise DeviceUnavailable(f"{self.url}: cannot drive BCM pin {self.pin}: "
-                                    f"{exc}") from None
+            raise DeviceUnavailable(f"{self.url}: cannot drive BCM pin {self.pin}: {exc}") from None
 
     def _release(self) -> None:
         try:

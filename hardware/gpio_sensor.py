@@ -30,8 +30,9 @@ from .sensor import PassageSensor
 class GpioSensor(PassageSensor):
     """Counts edges on one BCM input pin as passages."""
 
-    def __init__(self, url: str, *, pin: int, edge: str = "falling", pull: str = "up",
-                 bounce_ms: int = 50) -> None:
+    def __init__(
+        self, url: str, *, pin: int, edge: str = "falling", pull: str = "up", bounce_ms: int = 50
+    ) -> None:
         super().__init__(url)
         self.pin = pin
         self.edge = edge
@@ -50,8 +51,9 @@ class GpioSensor(PassageSensor):
             gpio.add_event_detect(pin, edges[edge], **kwargs)
         except (RuntimeError, ValueError, OSError) as exc:
             self._give_back()
-            raise DeviceUnavailable(f"{url}: cannot watch BCM pin {pin} for {edge} edges: "
-                                    f"{exc}") from None
+            raise DeviceUnavailable(
+                f"{url}: cannot watch BCM pin {pin} for {edge} edges: {exc}"
+            ) from None
 
     @classmethod
     def settings(cls, url: DriverURL) -> dict[str, Any]:
@@ -68,8 +70,7 @@ class GpioSensor(PassageSensor):
         try:
             return int(self._gpio.input(self.pin))
         except (RuntimeError, ValueError, OSError) as exc:
-            raise DeviceUnavailable(f"{self.url}: cannot read BCM pin {self.pin}: "
-                                    f"{exc}") from None
+            raise DeviceUnavailable(f"{self.url}: cannot read BCM pin {self.pin}: {exc}") from None
 
     def _on_edge(self, channel: int) -> None:
         self._passage()

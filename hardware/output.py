@@ -44,8 +44,10 @@ DEFAULT_PULSE_MS = 800
 
 def read_rest_and_pulse(opts: Options) -> dict[str, Any]:
     """The options every output takes, ``rest`` and ``pulse_ms``, as keyword arguments."""
-    return {"rest": opts.choice("rest", ("off", "on"), "off") == "on",
-            "pulse_ms": opts.integer("pulse_ms", DEFAULT_PULSE_MS, 1, MAX_PULSE_MS)}
+    return {
+        "rest": opts.choice("rest", ("off", "on"), "off") == "on",
+        "pulse_ms": opts.integer("pulse_ms", DEFAULT_PULSE_MS, 1, MAX_PULSE_MS),
+    }
 
 
 class Output(Device, ABC):
@@ -54,8 +56,7 @@ class Output(Device, ABC):
 
     noun = "output"
 
-    def __init__(self, url: str, *, rest: bool = False,
-                 pulse_ms: int = DEFAULT_PULSE_MS) -> None:
+    def __init__(self, url: str, *, rest: bool = False, pulse_ms: int = DEFAULT_PULSE_MS) -> None:
         super().__init__(url)
         self.rest = rest
         self.pulse_ms = pulse_ms
@@ -111,8 +112,9 @@ class Output(Device, ABC):
         """
         ms = self.pulse_ms if ms is None else ms
         if not isinstance(ms, int) or isinstance(ms, bool) or not 0 < ms <= MAX_PULSE_MS:
-            raise InvalidArgument(f"{self.url}: pulse length must be 1..{MAX_PULSE_MS} ms, "
-                                  f"not {ms!r}")
+            raise InvalidArgument(
+                f"{self.url}: pulse length must be 1..{MAX_PULSE_MS} ms, not {ms!r}"
+            )
         with self._lock:
             self._check_open()
             now = time.monotonic()
@@ -179,8 +181,9 @@ class Output(Device, ABC):
         self._deadline = time.monotonic() + delay
         self._deadline_generation = self._generation
         if self._clock is None:
-            self._clock = threading.Thread(target=self._run_clock, daemon=True,
-                                           name=f"pulse-clock {self.url}")
+            self._clock = threading.Thread(
+                target=self._run_clock, daemon=True, name=f"pulse-clock {self.url}"
+            )
             self._clock.start()
         self._wake.notify_all()
 
@@ -206,6 +209,5 @@ class Output(Device, ABC):
             try:
                 self._set(self.rest)
             except DeviceUnavailable as exc:
-                log.error("%s: pulse could not end, retrying in %.1f s: %s",
-                          self.url, RETRY_S, exc)
+                log.error("%s: pulse could not end, retrying in %.1f s: %s", self.url, RETRY_S, exc)
                 self._schedule(RETRY_S)

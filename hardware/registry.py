@@ -15,21 +15,28 @@ from drivers import Backend, DriverURL, Registry
 from .output import Output
 from .sensor import PassageSensor
 
-_GPIO = ("the RPi.GPIO module (Pi 1-4: pip install RPi.GPIO or apt install "
-         "python3-rpi.gpio; Pi 5: pip install rpi-lgpio)")
-_SERIAL = ("the Python package pyserial (pip install 'gatehouse[hardware]', or "
-           "pip install pyserial)")
+_GPIO = (
+    "the RPi.GPIO module (Pi 1-4: pip install RPi.GPIO or apt install "
+    "python3-rpi.gpio; Pi 5: pip install rpi-lgpio)"
+)
+_SERIAL = "the Python package pyserial (pip install 'gatehouse[hardware]', or pip install pyserial)"
 
-OUTPUTS = Registry("output", {
-    "gpio": Backend("hardware.gpio_output", "GpioOutput", _GPIO),
-    "serial": Backend("hardware.serial_relay", "SerialRelay", _SERIAL),
-    "sim": Backend("hardware.sim_output", "SimOutput"),
-})
+OUTPUTS = Registry(
+    "output",
+    {
+        "gpio": Backend("hardware.gpio_output", "GpioOutput", _GPIO),
+        "serial": Backend("hardware.serial_relay", "SerialRelay", _SERIAL),
+        "sim": Backend("hardware.sim_output", "SimOutput"),
+    },
+)
 
-SENSORS = Registry("sensor", {
-    "gpio": Backend("hardware.gpio_sensor", "GpioSensor", _GPIO),
-    "sim": Backend("hardware.sim_sensor", "SimSensor"),
-})
+SENSORS = Registry(
+    "sensor",
+    {
+        "gpio": Backend("hardware.gpio_sensor", "GpioSensor", _GPIO),
+        "sim": Backend("hardware.sim_sensor", "SimSensor"),
+    },
+)
 
 
 def check_output_url(url: str) -> DriverURL:

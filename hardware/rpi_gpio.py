@@ -33,14 +33,17 @@ def import_gpio() -> ModuleType:
         raise DriverUnavailable(
             f"gpio: drivers need the RPi.GPIO module ({exc}); on a Raspberry Pi 1-4 "
             "install RPi.GPIO (pip install RPi.GPIO, or apt install python3-rpi.gpio), "
-            "on a Pi 5 install rpi-lgpio (pip install rpi-lgpio)") from None
+            "on a Pi 5 install rpi-lgpio (pip install rpi-lgpio)"
+        ) from None
     GPIO.setwarnings(False)
     mode = GPIO.getmode()
     if mode is None:
         GPIO.setmode(GPIO.BCM)
     elif mode != GPIO.BCM:
-        raise DeviceUnavailable("gpio: pin numbering was already set to BOARD in this process; "
-                                "Gatehouse uses BCM numbers")
+        raise DeviceUnavailable(
+            "gpio: pin numbering was already set to BOARD in this process; "
+            "Gatehouse uses BCM numbers"
+        )
     return GPIO
 
 
@@ -48,8 +51,10 @@ def parse_pin(url: DriverURL) -> int:
     """The BCM pin number that is the URL's path."""
     path = url.path.strip()
     if not path.isdigit() or int(path) not in HEADER_PINS:
-        raise url.error(f"pin {path!r} must be a BCM GPIO number from 0 to 27 "
-                        "(GPIO17 is gpio:17, on header position 11)")
+        raise url.error(
+            f"pin {path!r} must be a BCM GPIO number from 0 to 27 "
+            "(GPIO17 is gpio:17, on header position 11)"
+        )
     return int(path)
 
 

@@ -72,8 +72,10 @@ class PassageSensor(Device, ABC):
         self._check_open()
         with self._cond:
             start = self._count if since is None else since
-            return self._cond.wait_for(lambda: self._count > start or self._closed,
-                                       timeout) and self._count > start
+            return (
+                self._cond.wait_for(lambda: self._count > start or self._closed, timeout)
+                and self._count > start
+            )
 
     def add_callback(self, callback: PassageCallback) -> None:
         self._check_open()

@@ -48,9 +48,17 @@ def lcus_frame(channel: int, on: bool) -> bytes:
 class SerialRelay(Output):
     """A relay on a serial board that switches on one frame and off another."""
 
-    def __init__(self, url: str, *, port: str, on_frame: bytes, off_frame: bytes,
-                 baud: int = 9600, rest: bool = False,
-                 pulse_ms: int = DEFAULT_PULSE_MS) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        port: str,
+        on_frame: bytes,
+        off_frame: bytes,
+        baud: int = 9600,
+        rest: bool = False,
+        pulse_ms: int = DEFAULT_PULSE_MS,
+    ) -> None:
         super().__init__(url, rest=rest, pulse_ms=pulse_ms)
         self.port = port
         self.baud = baud
@@ -65,26 +73,30 @@ class SerialRelay(Output):
     @classmethod
     def settings(cls, url: DriverURL) -> dict[str, Any]:
         if not url.path:
-            raise url.error("no port: write serial:/dev/ttyUSB0?board=lcus (or another "
-                            "device path or pyserial URL)")
+            raise url.error(
+                "no port: write serial:/dev/ttyUSB0?board=lcus (or another "
+                "device path or pyserial URL)"
+            )
         opts = Options(url)
         board = opts.choice("board", ("lcus", "raw"), "lcus")
         baud = opts.integer("baud", 9600, BAUD_RATES[0], BAUD_RATES[-1])
         if baud not in BAUD_RATES:
-            raise url.error(f"option baud={baud} must be one of "
-                            + ", ".join(map(str, BAUD_RATES)))
+            raise url.error(f"option baud={baud} must be one of " + ", ".join(map(str, BAUD_RATES)))
         common = read_rest_and_pulse(opts)
         if board == "lcus":
             for name in ("on", "off"):
                 if opts.present(name):
-                    raise url.error(f"option {name} is for board=raw; board=lcus builds "
-                                    "its frames from channel")
+                    raise url.error(
+                        f"option {name} is for board=raw; board=lcus builds its frames from channel"
+                    )
             channel = opts.integer("channel", 1, 1, 8)
             on_frame, off_frame = lcus_frame(channel, True), lcus_frame(channel, False)
         else:
             if opts.present("channel"):
-                raise url.error("option channel is for board=lcus; with board=raw give "
-                                "the on= and off= frames of that channel")
+                raise url.error(
+                    "option channel is for board=lcus; with board=raw give "
+                    "the on= and off= frames of that channel"
+                )
             on, off = opts.hex_bytes("on"), opts.hex_bytes("off")
             if on is None or off is None:
                 raise url.error("board=raw needs both on=HEX and off=HEX")
@@ -92,18 +104,29 @@ class SerialRelay(Output):
                 raise url.error("board=raw: on and off frames are the same")
             on_frame, off_frame = on, off
         opts.done()
-        return {"port": url.path, "on_frame": on_frame, "off_frame": off_frame,
-                "baud": baud, **common}
+        return {
+            "port": url.path,
+            "on_frame": on_frame,
+            "off_frame": off_frame,
+            "baud": baud,
+            **common,
+        }
 
     def _open(self) -> None:
         serial = self._serial_mod
         try:
-            self._port = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0,
-                                               write_timeout=WRITE_TIMEOUT_S, exclusive=True)
+            self._port = serial.serial_for_url(
+                self.port,
+                baudrate=self.baud,
+                timeout=0,
+                write_timeout=WRITE_TIMEOUT_S,
+                exclusive=True,
+            )
         except (OSError, ValueError, termios.error) as exc:
             # SerialException is an OSError; ValueError is a malformed pyserial URL.
-            raise DeviceUnavailable(f"relay port {self.port} cannot be opened ({self.url}): "
-                                    f"{exc}") from None
+            raise DeviceUnavailable(
+                f"relay port {self.port} cannot be opened ({self.url}): {exc}"
+            ) from None
 
     def _drop_port(self) -> None:
         port, self._port = self._port, None
@@ -120,12 +143,14 @@ class SerialRelay(Output):
             self._port.flush()
         except (OSError, ValueError, termios.error) as exc:
             self._drop_port()
-            raise DeviceUnavailable(f"relay port {self.port}: write failed ({self.url}): "
-                                    f"{exc}") from None
+            raise DeviceUnavailable(
+                f"relay port {self.port}: write failed ({self.url}): {exc}"
+            ) from None
         if written is not None and written != len(frame):
             self._drop_port()
-            raise DeviceUnavailable(f"relay port {self.port}: wrote {written} of "
-                                    f"{len(frame)} bytes ({self.url})")
+            raise DeviceUnavailable(
+                f"relay port {self.port}: wrote {written} of {len(frame)} bytes ({self.url})"
+            )
 
     def _release(self) -> None:
         self._drop_port()

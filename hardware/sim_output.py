@@ -69,8 +69,15 @@ def read_sim_log(path: str | Path) -> list[tuple[float, bool]]:
 class SimOutput(Output):
     """An output that only remembers what it was told."""
 
-    def __init__(self, url: str = "sim:", *, name: str = "", rest: bool = False,
-                 pulse_ms: int = DEFAULT_PULSE_MS, log: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        url: str = "sim:",
+        *,
+        name: str = "",
+        rest: bool = False,
+        pulse_ms: int = DEFAULT_PULSE_MS,
+        log: str | Path | None = None,
+    ) -> None:
         super().__init__(url, rest=rest, pulse_ms=pulse_ms)
         self.name = name
         self.states: list[tuple[float, bool]] = []

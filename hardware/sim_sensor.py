@@ -28,8 +28,9 @@ from .sim_output import add_opening_listener, remove_opening_listener
 class SimSensor(PassageSensor):
     """A sensor that reports a passage when told to (or when its sim relay opens)."""
 
-    def __init__(self, url: str = "sim:", *, name: str = "", follow: str | None = None,
-                 delay_ms: int = 300) -> None:
+    def __init__(
+        self, url: str = "sim:", *, name: str = "", follow: str | None = None, delay_ms: int = 300
+    ) -> None:
         super().__init__(url)
         self.name = name
         self.follow = follow

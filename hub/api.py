@@ -75,8 +75,9 @@ class EnrolRequest(BaseModel):
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-def create_app(hub_dir: str | Path, *, heartbeat: float = 10.0,
-               clock: Callable[[], float] = time.time) -> FastAPI:
+def create_app(
+    hub_dir: str | Path, *, heartbeat: float = 10.0, clock: Callable[[], float] = time.time
+) -> FastAPI:
     """The hub app over ``hub_dir`` (which must exist)."""
     state: dict[str, HubWorker] = {}
 
@@ -107,8 +108,10 @@ def create_app(hub_dir: str | Path, *, heartbeat: float = 10.0,
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own reply echoes the input, which fails on bytes that are not UTF-8;
         # say where and what without echoing anything.
-        detail = [{"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg"))}
-                  for e in exc.errors()]
+        detail = [
+            {"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg"))}
+            for e in exc.errors()
+        ]
         return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
 
     @app.exception_handler(GatehouseError)
@@ -124,42 +127,54 @@ def create_app(hub_dir: str | Path, *, heartbeat: float = 10.0,
         hub = state["worker"].hub
 
         def page() -> tuple[list[str], int]:
-            return (hub.authority.blocks_page(since, MAX_PAGE_BYTES),
-                    hub.authority.head()[0])
+            return (hub.authority.blocks_page(since, MAX_PAGE_BYTES), hub.authority.head()[0])
 
         lines, height = await state["worker"].call(page)
-        return PlainTextResponse("".join(line + "\n" for line in lines),
-                                 media_type="application/x-ndjson",
-                                 headers={HEADER_HEIGHT: str(height)})
+        return PlainTextResponse(
+            "".join(line + "\n" for line in lines),
+            media_type="application/x-ndjson",
+            headers={HEADER_HEIGHT: str(height)},
+        )
 
     @app.post("/v1/enrol")
     async def enrol(body: EnrolRequest) -> dict[str, Any]:
         hub = state["worker"].hub
-        return await state["worker"].call(hub.enrol, body.code, body.device, body.public_key,
-                                          now())
+        return await state["worker"].call(hub.enrol, body.code, body.device, body.public_key, now())
 
     @app.post("/v1/records")
     async def records(
-        request: Request, upload: RecordsUpload,
+        request: Request,
+        upload: RecordsUpload,
         device: str = Header("", alias=HEADER_DEVICE, max_length=64),
         signed_at: str = Header("", alias=HEADER_TIME, max_length=20),
         signature: str = Header("", alias=HEADER_SIGNATURE, max_length=128),
     ) -> JSONResponse:
         hub = state["worker"].hub
         raw = await request.body()  # the exact bytes the device signed
-        await state["worker"].call(hub.authenticate, device, "POST", "/v1/records",
-                                   signed_at, signature, raw, now())
+        await state["worker"].call(
+            hub.authenticate, device, "POST", "/v1/records", signed_at, signature, raw, now()
+        )
         result = await state["worker"].call(hub.records, device, upload.records, now())
-        reply = {"device": result.device, "acked": result.acked, "accepted": result.accepted,
-                 "duplicates": result.duplicates, "error": result.error}
+        reply = {
+            "device": result.device,
+            "acked": result.acked,
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "error": result.error,
+        }
         return JSONResponse(reply, status_code=200 if result.error is None else 409)
 
     @app.get("/v1/conflicts")
     async def conflicts() -> list[dict[str, Any]]:
         found = await state["worker"].call(state["worker"].hub.conflicts)
-        return [{"ticket": c.ticket, "entries": c.entries,
-                 "admissions": [{"device": d, "seq": s, "at": a} for d, s, a in c.admissions]}
-                for c in found]
+        return [
+            {
+                "ticket": c.ticket,
+                "entries": c.entries,
+                "admissions": [{"device": d, "seq": s, "at": a} for d, s, a in c.admissions],
+            }
+            for c in found
+        ]
 
     return app
 

@@ -103,11 +103,18 @@ class Authority:
         if len(events) <= MAX_BLOCK_EVENTS:
             return [self.append(events, now)]
         height, prev, last_time = self.head()
-        whole = make_block(self.signer, height + 1, prev,
-                           max(now, last_time if last_time is not None else now), events)
+        whole = make_block(
+            self.signer,
+            height + 1,
+            prev,
+            max(now, last_time if last_time is not None else now),
+            events,
+        )
         check_events(parse_block(canonical_json(whole)), facts.hub_facts(self.db))
-        return [self.append(events[i:i + MAX_BLOCK_EVENTS], now)
-                for i in range(0, len(events), MAX_BLOCK_EVENTS)]
+        return [
+            self.append(events[i : i + MAX_BLOCK_EVENTS], now)
+            for i in range(0, len(events), MAX_BLOCK_EVENTS)
+        ]
 
     def append(self, events: list[dict[str, Any]], now: int) -> dict[str, Any]:
         """Sign and publish the next block: ``events`` then queued redeems and voids, up
@@ -118,22 +125,33 @@ class Authority:
         a block another process of this hub appended first is built upon.
         """
         if len(events) > MAX_BLOCK_EVENTS:
-            raise InvalidArgument(f"{len(events)} events is more than one block carries "
-                                  f"({MAX_BLOCK_EVENTS}); use publish()")
+            raise InvalidArgument(
+                f"{len(events)} events is more than one block carries "
+                f"({MAX_BLOCK_EVENTS}); use publish()"
+            )
         with transaction(self.db):
             head = facts.head(self.db)
-            pending = self.db.execute("SELECT id, event FROM pending ORDER BY id LIMIT ?",
-                                      (MAX_BLOCK_EVENTS - len(events),)).fetchall()
+            pending = self.db.execute(
+                "SELECT id, event FROM pending ORDER BY id LIMIT ?",
+                (MAX_BLOCK_EVENTS - len(events),),
+            ).fetchall()
             body = list(events) + [json.loads(event) for _, event in pending]
-            block = make_block(self.signer, head.height + 1, head.hash,
-                               max(now, head.time if head.time is not None else now), body)
+            block = make_block(
+                self.signer,
+                head.height + 1,
+                head.hash,
+                max(now, head.time if head.time is not None else now),
+                body,
+            )
             line = canonical_json(block).decode("utf-8")
             parsed = parse_block(line)  # the gates' own checks, then their chain rules
             check_successor(parsed, head, self.public_key)
             check_events(parsed, facts.hub_facts(self.db))
             facts.add_block(self.db, parsed)
-            self.db.execute("INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
-                            (block["height"], block_hash(block).hex(), block["time"], line))
+            self.db.execute(
+                "INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
+                (block["height"], block_hash(block).hex(), block["time"], line),
+            )
             if pending:
                 self.db.execute("DELETE FROM pending WHERE id <= ?", (pending[-1][0],))
         return block
@@ -165,16 +183,20 @@ class Authority:
 
         Read lazily from the hub's connection, so consume it on the hub's own thread.
         """
-        cursor = self.db.execute("SELECT body FROM blocks WHERE height > ? ORDER BY height",
-                                 (height,))
+        cursor = self.db.execute(
+            "SELECT body FROM blocks WHERE height > ? ORDER BY height", (height,)
+        )
         for (body,) in cursor:
             yield body
 
     def conflicts(self) -> list[Conflict]:
         """Tickets with more counted admissions than entries, from the published ledger."""
-        return [Conflict(ticket=str(uuid.UUID(bytes=ticket)), entries=entries,
-                         admissions=tuple(admissions))
-                for ticket, entries, admissions in facts.over_admitted(self.db)]
+        return [
+            Conflict(
+                ticket=str(uuid.UUID(bytes=ticket)), entries=entries, admissions=tuple(admissions)
+            )
+            for ticket, entries, admissions in facts.over_admitted(self.db)
+        ]
 
 
 __all__ = ["AUTHORITY_KEY", "MAX_BLOCK_EVENTS", "Authority", "BlockRejected", "Conflict"]

@@ -44,8 +44,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    hub = _Parser(prog="gate hub",
-                  description="The reference hub: ledger authority and record intake.")
+    hub = _Parser(
+        prog="gate hub", description="The reference hub: ledger authority and record intake."
+    )
     hub.add_argument("--dir", metavar="DIR", help=f"hub directory (default ${ENV_DIR})")
     hsub = hub.add_subparsers(dest="hub_command", required=True, parser_class=_Parser)
 
@@ -62,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = hsub.add_parser("issue", help="issue one ticket")
     _ticket_options(p)
     p = hsub.add_parser("import", help="issue tickets from a CSV file")
-    p.add_argument("csv", metavar="CSV", help="columns: event,holder,from,until[,zones,"
-                   "entries,label,ticket]; zones separated by ';'")
+    p.add_argument(
+        "csv",
+        metavar="CSV",
+        help="columns: event,holder,from,until[,zones,"
+        "entries,label,ticket]; zones separated by ';'",
+    )
     p = hsub.add_parser("transfer", help="give a ticket to a new holder key")
     p.add_argument("ticket")
     p.add_argument("holder")
@@ -76,8 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ticket", help="(code) the ticket id")
     p = hsub.add_parser("enrol-code", help="a one-time code to enrol a gate")
     p.add_argument("--ttl", type=int, default=3600, help="seconds it stays valid")
-    p = hsub.add_parser("register", help="enrol a gate by hand (sites without a network): "
-                        "its id and the public key `gate device show` prints")
+    p = hsub.add_parser(
+        "register",
+        help="enrol a gate by hand (sites without a network): "
+        "its id and the public key `gate device show` prints",
+    )
     p.add_argument("device")
     p.add_argument("public_key")
     p = hsub.add_parser("revoke-device", help="stop accepting a gate's records")
@@ -113,11 +121,27 @@ def _hub_dir(args: argparse.Namespace) -> Path:
     return Path(chosen)
 
 
-def _issue_event(event: str, holder: str, valid_from: int, until: int, zones: list[str],
-                 entries: int, label: str, ticket: str | None) -> dict[str, Any]:
-    return {"op": "issue", "ticket": ticket or str(uuid.uuid4()), "event": event,
-            "holder": holder.lower(), "from": valid_from, "until": until, "zones": zones,
-            "entries": entries, "label": label}
+def _issue_event(
+    event: str,
+    holder: str,
+    valid_from: int,
+    until: int,
+    zones: list[str],
+    entries: int,
+    label: str,
+    ticket: str | None,
+) -> dict[str, Any]:
+    return {
+        "op": "issue",
+        "ticket": ticket or str(uuid.uuid4()),
+        "event": event,
+        "holder": holder.lower(),
+        "from": valid_from,
+        "until": until,
+        "zones": zones,
+        "entries": entries,
+        "label": label,
+    }
 
 
 def _csv_events(path: Path) -> list[dict[str, Any]]:
@@ -126,13 +150,23 @@ def _csv_events(path: Path) -> list[dict[str, Any]]:
         for line, row in enumerate(csv.DictReader(f), start=2):
             try:
                 zones = [z for z in (row.get("zones") or "").split(";") if z]
-                events.append(_issue_event(
-                    row["event"], row["holder"], int(row["from"]), int(row["until"]), zones,
-                    int(row.get("entries") or 1), row.get("label") or "GA",
-                    row.get("ticket") or None))
+                events.append(
+                    _issue_event(
+                        row["event"],
+                        row["holder"],
+                        int(row["from"]),
+                        int(row["until"]),
+                        zones,
+                        int(row.get("entries") or 1),
+                        row.get("label") or "GA",
+                        row.get("ticket") or None,
+                    )
+                )
             except (KeyError, ValueError, TypeError) as exc:
-                raise ConfigError(f"{path}:{line}: {exc!s} (columns: event,holder,from,until,"
-                                  "zones,entries,label,ticket)") from None
+                raise ConfigError(
+                    f"{path}:{line}: {exc!s} (columns: event,holder,from,until,"
+                    "zones,entries,label,ticket)"
+                ) from None
     return events
 
 
@@ -148,8 +182,13 @@ def run_hub(args: argparse.Namespace) -> int:
         import uvicorn  # the hub extra's server: only for `gate hub serve`
 
         from .api import create_app
-        uvicorn.run(create_app(hub_dir, heartbeat=args.heartbeat), host=args.host,
-                    port=args.port, log_level="info")
+
+        uvicorn.run(
+            create_app(hub_dir, heartbeat=args.heartbeat),
+            host=args.host,
+            port=args.port,
+            log_level="info",
+        )
         return 0
     hub = Hub(hub_dir)
     try:
@@ -165,16 +204,33 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
     command = args.hub_command
     authority = hub.authority
     if command == "init":
-        print(f"hub ready; ledger_key = \"{authority.public_key.hex()}\"")
+        print(f'hub ready; ledger_key = "{authority.public_key.hex()}"')
         return 0
     events: list[dict[str, Any]] = []
     if command == "event":
-        events = [{"op": "event", "event": args.event, "name": args.name,
-                   "starts": args.starts, "ends": args.ends}]
+        events = [
+            {
+                "op": "event",
+                "event": args.event,
+                "name": args.name,
+                "starts": args.starts,
+                "ends": args.ends,
+            }
+        ]
     elif command == "issue":
         zones = [z for z in args.zones.split(",") if z]
-        events = [_issue_event(args.event, args.holder, args.valid_from, args.until, zones,
-                               args.entries, args.label, args.ticket)]
+        events = [
+            _issue_event(
+                args.event,
+                args.holder,
+                args.valid_from,
+                args.until,
+                zones,
+                args.entries,
+                args.label,
+                args.ticket,
+            )
+        ]
     elif command == "import":
         events = _csv_events(Path(args.csv))
     elif command == "transfer":
@@ -184,8 +240,11 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
     if events:
         blocks = authority.publish(events, now)
         tickets = [e["ticket"] for e in events if e["op"] == "issue"]
-        heights = f"{blocks[0]['height']}" if len(blocks) == 1 else \
-            f"s {blocks[0]['height']}-{blocks[-1]['height']}"
+        heights = (
+            f"{blocks[0]['height']}"
+            if len(blocks) == 1
+            else f"s {blocks[0]['height']}-{blocks[-1]['height']}"
+        )
         print(f"block{heights} signed with {len(events)} event(s)")
         for ticket in tickets[:20]:
             print(f"ticket {ticket}")
@@ -204,12 +263,26 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
     elif command == "conflicts":
         found = hub.conflicts()
         if args.json:
-            print(json.dumps([{"ticket": c.ticket, "entries": c.entries, "admissions": [
-                {"device": d, "seq": s, "at": a} for d, s, a in c.admissions]} for c in found]))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "ticket": c.ticket,
+                            "entries": c.entries,
+                            "admissions": [
+                                {"device": d, "seq": s, "at": a} for d, s, a in c.admissions
+                            ],
+                        }
+                        for c in found
+                    ]
+                )
+            )
         for c in [] if args.json else found:
             where = ", ".join(f"{d}#{s}" for d, s, _ in c.admissions)
-            print(f"ticket {c.ticket}: {len(c.admissions)} admissions for {c.entries} "
-                  f"entr{'y' if c.entries == 1 else 'ies'} ({where})")
+            print(
+                f"ticket {c.ticket}: {len(c.admissions)} admissions for {c.entries} "
+                f"entr{'y' if c.entries == 1 else 'ies'} ({where})"
+            )
         return 0 if not found else 1
     elif command == "records":
         return _import_records(hub, Path(args.file), now)
@@ -230,8 +303,10 @@ def _import_records(hub: Hub, path: Path, now: int) -> int:
     except (ValueError, KeyError, TypeError):
         raise ConfigError(f"{path}:1: not a record") from None
     result = hub.records(device, lines, now)
-    print(f"{device}: {result.accepted} new, {result.duplicates} already held, held through "
-          f"seq {result.acked}")
+    print(
+        f"{device}: {result.accepted} new, {result.duplicates} already held, held through "
+        f"seq {result.acked}"
+    )
     if result.error:
         print(f"gate hub: refused: {result.error}", file=sys.stderr)
         return 1

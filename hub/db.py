@@ -108,4 +108,3 @@ def open_hub_db(hub_dir: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"{path} cannot be used: {exc}") from None
     return conn
-

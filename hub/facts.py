@@ -35,14 +35,18 @@ SELECT r.device, r.seq, r.ticket, r.at FROM redeems r
 
 def hub_facts(conn: sqlite3.Connection) -> SqlFacts:
     """What the chain rules read of ``hub.db``, in the caller's transaction."""
-    return SqlFacts(conn, shows_sql="SELECT event FROM shows",
-                    tickets_sql="SELECT id, revoked FROM tickets WHERE id IN ({marks})")
+    return SqlFacts(
+        conn,
+        shows_sql="SELECT event FROM shows",
+        tickets_sql="SELECT id, revoked FROM tickets WHERE id IN ({marks})",
+    )
 
 
 def head(conn: sqlite3.Connection) -> Head:
     """The newest block stored (:data:`~verifier.ledger_rules.EMPTY_HEAD` when none)."""
-    row = conn.execute("SELECT height, hash, time FROM blocks ORDER BY height DESC "
-                       "LIMIT 1").fetchone()
+    row = conn.execute(
+        "SELECT height, hash, time FROM blocks ORDER BY height DESC LIMIT 1"
+    ).fetchone()
     return EMPTY_HEAD if row is None else Head(row[0], row[1], row[2])
 
 
@@ -73,19 +77,26 @@ def add_block(conn: sqlite3.Connection, block: Block) -> None:
         if op == "event":
             conn.execute("INSERT OR IGNORE INTO shows(event) VALUES (?)", (ev["event"],))
         elif op == "revoke":
-            conn.execute("UPDATE tickets SET revoked = 1 WHERE id = ?",
-                         (ticket_bytes(ev["ticket"]),))
+            conn.execute(
+                "UPDATE tickets SET revoked = 1 WHERE id = ?", (ticket_bytes(ev["ticket"]),)
+            )
         elif op == "redeem":
-            conn.execute("INSERT OR IGNORE INTO redeems(device, seq, ticket, at) "
-                         "VALUES (?, ?, ?, ?)",
-                         (ev["device"], ev["seq"], ticket_bytes(ev["ticket"]), ev["at"]))
+            conn.execute(
+                "INSERT OR IGNORE INTO redeems(device, seq, ticket, at) VALUES (?, ?, ?, ?)",
+                (ev["device"], ev["seq"], ticket_bytes(ev["ticket"]), ev["at"]),
+            )
         elif op == "void":
-            conn.execute("INSERT OR IGNORE INTO voids(device, seq, ticket) VALUES (?, ?, ?)",
-                         (ev["device"], ev["seq"], ticket_bytes(ev["ticket"])))
+            conn.execute(
+                "INSERT OR IGNORE INTO voids(device, seq, ticket) VALUES (?, ?, ?)",
+                (ev["device"], ev["seq"], ticket_bytes(ev["ticket"])),
+            )
         # transfer: the holder is no fact the hub's rules or reports need
     flush_issues()
-    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                 "SET value = excluded.value", (FACTS_HEIGHT, str(block.height)))
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+        "SET value = excluded.value",
+        (FACTS_HEIGHT, str(block.height)),
+    )
 
 
 def rebuild(conn: sqlite3.Connection, ledger_key: bytes, where: str) -> int:
@@ -98,15 +109,18 @@ def rebuild(conn: sqlite3.Connection, ledger_key: bytes, where: str) -> int:
     held = EMPTY_HEAD
     heights = [r[0] for r in conn.execute("SELECT height FROM blocks ORDER BY height")]
     for height in heights:
-        body, stored_hash = conn.execute("SELECT body, hash FROM blocks WHERE height = ?",
-                                         (height,)).fetchone()
+        body, stored_hash = conn.execute(
+            "SELECT body, hash FROM blocks WHERE height = ?", (height,)
+        ).fetchone()
         try:
             block = parse_block(body)
             check_successor(block, held, ledger_key)
             check_events(block, hub_facts(conn))
         except (BlockRejected, EncodingError) as exc:
-            raise StoreCorrupt(f"{where}: stored block {height} does not pass the ledger "
-                               f"rules ({exc}); the hub will not run on it") from None
+            raise StoreCorrupt(
+                f"{where}: stored block {height} does not pass the ledger "
+                f"rules ({exc}); the hub will not run on it"
+            ) from None
         if block.height != height or block.hash.hex() != stored_hash:
             raise StoreCorrupt(f"{where}: stored block {height} does not match its row")
         add_block(conn, block)
@@ -114,17 +128,21 @@ def rebuild(conn: sqlite3.Connection, ledger_key: bytes, where: str) -> int:
     return len(heights)
 
 
-def over_admitted(conn: sqlite3.Connection
-                  ) -> list[tuple[bytes, int, list[tuple[str, int, int]]]]:
+def over_admitted(conn: sqlite3.Connection) -> list[tuple[bytes, int, list[tuple[str, int, int]]]]:
     """Tickets with more counted admissions than entries, in ticket id order: (ticket,
     entries, [(device, seq, at), ...] oldest first)."""
     found = []
     for ticket, entries in conn.execute(
-            f"SELECT c.ticket, t.entries FROM ({_COUNTED}) c JOIN tickets t "
-            "ON t.id = c.ticket GROUP BY c.ticket HAVING count(*) > t.entries "
-            "ORDER BY c.ticket").fetchall():
-        admissions = [(d, s, a) for d, s, _, a in conn.execute(
-            f"SELECT * FROM ({_COUNTED}) WHERE ticket = ?", (ticket,))]
+        f"SELECT c.ticket, t.entries FROM ({_COUNTED}) c JOIN tickets t "
+        "ON t.id = c.ticket GROUP BY c.ticket HAVING count(*) > t.entries "
+        "ORDER BY c.ticket"
+    ).fetchall():
+        admissions = [
+            (d, s, a)
+            for d, s, _, a in conn.execute(
+                f"SELECT * FROM ({_COUNTED}) WHERE ticket = ?", (ticket,)
+            )
+        ]
         found.append((ticket, entries, sorted(admissions, key=lambda x: (x[2], x[0], x[1]))))
     return found
 

@@ -42,30 +42,38 @@ class Intake:
     def register(self, device: str, public_key: bytes, now: int) -> None:
         """Enrol ``device`` with its public key (enrolment codes are the caller's job)."""
         with transaction(self.db):
-            row = self.db.execute("SELECT public_key FROM devices WHERE device = ?",
-                                  (device,)).fetchone()
+            row = self.db.execute(
+                "SELECT public_key FROM devices WHERE device = ?", (device,)
+            ).fetchone()
             if row is not None and row[0] != public_key.hex():
-                raise HubRefusal(409, f"device {device!r} is enrolled with another key; revoke "
-                                 "it and enrol the new unit under a new device id")
-            self.db.execute("INSERT OR IGNORE INTO devices(device, public_key, enrolled) "
-                            "VALUES (?, ?, ?)", (device, public_key.hex(), now))
+                raise HubRefusal(
+                    409,
+                    f"device {device!r} is enrolled with another key; revoke "
+                    "it and enrol the new unit under a new device id",
+                )
+            self.db.execute(
+                "INSERT OR IGNORE INTO devices(device, public_key, enrolled) VALUES (?, ?, ?)",
+                (device, public_key.hex(), now),
+            )
 
     def revoke(self, device: str, now: int) -> None:
         with transaction(self.db):
-            self.db.execute("UPDATE devices SET revoked = ? WHERE device = ? AND revoked IS "
-                            "NULL", (now, device))
+            self.db.execute(
+                "UPDATE devices SET revoked = ? WHERE device = ? AND revoked IS NULL", (now, device)
+            )
 
     def held(self, device: str) -> tuple[int, str]:
         """(seq, hash) of the device's newest record held; (0, 64 zeros) when none."""
-        row = self.db.execute("SELECT seq, hash FROM records WHERE device = ? ORDER BY seq "
-                              "DESC LIMIT 1", (device,)).fetchone()
+        row = self.db.execute(
+            "SELECT seq, hash FROM records WHERE device = ? ORDER BY seq DESC LIMIT 1", (device,)
+        ).fetchone()
         return (0, ZERO_HASH) if row is None else (row[0], row[1])
 
-    def accept(self, device: str, records: list[str | dict[str, Any]], now: int
-               ) -> IntakeResult:
+    def accept(self, device: str, records: list[str | dict[str, Any]], now: int) -> IntakeResult:
         """Take a batch of records from ``device``, in seq order."""
-        key_row = self.db.execute("SELECT public_key, revoked FROM devices WHERE device = ?",
-                                  (device,)).fetchone()
+        key_row = self.db.execute(
+            "SELECT public_key, revoked FROM devices WHERE device = ?", (device,)
+        ).fetchone()
         if key_row is None or key_row[1] is not None:
             why = "is not enrolled" if key_row is None else "is revoked"
             seq, _ = self.held(device)
@@ -85,23 +93,24 @@ class Intake:
                     error = f"record after seq {last_seq} is not a record"
                     break
                 if seq <= last_seq:
-                    held = self.db.execute("SELECT hash FROM records WHERE device = ? AND "
-                                           "seq = ?", (device, seq)).fetchone()
+                    held = self.db.execute(
+                        "SELECT hash FROM records WHERE device = ? AND seq = ?", (device, seq)
+                    ).fetchone()
                     if held is not None and held[0] == record_hash(record).hex():
                         duplicates += 1
                         continue
                     error = f"seq {seq} conflicts with the record held for it"
                     break
                 try:
-                    verify_records([record], public_key, device=device,
-                                   after=(last_seq, last_hash))
+                    verify_records([record], public_key, device=device, after=(last_seq, last_hash))
                 except RecordChainError as exc:
                     error = str(exc)
                     break
                 digest = record_hash(record).hex()
-                self.db.execute("INSERT INTO records(device, seq, hash, body, received) "
-                                "VALUES (?, ?, ?, ?, ?)",
-                                (device, seq, digest, canonical_json(record).decode(), now))
+                self.db.execute(
+                    "INSERT INTO records(device, seq, hash, body, received) VALUES (?, ?, ?, ?, ?)",
+                    (device, seq, digest, canonical_json(record).decode(), now),
+                )
                 self._queue(record)
                 last_seq, last_hash = seq, digest
                 accepted += 1
@@ -113,11 +122,21 @@ class Intake:
         if ticket is None:
             return
         if record["result"] == "admitted":
-            event = {"op": "redeem", "ticket": ticket, "device": record["device"],
-                     "seq": record["seq"], "step": record["step"], "at": record["at"]}
+            event = {
+                "op": "redeem",
+                "ticket": ticket,
+                "device": record["device"],
+                "seq": record["seq"],
+                "step": record["step"],
+                "at": record["at"],
+            }
         elif record["result"] == "voided" and record["ref"] is not None:
-            event = {"op": "void", "ticket": ticket, "device": record["device"],
-                     "seq": record["ref"]}
+            event = {
+                "op": "void",
+                "ticket": ticket,
+                "device": record["device"],
+                "seq": record["ref"],
+            }
         else:
             return
         self.db.execute("INSERT INTO pending(event) VALUES (?)", (json.dumps(event),))

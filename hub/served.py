@@ -32,14 +32,35 @@ class ServedHub:
     server exits or does not answer within ``start_timeout`` seconds. ``stop()`` is safe
     twice."""
 
-    def __init__(self, hub_dir: Path, port: int, log: Path, *, heartbeat: float = 1.0,
-                 start_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        hub_dir: Path,
+        port: int,
+        log: Path,
+        *,
+        heartbeat: float = 1.0,
+        start_timeout: float = 30.0,
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gate", "hub", "--dir", str(hub_dir), "serve",
-             "--port", str(port), "--heartbeat", str(heartbeat)],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "gate",
+                "hub",
+                "--dir",
+                str(hub_dir),
+                "serve",
+                "--port",
+                str(port),
+                "--heartbeat",
+                str(heartbeat),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + start_timeout
         while True:
             try:

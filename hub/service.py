@@ -35,15 +35,22 @@ class Hub:
 
     def status(self, now: int) -> dict[str, Any]:
         height, head, time = self.authority.head()
-        return {"height": height, "head": head, "time": time, "server_time": now,
-                "ledger_key": self.authority.public_key.hex()}
+        return {
+            "height": height,
+            "head": head,
+            "time": time,
+            "server_time": now,
+            "ledger_key": self.authority.public_key.hex(),
+        }
 
     def enrol_code(self, now: int, ttl: int = 3600) -> str:
         """A one-time enrolment code, valid for ``ttl`` seconds."""
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
         with transaction(self.db):
-            self.db.execute("INSERT INTO enrol_codes(code_hash, expires) VALUES (?, ?)",
-                            (_code_hash(code), now + ttl))
+            self.db.execute(
+                "INSERT INTO enrol_codes(code_hash, expires) VALUES (?, ?)",
+                (_code_hash(code), now + ttl),
+            )
         return code
 
     def enrol(self, code: str, device: str, public_key_hex: str, now: int) -> dict[str, Any]:
@@ -55,36 +62,50 @@ class Hub:
         if len(public_key) != 32:
             raise HubRefusal(400, "public_key must be 64 hex digits")
         with transaction(self.db):
-            row = self.db.execute("SELECT expires, used FROM enrol_codes WHERE code_hash = ?",
-                                  (_code_hash(code.strip().upper()),)).fetchone()
+            row = self.db.execute(
+                "SELECT expires, used FROM enrol_codes WHERE code_hash = ?",
+                (_code_hash(code.strip().upper()),),
+            ).fetchone()
             if row is None or row[1] is not None or row[0] < now:
                 raise HubRefusal(403, "enrolment code unknown, already used or expired")
-            self.db.execute("UPDATE enrol_codes SET used = ?, device = ? WHERE code_hash = ?",
-                            (now, device, _code_hash(code.strip().upper())))
+            self.db.execute(
+                "UPDATE enrol_codes SET used = ?, device = ? WHERE code_hash = ?",
+                (now, device, _code_hash(code.strip().upper())),
+            )
         self.intake.register(device, public_key, now)  # HubRefusal 409: another key
-        return {"device": device, "ledger_key": self.authority.public_key.hex(),
-                "server_time": now}
+        return {"device": device, "ledger_key": self.authority.public_key.hex(), "server_time": now}
 
-    def authenticate(self, device: str, method: str, path: str, time_text: str,
-                     signature: str, body: bytes, now: int) -> None:
+    def authenticate(
+        self,
+        device: str,
+        method: str,
+        path: str,
+        time_text: str,
+        signature: str,
+        body: bytes,
+        now: int,
+    ) -> None:
         """Refuse a request that is unsigned, stale, forged, replayed or from a revoked
         or unknown device; remember it so it cannot be replayed."""
-        row = self.db.execute("SELECT public_key, revoked FROM devices WHERE device = ?",
-                              (device,)).fetchone()
+        row = self.db.execute(
+            "SELECT public_key, revoked FROM devices WHERE device = ?", (device,)
+        ).fetchone()
         if row is None or row[1] is not None:
-            raise HubRefusal(401, f"device {device!r} is "
-                             f"{'not enrolled' if row is None else 'revoked'}")
-        why = check_request(bytes.fromhex(row[0]), method, path, time_text, signature, body,
-                            now)
+            raise HubRefusal(
+                401, f"device {device!r} is {'not enrolled' if row is None else 'revoked'}"
+            )
+        why = check_request(bytes.fromhex(row[0]), method, path, time_text, signature, body, now)
         if why:
             raise HubRefusal(401, why)
         with transaction(self.db):
             self.db.execute("DELETE FROM seen_requests WHERE at < ?", (now - 2 * MAX_SKEW,))
-            if self.db.execute("SELECT 1 FROM seen_requests WHERE signature = ?",
-                               (signature,)).fetchone():
+            if self.db.execute(
+                "SELECT 1 FROM seen_requests WHERE signature = ?", (signature,)
+            ).fetchone():
                 raise HubRefusal(409, "this request was already received (a replay)")
-            self.db.execute("INSERT INTO seen_requests(signature, at) VALUES (?, ?)",
-                            (signature, now))
+            self.db.execute(
+                "INSERT INTO seen_requests(signature, at) VALUES (?, ?)", (signature, now)
+            )
 
     def records(self, device: str, records: list[Any], now: int) -> IntakeResult:
         return self.intake.accept(device, records, now)

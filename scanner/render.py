@@ -60,8 +60,15 @@ from verifier.token import encode_token, step_of
 
 from .degradations import DEGRADATIONS  # the default mix (names and probabilities)
 
-__all__ = ["DEGRADATIONS", "DEMO_NAMESPACE", "Rendered", "SyntheticScene", "Wallet",
-           "qr_modules", "render_frame"]
+__all__ = [
+    "DEGRADATIONS",
+    "DEMO_NAMESPACE",
+    "Rendered",
+    "SyntheticScene",
+    "Wallet",
+    "qr_modules",
+    "render_frame",
+]
 
 DEMO_NAMESPACE = "gatehouse-demo"
 QUIET = 4  # modules of quiet zone each side, as the QR standard asks
@@ -87,8 +94,10 @@ class Wallet:
     def named(cls, name: str, namespace: str = DEMO_NAMESPACE) -> Wallet:
         """A wallet derived from a name: the same derivation as tests/ledgerkit.py when
         ``namespace`` is ``"test"``, so a ledger built there admits its codes."""
-        return cls(hashlib.sha256(f"{namespace}:{name}".encode()).digest(),
-                   str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}:{name}")))
+        return cls(
+            hashlib.sha256(f"{namespace}:{name}".encode()).digest(),
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}:{name}")),
+        )
 
     @property
     def public_key(self) -> bytes:
@@ -126,15 +135,20 @@ def _rates(degradations: Mapping[str, float] | Iterable[str]) -> dict[str, float
         rates = {name: DEGRADATIONS.get(name, 0.0) for name in degradations}
     unknown = set(rates) - set(DEGRADATIONS)
     if unknown:
-        raise InvalidArgument(f"unknown degradation(s) {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(DEGRADATIONS)}")
+        raise InvalidArgument(
+            f"unknown degradation(s) {', '.join(sorted(unknown))}; known: {', '.join(DEGRADATIONS)}"
+        )
     return rates
 
 
-def render_frame(texts: Sequence[str], rng: np.random.Generator,
-                 size: tuple[int, int] = (1280, 720),
-                 degradations: Mapping[str, float] | Iterable[str] = DEGRADATIONS, *,
-                 clutter: bool = True) -> Rendered:
+def render_frame(
+    texts: Sequence[str],
+    rng: np.random.Generator,
+    size: tuple[int, int] = (1280, 720),
+    degradations: Mapping[str, float] | Iterable[str] = DEGRADATIONS,
+    *,
+    clutter: bool = True,
+) -> Rendered:
     """Draw each of ``texts`` on its own phone into a ``size`` (width, height) frame.
 
     ``degradations`` maps a name to the probability it is applied (a plain list of
@@ -151,8 +165,9 @@ def render_frame(texts: Sequence[str], rng: np.random.Generator,
     for i, text in enumerate(texts):
         # Several people: each phone in its own vertical strip of the view.
         strip = (i / len(texts), (i + 1) / len(texts))
-        module_px.append(_place_phone(frame, rng, placed, qr_modules(text), nominal,
-                                      applied, strip))
+        module_px.append(
+            _place_phone(frame, rng, placed, qr_modules(text), nominal, applied, strip)
+        )
         nominal = rng.uniform(*MODULE_SHARE) * height
     if not texts and clutter and rng.random() < 0.5:
         _place_phone(frame, rng, placed, None, nominal, applied)
@@ -160,19 +175,20 @@ def render_frame(texts: Sequence[str], rng: np.random.Generator,
         applied -= {"dark_mode", "glare", "moire", "occlusion"}
     scale = float(np.mean(module_px)) if module_px else nominal
     image = _camera(frame, rng, applied, scale)
-    return Rendered(image=image, texts=tuple(texts), applied=frozenset(applied),
-                    module_px=tuple(module_px))
+    return Rendered(
+        image=image, texts=tuple(texts), applied=frozenset(applied), module_px=tuple(module_px)
+    )
 
 
 # -- the lane behind the phone ---------------------------------------------------------
 
 
-def _background(rng: np.random.Generator, width: int, height: int, *,
-                clutter: bool) -> np.ndarray:
+def _background(rng: np.random.Generator, width: int, height: int, *, clutter: bool) -> np.ndarray:
     """Smooth uneven lighting over a floor or counter, with turnstile parts and signs."""
     coarse = rng.uniform(40, 190, size=(3, 4, 1)) + rng.uniform(-15, 15, size=(3, 4, 3))
-    frame = cv2.resize(np.clip(coarse, 0, 255).astype(np.uint8), (width, height),
-                       interpolation=cv2.INTER_CUBIC)
+    frame = cv2.resize(
+        np.clip(coarse, 0, 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_CUBIC
+    )
     for _ in range(int(rng.integers(2, 6))):
         x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
         x1 = x0 + int(rng.integers(width // 20, width // 3))
@@ -182,16 +198,30 @@ def _background(rng: np.random.Generator, width: int, height: int, *,
     for _ in range(int(rng.integers(1, 4))):
         p0 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         p1 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        cv2.line(frame, p0, p1, tuple(int(c) for c in rng.integers(0, 255, size=3)),
-                 int(rng.integers(2, 12)), cv2.LINE_AA)
+        cv2.line(
+            frame,
+            p0,
+            p1,
+            tuple(int(c) for c in rng.integers(0, 255, size=3)),
+            int(rng.integers(2, 12)),
+            cv2.LINE_AA,
+        )
     if clutter:
         for _ in range(int(rng.integers(0, 3))):
             text = _SIGNS[int(rng.integers(len(_SIGNS)))]
             scale = height / 480 * rng.uniform(0.6, 1.6)
             org = (int(rng.integers(0, width * 3 // 4)), int(rng.integers(height // 8, height)))
             shade = int(rng.integers(0, 256))
-            cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale,
-                        (shade, shade, shade), max(1, round(2 * scale)), cv2.LINE_AA)
+            cv2.putText(
+                frame,
+                text,
+                org,
+                cv2.FONT_HERSHEY_SIMPLEX,
+                scale,
+                (shade, shade, shade),
+                max(1, round(2 * scale)),
+                cv2.LINE_AA,
+            )
     return frame
 
 
@@ -207,8 +237,9 @@ class _Phone:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def _draw_phone(rng: np.random.Generator, modules: np.ndarray | None, px: int,
-                applied: set[str]) -> _Phone:
+def _draw_phone(
+    rng: np.random.Generator, modules: np.ndarray | None, px: int, applied: set[str]
+) -> _Phone:
     """A phone showing a wallet screen, in its own pixels (``px`` a module)."""
     n = modules.shape[0] if modules is not None else 49
     side = n * px
@@ -222,7 +253,7 @@ def _draw_phone(rng: np.random.Generator, modules: np.ndarray | None, px: int,
     dark = "dark_mode" in applied and modules is not None
     ground = int(rng.integers(15, 45)) if dark else int(rng.integers(225, 256))
     ink = int(rng.integers(200, 236)) if dark else int(rng.integers(0, 36))
-    screen = image[sy:sy + screen_h, sx:sx + screen_w]
+    screen = image[sy : sy + screen_h, sx : sx + screen_w]
     screen[:] = ground
     header = int(screen_h * rng.uniform(0.07, 0.12))
     screen[:header] = tuple(int(c) for c in rng.integers(40, 220, size=3))
@@ -234,14 +265,19 @@ def _draw_phone(rng: np.random.Generator, modules: np.ndarray | None, px: int,
         w = int(screen_w * rng.uniform(0.3, 0.8))
         x = (screen_w - w) // 2
         shade = (ink + ground) // 2
-        cv2.rectangle(screen, (x, y), (x + w, y + max(2, int(screen_h * 0.018))),
-                      (shade, shade, shade), -1)
-    phone = _Phone(image=image, code_box=(sx + cx, sy + cy, side), has_code=modules is not None,
-                   screen=(sx, sy, screen_w, screen_h))
+        cv2.rectangle(
+            screen, (x, y), (x + w, y + max(2, int(screen_h * 0.018))), (shade, shade, shade), -1
+        )
+    phone = _Phone(
+        image=image,
+        code_box=(sx + cx, sy + cy, side),
+        has_code=modules is not None,
+        screen=(sx, sy, screen_w, screen_h),
+    )
     if modules is None:
         return phone
     patch = np.where(modules.astype(bool), np.uint8(ink), np.uint8(ground))
-    code = screen[cy:cy + side, cx:cx + side]
+    code = screen[cy : cy + side, cx : cx + side]
     code[:] = cv2.resize(patch, (side, side), interpolation=cv2.INTER_NEAREST)[:, :, None]
     if "moire" in applied:
         _moire(rng, code, px)
@@ -282,13 +318,14 @@ def _glare(rng: np.random.Generator, screen: np.ndarray, cx: int, cy: int, side:
     y0, y1 = max(0, int(gy - 3.5 * sigma)), min(h, int(gy + 3.5 * sigma) + 1)
     yy, xx = np.ogrid[y0:y1, x0:x1]
     d2 = (((xx - gx) / stretch) ** 2 + (yy - gy) ** 2).astype(np.float32)
-    blob = peak * np.exp(-d2 / np.float32(2 * sigma ** 2))
+    blob = peak * np.exp(-d2 / np.float32(2 * sigma**2))
     box = screen[y0:y1, x0:x1]
     box[:] = np.clip(box + blob[:, :, None], 0, 255).astype(np.uint8)
 
 
-def _thumb(rng: np.random.Generator, image: np.ndarray, x: int, y: int, side: int,
-           quiet: int) -> None:
+def _thumb(
+    rng: np.random.Generator, image: np.ndarray, x: int, y: int, side: int, quiet: int
+) -> None:
     """A thumb reaching over the right or bottom edge of the code, away from the
     finder patterns (top-left, top-right, bottom-left)."""
     inner = side - 2 * quiet  # the modules proper
@@ -315,8 +352,9 @@ def _rotation(rng: np.random.Generator, tilt: bool, upright: bool) -> np.ndarray
     theta = rng.uniform(-math.pi / 6, math.pi / 6) if upright else rng.uniform(0, 2 * math.pi)
     a = math.radians(rng.uniform(-35, 35)) if tilt else 0.0
     b = math.radians(rng.uniform(-35, 35)) if tilt else 0.0
-    rz = np.array([[math.cos(theta), -math.sin(theta), 0], [math.sin(theta), math.cos(theta), 0],
-                   [0, 0, 1]])
+    rz = np.array(
+        [[math.cos(theta), -math.sin(theta), 0], [math.sin(theta), math.cos(theta), 0], [0, 0, 1]]
+    )
     rx = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
     ry = np.array([[math.cos(b), 0, math.sin(b)], [0, 1, 0], [-math.sin(b), 0, math.cos(b)]])
     return rx @ ry @ rz
@@ -326,10 +364,15 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
     return cv2.intersectConvexConvex(a, b)[0] > 0
 
 
-def _place_phone(frame: np.ndarray, rng: np.random.Generator,
-                 placed: list[tuple[np.ndarray, np.ndarray]],
-                 modules: np.ndarray | None, module_px: float, applied: set[str],
-                 strip: tuple[float, float] = (0.0, 1.0)) -> float:
+def _place_phone(
+    frame: np.ndarray,
+    rng: np.random.Generator,
+    placed: list[tuple[np.ndarray, np.ndarray]],
+    modules: np.ndarray | None,
+    module_px: float,
+    applied: set[str],
+    strip: tuple[float, float] = (0.0, 1.0),
+) -> float:
     """Project a phone into ``frame`` with its code wholly in view and not covering a
     code already placed (``placed`` holds (body, code) quads and gets this one's); returns
     the code's module size in frame pixels on its most foreshortened side."""
@@ -347,12 +390,25 @@ def _place_phone(frame: np.ndarray, rng: np.random.Generator,
         rot = _rotation(rng, "perspective" in applied, upright=strip != (0.0, 1.0))
         ph, pw = phone.image.shape[:2]
         margin = QUIET * px - 2 * px  # keep two modules of quiet zone in view
-        corners = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph],
-                            [x + margin, y + margin], [x + side - margin, y + margin],
-                            [x + side - margin, y + side - margin],
-                            [x + margin, y + side - margin]], np.float64)
-        pts = np.column_stack([(corners[:, 0] - ccx) * s, (corners[:, 1] - ccy) * s,
-                               np.zeros(len(corners))]) @ rot.T
+        corners = np.array(
+            [
+                [0, 0],
+                [pw, 0],
+                [pw, ph],
+                [0, ph],
+                [x + margin, y + margin],
+                [x + side - margin, y + margin],
+                [x + side - margin, y + side - margin],
+                [x + margin, y + side - margin],
+            ],
+            np.float64,
+        )
+        pts = (
+            np.column_stack(
+                [(corners[:, 0] - ccx) * s, (corners[:, 1] - ccy) * s, np.zeros(len(corners))]
+            )
+            @ rot.T
+        )
         depth = focal + pts[:, 2]
         if np.any(depth < 0.3 * focal):
             misses["behind the camera"] += 1
@@ -382,11 +438,18 @@ def _place_phone(frame: np.ndarray, rng: np.random.Generator,
             effective = module_px
         matrix = cv2.getPerspectiveTransform(corners[:4].astype(np.float32), body)
         if on_top:
-            cv2.warpPerspective(phone.image, matrix, (width, height), dst=frame,
-                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+            cv2.warpPerspective(
+                phone.image,
+                matrix,
+                (width, height),
+                dst=frame,
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_TRANSPARENT,
+            )
         else:
-            layer = cv2.warpPerspective(phone.image, matrix, (width, height),
-                                        flags=cv2.INTER_LINEAR)
+            layer = cv2.warpPerspective(
+                phone.image, matrix, (width, height), flags=cv2.INTER_LINEAR
+            )
             own = np.zeros((height, width), np.uint8)
             cv2.fillConvexPoly(own, body.astype(np.int32), 1)
             for other, _ in placed:
@@ -394,15 +457,18 @@ def _place_phone(frame: np.ndarray, rng: np.random.Generator,
             np.copyto(frame, layer, where=own.astype(bool)[:, :, None])
         placed.append((body, code))
         return effective
-    raise InvalidArgument(f"could not place a code of {module_px:.1f} px a module in a "
-                       f"{width}x{height} frame ({misses})")
+    raise InvalidArgument(
+        f"could not place a code of {module_px:.1f} px a module in a "
+        f"{width}x{height} frame ({misses})"
+    )
 
 
 # -- the camera ------------------------------------------------------------------------
 
 
-def _camera(frame: np.ndarray, rng: np.random.Generator, applied: set[str],
-            module_px: float) -> np.ndarray:
+def _camera(
+    frame: np.ndarray, rng: np.random.Generator, applied: set[str], module_px: float
+) -> np.ndarray:
     """Optics, exposure, sensor and compression, in the order light meets them."""
     if not applied & {"motion_blur", "defocus", "low_contrast", "noise"}:
         image = frame
@@ -424,9 +490,15 @@ def _camera(frame: np.ndarray, rng: np.random.Generator, applied: set[str],
             kernel = np.zeros((k + 2, k + 2), np.float32)
             c = (k + 1) / 2
             dx, dy = math.cos(angle) * length / 2, math.sin(angle) * length / 2
-            cv2.line(kernel, (round((c - dx) * 16), round((c - dy) * 16)),
-                     (round((c + dx) * 16), round((c + dy) * 16)), 1.0, 1, cv2.LINE_AA,
-                     shift=4)
+            cv2.line(
+                kernel,
+                (round((c - dx) * 16), round((c - dy) * 16)),
+                (round((c + dx) * 16), round((c + dy) * 16)),
+                1.0,
+                1,
+                cv2.LINE_AA,
+                shift=4,
+            )
             image = cv2.filter2D(image, -1, kernel / kernel.sum())
         if sigma:
             image = cv2.GaussianBlur(image, (0, 0), sigma)
@@ -464,7 +536,8 @@ class SyntheticScene:
     size: tuple[int, int] = (1280, 720)
     seed: int = 0
     degradations: Mapping[str, float] | Iterable[str] = field(
-        default_factory=lambda: dict(DEGRADATIONS))
+        default_factory=lambda: dict(DEGRADATIONS)
+    )
     empty: float = 0.1
     multi: float = 0.05
     _codes: dict[tuple[int, int], str] = field(default_factory=dict, repr=False)

@@ -38,8 +38,6 @@ from .wire import HEADER_HEIGHT
 MAX_RESIGN = 2
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class PullReport:
     applied: int
@@ -57,9 +55,17 @@ class PushReport:
 class HubClient:
     """One gate talking to one hub."""
 
-    def __init__(self, url: str, checkpoint: Checkpoint, *, timeout: float = 10.0,
-                 max_bytes: int = 32 * 1024 * 1024, deadline: float = 120.0,
-                 batch: int = 500, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        url: str,
+        checkpoint: Checkpoint,
+        *,
+        timeout: float = 10.0,
+        max_bytes: int = 32 * 1024 * 1024,
+        deadline: float = 120.0,
+        batch: int = 500,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.url = url.rstrip("/")
         self.clock = clock  # signs request times; the hub refuses a stale one
         self.cp = checkpoint
@@ -70,16 +76,26 @@ class HubClient:
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, body: bytes | None = None,
-                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         status, raw, _ = self._request_with_headers(method, path, body, headers)
         return status, raw
 
-    def _request_with_headers(self, method: str, path: str, body: bytes | None = None,
-                              headers: dict[str, str] | None = None
-                              ) -> tuple[int, bytes, Message]:
-        request = urllib.request.Request(self.url + path, data=body, method=method,
-                                         headers=headers or {})
+    def _request_with_headers(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes, Message]:
+        request = urllib.request.Request(
+            self.url + path, data=body, method=method, headers=headers or {}
+        )
         watchdog = _Watchdog(self.deadline)
         opener = urllib.request.build_opener(_WatchedHTTP(watchdog), _WatchedHTTPS(watchdog))
         watchdog.start()
@@ -94,8 +110,7 @@ class HubClient:
                 raise self._too_slow() from None
             if isinstance(exc, http.client.HTTPException):  # a cut-off chunk, a bad status
                 raise SyncError(f"hub {self.url} broke off its reply: {exc!r}") from None
-            raise SyncError(f"hub {self.url} unreachable: {getattr(exc, 'reason', exc)}"
-                            ) from None
+            raise SyncError(f"hub {self.url} unreachable: {getattr(exc, 'reason', exc)}") from None
         finally:
             watchdog.cancel()
         if watchdog.fired:  # the connection was cut under a reply that looked complete
@@ -103,8 +118,7 @@ class HubClient:
         return status, raw, got
 
     def _too_slow(self) -> HubMisbehaved:
-        return HubMisbehaved(f"hub {self.url} took longer than {self.deadline:g} s over one "
-                             "reply")
+        return HubMisbehaved(f"hub {self.url} took longer than {self.deadline:g} s over one reply")
 
     def _read_capped(self, reply: Any) -> bytes:
         # read1: at most one recv per chunk, so the size cap holds whatever the hub sends
@@ -113,21 +127,25 @@ class HubClient:
         while chunk := reply.read1(1 << 16):
             size += len(chunk)
             if size > self.max_bytes:
-                raise HubMisbehaved(f"hub {self.url} sent more than {self.max_bytes} "
-                                    "bytes in one reply")
+                raise HubMisbehaved(
+                    f"hub {self.url} sent more than {self.max_bytes} bytes in one reply"
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _json(self, method: str, path: str, payload: Any = None,
-              headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def _json(
+        self, method: str, path: str, payload: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         body = None if payload is None else json.dumps(payload).encode()
-        status, raw = self._request(method, path, body, {"Content-Type": "application/json",
-                                                         **(headers or {})})
+        status, raw = self._request(
+            method, path, body, {"Content-Type": "application/json", **(headers or {})}
+        )
         try:
             return status, json.loads(raw)
         except ValueError:
-            raise SyncError(f"hub {self.url}{path} answered {status} with something that is "
-                            "not JSON") from None
+            raise SyncError(
+                f"hub {self.url}{path} answered {status} with something that is not JSON"
+            ) from None
 
     # -- what a gate does --------------------------------------------------------------
 
@@ -138,8 +156,11 @@ class HubClient:
         return body
 
     def enrol(self, code: str) -> dict[str, Any]:
-        status, body = self._json("POST", "/v1/enrol", {
-            "code": code, "device": self.cp.device, "public_key": self.cp.public_key.hex()})
+        status, body = self._json(
+            "POST",
+            "/v1/enrol",
+            {"code": code, "device": self.cp.device, "public_key": self.cp.public_key.hex()},
+        )
         if status != 200:
             raise SyncError(f"enrolment refused: {body.get('error', status)}")
         return body
@@ -155,21 +176,26 @@ class HubClient:
         applied = 0
         while True:
             height = self.cp.ledger.head().height
-            status, raw, headers = self._request_with_headers(
-                "GET", f"/v1/blocks?since={height}")
+            status, raw, headers = self._request_with_headers("GET", f"/v1/blocks?since={height}")
             if status != 200:
                 return PullReport(applied, height, f"hub answered {status} to /v1/blocks")
-            report = self.cp.apply_lines(read_blocks(raw.split(b"\n")),
-                                         source=f"{self.url}/v1/blocks?since={height}")
+            report = self.cp.apply_lines(
+                read_blocks(raw.split(b"\n")), source=f"{self.url}/v1/blocks?since={height}"
+            )
             applied += report.applied
             if report.error is not None:
                 return PullReport(applied, report.height, str(report.error))
             if report.held:
                 # We asked only for blocks above our height: a hub that sends older ones
                 # is rolled back or broken. Nothing changed here, but someone must look.
-                return PullReport(applied, report.height, (
-                    f"hub {self.url} sent {report.held} block(s) at or below our height "
-                    f"{height} when asked for newer ones: rolled back or broken"))
+                return PullReport(
+                    applied,
+                    report.height,
+                    (
+                        f"hub {self.url} sent {report.held} block(s) at or below our height "
+                        f"{height} when asked for newer ones: rolled back or broken"
+                    ),
+                )
             hub_height = _int_header(headers, HEADER_HEIGHT)
             if report.applied == 0 or hub_height is None or report.height >= hub_height:
                 return PullReport(applied, report.height, None)
@@ -187,10 +213,12 @@ class HubClient:
             if not lines:
                 return PushReport(sent, acked, None)
             body = json.dumps({"records": lines}).encode()
-            headers = sign_request(self.cp.signer, self.cp.device, "POST", "/v1/records",
-                                   int(self.clock()), body)
-            status, raw = self._request("POST", "/v1/records", body,
-                                        {"Content-Type": "application/json", **headers})
+            headers = sign_request(
+                self.cp.signer, self.cp.device, "POST", "/v1/records", int(self.clock()), body
+            )
+            status, raw = self._request(
+                "POST", "/v1/records", body, {"Content-Type": "application/json", **headers}
+            )
             try:
                 reply = json.loads(raw)
             except ValueError:
@@ -211,8 +239,12 @@ class HubClient:
                 self.cp.log.set_upload_cursor(hub_acked)
                 acked = hub_acked
                 continue
-            elif status == 409 and isinstance(reply, dict) and "acked" not in reply \
-                    and resigned < MAX_RESIGN:
+            elif (
+                status == 409
+                and isinstance(reply, dict)
+                and "acked" not in reply
+                and resigned < MAX_RESIGN
+            ):
                 # The hub already saw this exact signed request (the network delivered a
                 # copy, or it is our own resend within the same second) and refuses it as
                 # a replay without looking at the records. Sign it again with a later time:
@@ -222,8 +254,12 @@ class HubClient:
                 continue
             elif status == 200:
                 # Sending the same batch again would get the same answer, forever.
-                return PushReport(sent, acked, "hub acknowledged none of the records sent "
-                                  f"(acked {hub_acked!r}, held here through seq {acked})")
+                return PushReport(
+                    sent,
+                    acked,
+                    "hub acknowledged none of the records sent "
+                    f"(acked {hub_acked!r}, held here through seq {acked})",
+                )
             if status != 200:
                 why = reply.get("error") if isinstance(reply, dict) else None
                 return PushReport(sent, acked, f"hub refused records: {why or status}")
@@ -293,15 +329,18 @@ class _Watchdog:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def _watched(base: type[http.client.HTTPConnection], watchdog: _Watchdog
-             ) -> type[http.client.HTTPConnection]:
+def _watched(
+    base: type[http.client.HTTPConnection], watchdog: _Watchdog
+) -> type[http.client.HTTPConnection]:
     """``base`` whose socket, once connected, is handed to ``watchdog``."""
+
     class Watched(base):  # type: ignore[valid-type, misc]
         def connect(self) -> None:
             super().connect()
             watchdog.sockets.append(self.sock)
             if watchdog.fired:  # connected just as the deadline passed
                 watchdog._fire()
+
     return Watched
 
 
@@ -320,8 +359,9 @@ class _WatchedHTTPS(urllib.request.HTTPSHandler):
         self.watchdog = watchdog
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_watched(http.client.HTTPSConnection, self.watchdog), req,
-                            context=self._context)  # type: ignore[attr-defined]
+        return self.do_open(
+            _watched(http.client.HTTPSConnection, self.watchdog), req, context=self._context
+        )  # type: ignore[attr-defined]
 
 
 def _int_header(headers: Message, name: str) -> int | None:

@@ -32,9 +32,12 @@ def state_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def vector_gate(state_dir: Path) -> Checkpoint:
-    cp = Checkpoint(state_dir, device=VECTOR_SCENARIO["gate"]["device"],
-                    ledger_key=bytes.fromhex(VECTOR_SCENARIO["ledger_key"]),
-                    policy=vector_policy())
+    cp = Checkpoint(
+        state_dir,
+        device=VECTOR_SCENARIO["gate"]["device"],
+        ledger_key=bytes.fromhex(VECTOR_SCENARIO["ledger_key"]),
+        policy=vector_policy(),
+    )
     yield cp
     cp.close()
 
@@ -43,12 +46,19 @@ def vector_gate(state_dir: Path) -> Checkpoint:
 def gate_cli() -> Callable[..., subprocess.CompletedProcess[bytes]]:
     """Run the real ``gate`` command in a subprocess (``python -m gate``)."""
 
-    def run(*args: str, stdin: bytes | None = None, config: Path | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        *args: str, stdin: bytes | None = None, config: Path | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[bytes]:
         env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_CONFIG"}
         if config is not None:
             env["GATEHOUSE_CONFIG"] = str(config)
-        return subprocess.run([sys.executable, "-m", "gate", *args], input=stdin,
-                              capture_output=True, env=env, timeout=timeout, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "gate", *args],
+            input=stdin,
+            capture_output=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
 
     return run

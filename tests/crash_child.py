@@ -19,9 +19,13 @@ from .ledgerkit import NOW
 def main() -> None:
     state_dir, key_hex, tokens_file, start = sys.argv[1:5]
     with open(tokens_file, encoding="ascii") as f:
-        tokens = f.read().splitlines()[int(start):]
-    with Checkpoint(state_dir, device="crash-1", ledger_key=bytes.fromhex(key_hex),
-                    policy=Policy(events=frozenset({"show"}))) as cp:
+        tokens = f.read().splitlines()[int(start) :]
+    with Checkpoint(
+        state_dir,
+        device="crash-1",
+        ledger_key=bytes.fromhex(key_hex),
+        policy=Policy(events=frozenset({"show"})),
+    ) as cp:
         print("ready", flush=True)
         for token in tokens:
             decision = cp.admit(token, NOW)

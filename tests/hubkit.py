@@ -30,9 +30,14 @@ class RunningHub:
         self.hub_dir = hub_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(
-            create_app(hub_dir, heartbeat=heartbeat, clock=clock), host="127.0.0.1",
-            port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(hub_dir, heartbeat=heartbeat, clock=clock),
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 20
@@ -58,8 +63,12 @@ def held_rows(hub_dir: Path, device: str) -> list[str]:
     """The records the hub holds for ``device``, in seq order, as stored."""
     held = Hub(hub_dir)
     try:
-        return [r[0] for r in held.db.execute(
-            "SELECT body FROM records WHERE device = ? ORDER BY seq", (device,))]
+        return [
+            r[0]
+            for r in held.db.execute(
+                "SELECT body FROM records WHERE device = ? ORDER BY seq", (device,)
+            )
+        ]
     finally:
         held.close()
 
@@ -68,8 +77,9 @@ def redeems(hub_dir: Path) -> list[tuple[str, int]]:
     """(device, seq) of every redeem event the hub has published, in ledger order."""
     held = Hub(hub_dir)
     try:
-        blocks = [json.loads(r[0]) for r in held.db.execute(
-            "SELECT body FROM blocks ORDER BY height")]
+        blocks = [
+            json.loads(r[0]) for r in held.db.execute("SELECT body FROM blocks ORDER BY height")
+        ]
     finally:
         held.close()
     return [(e["device"], e["seq"]) for b in blocks for e in b["events"] if e["op"] == "redeem"]
@@ -77,8 +87,11 @@ def redeems(hub_dir: Path) -> list[tuple[str, int]]:
 
 def admitted(lines: list[str]) -> list[tuple[str, int]]:
     records = [json.loads(line) for line in lines]
-    return [(r["device"], r["seq"]) for r in records
-            if r["result"] == "admitted" and r["ticket"] is not None]
+    return [
+        (r["device"], r["seq"])
+        for r in records
+        if r["result"] == "admitted" and r["ticket"] is not None
+    ]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -90,23 +103,36 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def gate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
-    return subprocess.run([sys.executable, "-m", "gate", *args], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
 
 
 def make_gate(tmp_path: Path, name: str, key: bytes, url: str) -> Path:
     state = tmp_path / name
     state.mkdir()
-    return write_config(tmp_path / f"{name}.toml", ledger_key=key, state_dir=state,
-                        device=name, extra=f'[hub]\nurl = "{url}"\n')
+    return write_config(
+        tmp_path / f"{name}.toml",
+        ledger_key=key,
+        state_dir=state,
+        device=name,
+        extra=f'[hub]\nurl = "{url}"\n',
+    )
 
 
 @pytest.fixture
 def start_hub() -> Iterator[Callable[..., RunningHub]]:
     running: list[RunningHub] = []
 
-    def start(hub_dir: Path, *, clock: Callable[[], float] = time.time,
-              heartbeat: float = 0.3) -> RunningHub:
+    def start(
+        hub_dir: Path, *, clock: Callable[[], float] = time.time, heartbeat: float = 0.3
+    ) -> RunningHub:
         hub = RunningHub(hub_dir, clock, heartbeat)
         running.append(hub)
         return hub

@@ -56,16 +56,37 @@ class LedgerKit:
 
 
 def show(event: str = "show", **kw: Any) -> dict[str, Any]:
-    return {"op": "event", "event": event, "name": kw.get("name", event.title()),
-            "starts": kw.get("starts", NOW), "ends": kw.get("ends", NOW + 7200)}
+    return {
+        "op": "event",
+        "event": event,
+        "name": kw.get("name", event.title()),
+        "starts": kw.get("starts", NOW),
+        "ends": kw.get("ends", NOW + 7200),
+    }
 
 
-def issue(name: str, *, event: str = "show", entries: int = 1, zones: list[str] | None = None,
-          valid_from: int = NOW - 3600, until: int = NOW + 7200, holder: str | None = None,
-          label: str = "GA") -> dict[str, Any]:
-    return {"op": "issue", "ticket": ticket_id(name), "event": event,
-            "holder": signer(holder or name).public_key.hex(), "from": valid_from,
-            "until": until, "zones": zones or [], "entries": entries, "label": label}
+def issue(
+    name: str,
+    *,
+    event: str = "show",
+    entries: int = 1,
+    zones: list[str] | None = None,
+    valid_from: int = NOW - 3600,
+    until: int = NOW + 7200,
+    holder: str | None = None,
+    label: str = "GA",
+) -> dict[str, Any]:
+    return {
+        "op": "issue",
+        "ticket": ticket_id(name),
+        "event": event,
+        "holder": signer(holder or name).public_key.hex(),
+        "from": valid_from,
+        "until": until,
+        "zones": zones or [],
+        "entries": entries,
+        "label": label,
+    }
 
 
 def code(name: str, at: int = NOW, *, holder: str | None = None) -> str:
@@ -81,12 +102,22 @@ def simple_ledger(n: int, *, event: str = "show", entries: int = 1) -> LedgerKit
     return kit
 
 
-def write_config(path: Path, *, ledger_key: bytes, state_dir: Path, device: str = "north-1",
-                 events: tuple[str, ...] = ("show",), zone: str | None = None,
-                 extra: str = "") -> Path:
-    lines = [f'device = "{device}"', f'ledger_key = "{ledger_key.hex()}"',
-             f'state_dir = "{state_dir}"',
-             "events = [" + ", ".join(f'"{e}"' for e in events) + "]"]
+def write_config(
+    path: Path,
+    *,
+    ledger_key: bytes,
+    state_dir: Path,
+    device: str = "north-1",
+    events: tuple[str, ...] = ("show",),
+    zone: str | None = None,
+    extra: str = "",
+) -> Path:
+    lines = [
+        f'device = "{device}"',
+        f'ledger_key = "{ledger_key.hex()}"',
+        f'state_dir = "{state_dir}"',
+        "events = [" + ", ".join(f'"{e}"' for e in events) + "]",
+    ]
     if zone:
         lines.append(f'zone = "{zone}"')
     path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")

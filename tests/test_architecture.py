@@ -57,8 +57,10 @@ def import_graph(modules: Mapping[str, Path]) -> Graph:
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     parts = package.split(".")
-                    base = ".".join(parts[:len(parts) - node.level + 1]
-                                    + ([node.module] if node.module else []))
+                    base = ".".join(
+                        parts[: len(parts) - node.level + 1]
+                        + ([node.module] if node.module else [])
+                    )
                 else:
                     base = node.module or ""
                 for alias in node.names:
@@ -167,18 +169,23 @@ def test_the_cycle_finder_finds_cycles(tmp_path: Path) -> None:
 
 def _imports_of(graph: Graph, package: str) -> set[str]:
     """Top-level packages imported by the modules of ``package``, besides itself."""
-    return {target.split(".")[0] for name, targets in graph.items()
-            if name.split(".")[0] == package for target in targets} - {package}
+    return {
+        target.split(".")[0]
+        for name, targets in graph.items()
+        if name.split(".")[0] == package
+        for target in targets
+    } - {package}
 
 
 def test_dependencies_point_one_way() -> None:
     graph = import_graph(project_modules(ROOT, PACKAGES))
-    importers_of_gate = sorted(name for name, targets in graph.items()
-                               if not name.startswith("gate")
-                               and any(t.split(".")[0] == "gate" for t in targets))
+    importers_of_gate = sorted(
+        name
+        for name, targets in graph.items()
+        if not name.startswith("gate") and any(t.split(".")[0] == "gate" for t in targets)
+    )
     assert importers_of_gate == [], "nothing imports gate"
     assert not _imports_of(graph, "verifier") & {"gate", "scanner", "hardware", "sync", "hub"}
     assert "verifier" not in _imports_of(graph, "hardware")
     assert "verifier" not in _imports_of(graph, "drivers")
     assert _imports_of(graph, "errors") == set(), "errors is the tree everyone imports"
-

@@ -21,8 +21,11 @@ from .ledgerkit import NOW, VECTORS, code, simple_ledger, write_config
 
 
 def tree_digest(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def one_line_error(result) -> str:
@@ -35,10 +38,14 @@ def one_line_error(result) -> str:
 @pytest.fixture
 def vector_config(tmp_path: Path, state_dir: Path) -> Path:
     g = VECTOR_SCENARIO["gate"]
-    return write_config(tmp_path / "gate.toml",
-                        ledger_key=bytes.fromhex(VECTOR_SCENARIO["ledger_key"]),
-                        state_dir=state_dir, device=g["device"], events=tuple(g["events"]),
-                        zone=g["zone"])
+    return write_config(
+        tmp_path / "gate.toml",
+        ledger_key=bytes.fromhex(VECTOR_SCENARIO["ledger_key"]),
+        state_dir=state_dir,
+        device=g["device"],
+        events=tuple(g["events"]),
+        zone=g["zone"],
+    )
 
 
 @pytest.fixture
@@ -54,13 +61,23 @@ def test_vector_steps_through_the_cli(gate_cli, applied: Path) -> None:
     i = 0
     while i < len(steps):
         j = i
-        while j < len(steps) and steps[j]["op"] == steps[i]["op"] \
-                and steps[j]["now"] == steps[i]["now"]:
+        while (
+            j < len(steps)
+            and steps[j]["op"] == steps[i]["op"]
+            and steps[j]["now"] == steps[i]["now"]
+        ):
             j += 1
         batch = steps[i:j]
         stdin = "".join(s["token"] + "\n" for s in batch).encode()
-        result = gate_cli(batch[0]["op"], "-", "--json", "--now", str(batch[0]["now"]),
-                          stdin=stdin, config=applied)
+        result = gate_cli(
+            batch[0]["op"],
+            "-",
+            "--json",
+            "--now",
+            str(batch[0]["now"]),
+            stdin=stdin,
+            config=applied,
+        )
         decisions = [json.loads(line) for line in result.stdout.decode().splitlines()]
         assert [d["reason"] for d in decisions] == [s["expect"] for s in batch]
         assert result.returncode == (0 if all(s["expect"] == "ok" for s in batch) else 1)
@@ -86,8 +103,9 @@ def test_admit_json_and_exit_codes(gate_cli, applied: Path) -> None:
 def test_already_used_says_when_and_where(gate_cli, applied: Path) -> None:
     # Ticket 43dbc31b… was redeemed by south-2 at 1789999410 (ledger block 2).
     step = next(s for s in VECTOR_SCENARIO["steps"] if s["expect"] == "already_used")
-    d = json.loads(gate_cli("check", step["token"], "--now", str(step["now"]), "--json",
-                            config=applied).stdout)
+    d = json.loads(
+        gate_cli("check", step["token"], "--now", str(step["now"]), "--json", config=applied).stdout
+    )
     assert (d["first_device"], d["first_at"]) == ("south-2", 1789999410)
 
 
@@ -125,11 +143,15 @@ def test_records_export_into_head_exits_0(gate_cli, applied: Path) -> None:
     admitted = gate_cli("admit", "-", stdin=junk, config=applied, timeout=300)
     assert admitted.returncode == 1, admitted.stderr  # every one rejected, and recorded
     env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_CONFIG"}
-    with subprocess.Popen([sys.executable, "-m", "gate", "-c", str(applied), "records",
-                           "export", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env) as export, \
-            subprocess.Popen(["head", "-1"], stdin=export.stdout,
-                             stdout=subprocess.PIPE) as head:
+    with (
+        subprocess.Popen(
+            [sys.executable, "-m", "gate", "-c", str(applied), "records", "export", "-"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        ) as export,
+        subprocess.Popen(["head", "-1"], stdin=export.stdout, stdout=subprocess.PIPE) as head,
+    ):
         assert export.stdout is not None
         export.stdout.close()  # head holds the only reading end now
         first, _ = head.communicate(timeout=60)
@@ -150,12 +172,22 @@ def test_config_check(gate_cli, vector_config: Path, state_dir: Path) -> None:
 
 # -- bad input ---------------------------------------------------------------------------
 
+
 def test_huge_token_nul_bytes_and_invalid_utf8(gate_cli, applied: Path, state_dir: Path) -> None:
     huge = "GH1:" + "A" * 100_000
     result = gate_cli("check", huge, "--json", config=applied)
     assert result.returncode == 1 and json.loads(result.stdout)["reason"] == "malformed"
-    stdin = (b"GH1:\x00\x00\x00\n" + b"GH1:\xff\xfe\xfd" + b"A" * 126 + b"\n" + b"\x00\n"
-             + b"GH1:" + b"B" * 200_000 + b"\n" + b"\xc3\x28\n")
+    stdin = (
+        b"GH1:\x00\x00\x00\n"
+        + b"GH1:\xff\xfe\xfd"
+        + b"A" * 126
+        + b"\n"
+        + b"\x00\n"
+        + b"GH1:"
+        + b"B" * 200_000
+        + b"\n"
+        + b"\xc3\x28\n"
+    )
     before = tree_digest(state_dir)
     result = gate_cli("check", "-", "--json", stdin=stdin, config=applied)
     assert "Traceback" not in result.stderr.decode()
@@ -169,8 +201,9 @@ def test_huge_token_nul_bytes_and_invalid_utf8(gate_cli, applied: Path, state_di
     assert status["records"] == 5
 
 
-def test_ledger_file_with_a_garbage_line(gate_cli, vector_config: Path, tmp_path: Path,
-                                         state_dir: Path) -> None:
+def test_ledger_file_with_a_garbage_line(
+    gate_cli, vector_config: Path, tmp_path: Path, state_dir: Path
+) -> None:
     lines = (VECTORS / "ledger.jsonl").read_bytes().splitlines(keepends=True)
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(lines[0] + lines[1] + b"\x89PNG garbage {{{\n" + lines[2])
@@ -194,13 +227,16 @@ def _same_db(before: dict[str, str], after: dict[str, str]) -> bool:
     return all(before.get(k) == after.get(k) for k in keep) and set(before) >= {"ledger.db"}
 
 
-@pytest.mark.parametrize(("toml", "needle"), [
-    ('colour = "red"\n', "unknown key 'colour'"),
-    ("back = -1\n", "key 'back'"),
-    ('fwd = "1"\n', "key 'fwd'"),
-    ("zone = 3\n", "key 'zone'"),
-    ("this is not toml\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ('colour = "red"\n', "unknown key 'colour'"),
+        ("back = -1\n", "key 'back'"),
+        ('fwd = "1"\n', "key 'fwd'"),
+        ("zone = 3\n", "key 'zone'"),
+        ("this is not toml\n", "not valid TOML"),
+    ],
+)
 def test_bad_config(gate_cli, vector_config: Path, toml: str, needle: str) -> None:
     key = toml.split("=")[0].strip()
     kept = [ln for ln in vector_config.read_text().splitlines() if not ln.startswith(key + " ")]
@@ -230,10 +266,15 @@ def test_no_config_at_all(gate_cli, tmp_path: Path) -> None:
 
 def test_missing_state_dir(gate_cli, tmp_path: Path) -> None:
     kit = simple_ledger(1)
-    config = write_config(tmp_path / "gate.toml", ledger_key=kit.key,
-                          state_dir=tmp_path / "not-there")
-    for args in (["ledger", "status"], ["admit", code("t0"), "--now", str(NOW)],
-                 ["device", "show"], ["config", "check"]):
+    config = write_config(
+        tmp_path / "gate.toml", ledger_key=kit.key, state_dir=tmp_path / "not-there"
+    )
+    for args in (
+        ["ledger", "status"],
+        ["admit", code("t0"), "--now", str(NOW)],
+        ["device", "show"],
+        ["config", "check"],
+    ):
         result = gate_cli("-c", str(config), *args)
         assert result.returncode == 2
         assert "not-there" in one_line_error(result)
@@ -249,8 +290,11 @@ def test_damaged_database(gate_cli, applied: Path, state_dir: Path, tmp_path: Pa
         if name.endswith(("-wal", "-shm")):
             os.unlink(state_dir / name)
     before = tree_digest(state_dir)
-    for args in (["ledger", "status"], ["admit", "GH1:x"], ["ledger", "apply",
-                                                             str(VECTORS / "ledger.jsonl")]):
+    for args in (
+        ["ledger", "status"],
+        ["admit", "GH1:x"],
+        ["ledger", "apply", str(VECTORS / "ledger.jsonl")],
+    ):
         result = gate_cli(*args, config=applied)
         assert result.returncode == 3
         err = one_line_error(result)
@@ -269,8 +313,7 @@ def test_unsafe_device_key(gate_cli, applied: Path, state_dir: Path) -> None:
     assert result.returncode == 3 and "damaged" in one_line_error(result)
 
 
-def test_state_of_another_device(gate_cli, applied: Path, tmp_path: Path,
-                                 state_dir: Path) -> None:
+def test_state_of_another_device(gate_cli, applied: Path, tmp_path: Path, state_dir: Path) -> None:
     other = tmp_path / "other.toml"
     shutil.copy(applied, other)
     other.write_text(other.read_text().replace('device = "north-1"', 'device = "south-9"'))

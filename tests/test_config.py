@@ -46,9 +46,16 @@ debounce = 1.5
 """)
     lane = cfg.lane
     assert (lane.camera, lane.decoder, lane.relay) == (
-        "v4l2:/dev/video0?width=1280", "zbar", "gpio:17?active=low")
-    assert (lane.green, lane.red, lane.buzzer, lane.sensor) == ("sim:green", "sim:red", None,
-                                                                "sim:")
+        "v4l2:/dev/video0?width=1280",
+        "zbar",
+        "gpio:17?active=low",
+    )
+    assert (lane.green, lane.red, lane.buzzer, lane.sensor) == (
+        "sim:green",
+        "sim:red",
+        None,
+        "sim:",
+    )
     assert (lane.passage_timeout, lane.mode, lane.debounce) == (5.0, "closed", 1.5)
     assert cfg.state_dir == Path("/etc/gatehouse/state")
 
@@ -64,19 +71,22 @@ def test_hub_batch() -> None:
     assert load("[hub]\nurl = 'http://hub:8080'\nbatch = 20\n").lane.hub_batch == 20
 
 
-@pytest.mark.parametrize(("extra", "needle"), [
-    ("[relay]\nurl = 'sim:'\npin = 3\n", "unknown key 'relay.pin'"),
-    ("[relay]\n", "missing required key 'relay.url'"),
-    ("[lane]\nmode = 'party'\n", "key 'lane.mode' must be one of normal, closed, free"),
-    ("[lane]\ndebounce = 0\n", "key 'lane.debounce'"),
-    ("[decoder]\nname = 'zxingcpp'\n", "key 'decoder.name'"),
-    ("[camera]\nurl = 17\n", "key 'camera.url'"),
-    ("[hub]\nurl = 'http://h'\nbatch = 0\n", "key 'hub.batch' must be an integer from 1"),
-    ("[hub]\nurl = 'http://h'\nbatch = 5001\n", "key 'hub.batch'"),
-    ("[hub]\nurl = 'http://h'\nbatch = 2.5\n", "key 'hub.batch'"),
-    ("relay = 'sim:'\n", "[relay] must be a table"),
-    ("[cameras]\nurl = 'x:'\n", "unknown key 'cameras'"),
-])
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ("[relay]\nurl = 'sim:'\npin = 3\n", "unknown key 'relay.pin'"),
+        ("[relay]\n", "missing required key 'relay.url'"),
+        ("[lane]\nmode = 'party'\n", "key 'lane.mode' must be one of normal, closed, free"),
+        ("[lane]\ndebounce = 0\n", "key 'lane.debounce'"),
+        ("[decoder]\nname = 'zxingcpp'\n", "key 'decoder.name'"),
+        ("[camera]\nurl = 17\n", "key 'camera.url'"),
+        ("[hub]\nurl = 'http://h'\nbatch = 0\n", "key 'hub.batch' must be an integer from 1"),
+        ("[hub]\nurl = 'http://h'\nbatch = 5001\n", "key 'hub.batch'"),
+        ("[hub]\nurl = 'http://h'\nbatch = 2.5\n", "key 'hub.batch'"),
+        ("relay = 'sim:'\n", "[relay] must be a table"),
+        ("[cameras]\nurl = 'x:'\n", "unknown key 'cameras'"),
+    ],
+)
 def test_section_errors_name_file_and_key(extra: str, needle: str) -> None:
     with pytest.raises(ConfigError) as info:
         load(extra)
@@ -95,15 +105,22 @@ BAD_DRIVER_URLS = [
 
 
 @pytest.mark.parametrize(("section", "key", "url", "named"), BAD_DRIVER_URLS)
-def test_config_check_refuses_bad_driver_urls(tmp_path: Path, section: str, key: str,
-                                              url: str, named: list[str]) -> None:
+def test_config_check_refuses_bad_driver_urls(
+    tmp_path: Path, section: str, key: str, url: str, named: list[str]
+) -> None:
     """Through the real CLI: exit 2, and stderr names the file, the key and the choices."""
     (tmp_path / "state").mkdir()
     cfg = tmp_path / "gate.toml"
     cfg.write_text(BASE + f"[{section}]\n{key} = {url!r}\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_CONFIG"}
-    result = subprocess.run([sys.executable, "-m", "gate", "-c", str(cfg), "config", "check"],
-                            capture_output=True, text=True, env=env, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "gate", "-c", str(cfg), "config", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert str(cfg) in result.stderr and f"key '{section}.{key}'" in result.stderr
@@ -111,16 +128,26 @@ def test_config_check_refuses_bad_driver_urls(tmp_path: Path, section: str, key:
         assert part in result.stderr, (part, result.stderr)
 
 
-@pytest.mark.parametrize(("extra", "key", "named"), [
-    ("[indicators]\ngreen = 'sim:green'\nred = 'sim:?colour=red'\n", "indicators.red",
-     "unknown option 'colour'; sim: takes rest, pulse_ms, log"),
-    ("[indicators]\nbuzzer = 'gpio:40'\n", "indicators.buzzer", "from 0 to 27"),
-    ("[sensor]\nurl = 'gpio:27?active=low'\n", "sensor.url", "takes edge, pull, bounce_ms"),
-    ("[sensor]\nurl = 'serial:/dev/ttyUSB0'\n", "sensor.url", "known: gpio:, sim:"),
-    ("[camera]\nurl = 'synthetic:?degrade=fog'\n", "camera.url", "known: all, none, perspective"),
-    ("[camera]\nurl = 'webcam:0'\n", "camera.url", "known: v4l2:, picamera2:, file:"),
-    ("[decoder]\nname = 'quirc'\n", "decoder.name", "one of zxing, zbar, opencv"),
-])
+@pytest.mark.parametrize(
+    ("extra", "key", "named"),
+    [
+        (
+            "[indicators]\ngreen = 'sim:green'\nred = 'sim:?colour=red'\n",
+            "indicators.red",
+            "unknown option 'colour'; sim: takes rest, pulse_ms, log",
+        ),
+        ("[indicators]\nbuzzer = 'gpio:40'\n", "indicators.buzzer", "from 0 to 27"),
+        ("[sensor]\nurl = 'gpio:27?active=low'\n", "sensor.url", "takes edge, pull, bounce_ms"),
+        ("[sensor]\nurl = 'serial:/dev/ttyUSB0'\n", "sensor.url", "known: gpio:, sim:"),
+        (
+            "[camera]\nurl = 'synthetic:?degrade=fog'\n",
+            "camera.url",
+            "known: all, none, perspective",
+        ),
+        ("[camera]\nurl = 'webcam:0'\n", "camera.url", "known: v4l2:, picamera2:, file:"),
+        ("[decoder]\nname = 'quirc'\n", "decoder.name", "one of zxing, zbar, opencv"),
+    ],
+)
 def test_every_driver_key_is_checked(extra: str, key: str, named: str) -> None:
     with pytest.raises(BadDriverURL if key != "decoder.name" else ConfigError) as info:
         load(extra)

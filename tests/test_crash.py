@@ -47,8 +47,9 @@ def check_state(state_dir: Path, public_key: bytes, reported: dict[str, int]) ->
 def test_sigkill_never_loses_or_doubles_an_admission(state_dir: Path, tmp_path: Path) -> None:
     rng = random.Random(20261122)
     kit = simple_ledger(TICKETS)
-    with Checkpoint(state_dir, device="crash-1", ledger_key=kit.key,
-                    policy=Policy(events=frozenset({"show"}))) as cp:
+    with Checkpoint(
+        state_dir, device="crash-1", ledger_key=kit.key, policy=Policy(events=frozenset({"show"}))
+    ) as cp:
         assert cp.apply_lines(read_blocks(kit.lines())).error is None
         public_key = cp.public_key
     tokens = tmp_path / "tokens.txt"
@@ -58,9 +59,19 @@ def test_sigkill_never_loses_or_doubles_an_admission(state_dir: Path, tmp_path: 
     processed = kills = 0
     while kills < KILLS:
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.crash_child", str(state_dir), kit.key.hex(),
-             str(tokens), str(processed)], stdout=subprocess.PIPE, text=True,
-            cwd=Path(__file__).parent.parent)
+            [
+                sys.executable,
+                "-m",
+                "tests.crash_child",
+                str(state_dir),
+                kit.key.hex(),
+                str(tokens),
+                str(processed),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+        )
         assert child.stdout is not None
         if rng.random() < 0.1:
             time.sleep(rng.uniform(0, 0.15))  # sometimes while it is still starting up

@@ -8,8 +8,12 @@ from pathlib import Path
 
 
 def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "gate", "demo", "--dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "gate", "demo", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "demo finished: every decision as expected" in out

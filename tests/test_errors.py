@@ -20,13 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("errors", "drivers", "verifier", "scanner", "hardware", "sync", "hub", "gate")
 #: Built-ins a module may still raise: an impossible branch, an abstract method left to
 #: subclasses, and the interpreter's own.
-ALLOWED_BUILTINS = {"AssertionError", "NotImplementedError", "KeyboardInterrupt", "SystemExit",
-                    "StopIteration"}
+ALLOWED_BUILTINS = {
+    "AssertionError",
+    "NotImplementedError",
+    "KeyboardInterrupt",
+    "SystemExit",
+    "StopIteration",
+}
 
 
 def _sources() -> list[Path]:
-    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
-                  if (ROOT / pkg).is_dir())
+    return sorted(
+        p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if (ROOT / pkg).is_dir()
+    )
 
 
 def _raised_names(tree: ast.AST) -> list[tuple[int, str]]:
@@ -40,20 +46,29 @@ def _raised_names(tree: ast.AST) -> list[tuple[int, str]]:
 
 
 def test_no_module_raises_a_builtin_exception():
-    builtin_errors = {name for name, value in vars(builtins).items()
-                      if isinstance(value, type) and issubclass(value, BaseException)}
-    offenders = [f"{path.relative_to(ROOT)}:{line}: raise {name}"
-                 for path in _sources()
-                 for line, name in _raised_names(ast.parse(path.read_text(), str(path)))
-                 if name in builtin_errors - ALLOWED_BUILTINS]
+    builtin_errors = {
+        name
+        for name, value in vars(builtins).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}: raise {name}"
+        for path in _sources()
+        for line, name in _raised_names(ast.parse(path.read_text(), str(path)))
+        if name in builtin_errors - ALLOWED_BUILTINS
+    ]
     assert not offenders, "raise an error from errors/ instead:\n" + "\n".join(offenders)
 
 
 def test_the_tree_in_the_docstring_names_every_class():
-    classes = {name for name, value in vars(errors).items()
-               if isinstance(value, type) and issubclass(value, errors.GatehouseError)}
-    drawn = {word for line in errors.__doc__.splitlines() for word in line.split()
-             if word in classes}
+    classes = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.GatehouseError)
+    }
+    drawn = {
+        word for line in errors.__doc__.splitlines() for word in line.split() if word in classes
+    }
     assert classes == drawn
     assert set(errors.__all__) == classes
 
@@ -75,7 +90,15 @@ def test_each_class_is_also_the_builtin_it_resembles():
 
 def test_importing_errors_imports_nothing_of_the_project_or_crypto():
     out = subprocess.run(
-        [sys.executable, "-c", "import sys, errors; print(sorted(m for m in sys.modules if "
-         "m.split('.')[0] in ('nacl', 'verifier', 'drivers', 'gate', 'sync', 'hub')))"],
-        capture_output=True, text=True, check=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-c",
+            "import sys, errors; print(sorted(m for m in sys.modules if "
+            "m.split('.')[0] in ('nacl', 'verifier', 'drivers', 'gate', 'sync', 'hub')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     assert out.stdout.strip() == "[]"

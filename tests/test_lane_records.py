@@ -18,8 +18,9 @@ from .ledgerkit import NOW, code, simple_ledger, ticket_id
 @pytest.fixture
 def lane(state_dir: Path) -> Checkpoint:
     kit = simple_ledger(3)
-    cp = Checkpoint(state_dir, device="north-1", ledger_key=kit.key,
-                    policy=Policy(events=frozenset({"show"})))
+    cp = Checkpoint(
+        state_dir, device="north-1", ledger_key=kit.key, policy=Policy(events=frozenset({"show"}))
+    )
     cp.apply_lines(read_blocks(kit.lines()))
     yield cp
     cp.close()
@@ -47,7 +48,11 @@ def test_void_after_no_passage_frees_the_ticket(lane: Checkpoint) -> None:
     assert lane.admit(code("t1", NOW + 15), NOW + 15).reason == "ok"
     voided = records(lane)[1]
     assert (voided["result"], voided["reason"], voided["ref"], voided["ticket"]) == (
-        "voided", "no_passage", 1, ticket_id("t1"))
+        "voided",
+        "no_passage",
+        1,
+        ticket_id("t1"),
+    )
     assert verify_records(lane.export_records(), lane.public_key) == 3
 
 
@@ -59,5 +64,7 @@ def test_override_with_and_without_a_ticket(lane: Checkpoint) -> None:
     assert lane.check(code("t2"), NOW).reason == "already_used"
     rows = records(lane)
     assert [(r["result"], r["reason"], r["ticket"]) for r in rows] == [
-        ("admitted", "override", None), ("admitted", "override", ticket_id("t2"))]
+        ("admitted", "override", None),
+        ("admitted", "override", ticket_id("t2")),
+    ]
     assert rows[1]["note"] == "phone died; ID checked at box office"

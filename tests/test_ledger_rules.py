@@ -51,20 +51,54 @@ def test_issue_after_its_show_in_one_block_is_accepted_with_one_lookup():
     assert facts.asked == [2]  # one batched question for every ticket named
 
 
-@pytest.mark.parametrize(("events", "held", "message"), [
-    ([issue("a", event="s"), show("s")], {}, "event 0 \\(issue\\): .* for event 's', which is not"),
-    ([issue("a"), issue("a")], {}, "event 1 .* already exists"),
-    ([issue("a")], {"a": False}, "event 0 .* already exists"),
-    ([{"op": "transfer", "ticket": ticket_id("x"), "holder": signer("b").public_key.hex()}], {},
-     "event 0 \\(transfer\\): .* does not exist"),
-    ([{"op": "revoke", "ticket": ticket_id("a"), "reason": "refund"},
-      {"op": "transfer", "ticket": ticket_id("a"), "holder": signer("b").public_key.hex()}],
-     {"a": False}, "event 1 \\(transfer\\): .* is revoked"),
-    ([{"op": "redeem", "ticket": ticket_id("x"), "device": "d", "seq": 1, "step": 1, "at": 1}],
-     {}, "event 0 \\(redeem\\)"),
-    ([{"op": "void", "ticket": ticket_id("x"), "device": "d", "seq": 1}], {},
-     "event 0 \\(void\\)"),
-])
+@pytest.mark.parametrize(
+    ("events", "held", "message"),
+    [
+        (
+            [issue("a", event="s"), show("s")],
+            {},
+            "event 0 \\(issue\\): .* for event 's', which is not",
+        ),
+        ([issue("a"), issue("a")], {}, "event 1 .* already exists"),
+        ([issue("a")], {"a": False}, "event 0 .* already exists"),
+        (
+            [{"op": "transfer", "ticket": ticket_id("x"), "holder": signer("b").public_key.hex()}],
+            {},
+            "event 0 \\(transfer\\): .* does not exist",
+        ),
+        (
+            [
+                {"op": "revoke", "ticket": ticket_id("a"), "reason": "refund"},
+                {
+                    "op": "transfer",
+                    "ticket": ticket_id("a"),
+                    "holder": signer("b").public_key.hex(),
+                },
+            ],
+            {"a": False},
+            "event 1 \\(transfer\\): .* is revoked",
+        ),
+        (
+            [
+                {
+                    "op": "redeem",
+                    "ticket": ticket_id("x"),
+                    "device": "d",
+                    "seq": 1,
+                    "step": 1,
+                    "at": 1,
+                }
+            ],
+            {},
+            "event 0 \\(redeem\\)",
+        ),
+        (
+            [{"op": "void", "ticket": ticket_id("x"), "device": "d", "seq": 1}],
+            {},
+            "event 0 \\(void\\)",
+        ),
+    ],
+)
 def test_event_rules_refuse_naming_the_event_and_ticket(events, held, message):
     facts = DictFacts({"show"}, {tid(name): revoked for name, revoked in held.items()})
     with pytest.raises(BlockRejected, match=message) as caught:
@@ -74,11 +108,23 @@ def test_event_rules_refuse_naming_the_event_and_ticket(events, held, message):
 
 def test_revoked_tickets_may_still_be_revoked_redeemed_and_voided():
     facts = DictFacts({"show"}, {tid("a"): True})
-    check_events(block_of([
-        {"op": "revoke", "ticket": ticket_id("a"), "reason": "again"},
-        {"op": "redeem", "ticket": ticket_id("a"), "device": "d", "seq": 1, "step": 1, "at": 1},
-        {"op": "void", "ticket": ticket_id("a"), "device": "d", "seq": 1},
-    ]), facts)
+    check_events(
+        block_of(
+            [
+                {"op": "revoke", "ticket": ticket_id("a"), "reason": "again"},
+                {
+                    "op": "redeem",
+                    "ticket": ticket_id("a"),
+                    "device": "d",
+                    "seq": 1,
+                    "step": 1,
+                    "at": 1,
+                },
+                {"op": "void", "ticket": ticket_id("a"), "device": "d", "seq": 1},
+            ]
+        ),
+        facts,
+    )
 
 
 def test_successor_rules():

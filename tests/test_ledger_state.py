@@ -55,9 +55,17 @@ def test_height_gap_and_prev_mismatch(state_dir: Path) -> None:
 def test_a_block_applies_whole_or_not_at_all(state_dir: Path) -> None:
     kit = simple_ledger(2)
     # Valid issues first, then a transfer of an unknown ticket: none of it may stay.
-    kit.append([issue("late-1"), issue("late-2"),
-                {"op": "transfer", "ticket": ticket_id("nobody"),
-                 "holder": signer("x").public_key.hex()}])
+    kit.append(
+        [
+            issue("late-1"),
+            issue("late-2"),
+            {
+                "op": "transfer",
+                "ticket": ticket_id("nobody"),
+                "holder": signer("x").public_key.hex(),
+            },
+        ]
+    )
     with gate(state_dir, kit) as cp:
         report = apply(cp, kit)
         assert report.error is not None and report.error.height == 2
@@ -93,14 +101,23 @@ def test_entries_redeems_and_voids(state_dir: Path) -> None:
         assert cp.admit(code("multi", NOW + 15), NOW + 15).reason == "ok"
         assert cp.admit(code("multi", NOW + 30), NOW + 30).reason == "already_used"
         # Another gate redeemed "single" offline; the ledger tells us.
-        kit.append([{"op": "redeem", "ticket": ticket_id("single"), "device": "south-2",
-                     "seq": 7, "step": NOW // 15 - 4, "at": NOW - 60}])
+        kit.append(
+            [
+                {
+                    "op": "redeem",
+                    "ticket": ticket_id("single"),
+                    "device": "south-2",
+                    "seq": 7,
+                    "step": NOW // 15 - 4,
+                    "at": NOW - 60,
+                }
+            ]
+        )
         apply(cp, kit)
         d = cp.check(code("single", NOW), NOW)
         assert (d.reason, d.first_device, d.first_at) == ("already_used", "south-2", NOW - 60)
         # ... and then voided it: no one passed. The ticket may be used again.
-        kit.append([{"op": "void", "ticket": ticket_id("single"), "device": "south-2",
-                     "seq": 7}])
+        kit.append([{"op": "void", "ticket": ticket_id("single"), "device": "south-2", "seq": 7}])
         apply(cp, kit)
         assert cp.admit(code("single", NOW), NOW).reason == "ok"
 
@@ -113,8 +130,18 @@ def test_redeem_of_our_own_admission_is_not_counted_twice(state_dir: Path) -> No
         apply(cp, kit)
         first = cp.admit(code("two", NOW), NOW)
         assert first.reason == "ok"
-        kit.append([{"op": "redeem", "ticket": ticket_id("two"), "device": "north-1",
-                     "seq": first.seq, "step": NOW // 15, "at": NOW}])
+        kit.append(
+            [
+                {
+                    "op": "redeem",
+                    "ticket": ticket_id("two"),
+                    "device": "north-1",
+                    "seq": first.seq,
+                    "step": NOW // 15,
+                    "at": NOW,
+                }
+            ]
+        )
         apply(cp, kit)
         assert cp.admit(code("two", NOW + 15), NOW + 15).reason == "ok"
 
@@ -124,8 +151,15 @@ def test_transfer_keeps_every_previous_holder(state_dir: Path) -> None:
     kit.append([show()])
     kit.append([issue("gift")])
     for new in ("bob", "carol"):
-        kit.append([{"op": "transfer", "ticket": ticket_id("gift"),
-                     "holder": signer(new).public_key.hex()}])
+        kit.append(
+            [
+                {
+                    "op": "transfer",
+                    "ticket": ticket_id("gift"),
+                    "holder": signer(new).public_key.hex(),
+                }
+            ]
+        )
     with gate(state_dir, kit) as cp:
         apply(cp, kit)
         assert cp.check(code("gift"), NOW).reason == "transferred"
@@ -137,8 +171,9 @@ def test_transfer_keeps_every_previous_holder(state_dir: Path) -> None:
 def test_revoked_ticket_cannot_be_transferred(state_dir: Path) -> None:
     kit = simple_ledger(1)
     kit.append([{"op": "revoke", "ticket": ticket_id("t0"), "reason": "fraud"}])
-    kit.append([{"op": "transfer", "ticket": ticket_id("t0"),
-                 "holder": signer("fence").public_key.hex()}])
+    kit.append(
+        [{"op": "transfer", "ticket": ticket_id("t0"), "holder": signer("fence").public_key.hex()}]
+    )
     with gate(state_dir, kit) as cp:
         report = apply(cp, kit)
         assert report.height == 2 and "revoked" in str(report.error)
@@ -147,9 +182,20 @@ def test_revoked_ticket_cannot_be_transferred(state_dir: Path) -> None:
 def test_void_must_name_the_admitted_ticket(state_dir: Path) -> None:
     kit = LedgerKit()
     kit.append([show()])
-    kit.append([issue("a"), issue("b"),
-                {"op": "redeem", "ticket": ticket_id("a"), "device": "south-2", "seq": 1,
-                 "step": NOW // 15 - 8, "at": NOW - 120}])
+    kit.append(
+        [
+            issue("a"),
+            issue("b"),
+            {
+                "op": "redeem",
+                "ticket": ticket_id("a"),
+                "device": "south-2",
+                "seq": 1,
+                "step": NOW // 15 - 8,
+                "at": NOW - 120,
+            },
+        ]
+    )
     kit.append([{"op": "void", "ticket": ticket_id("b"), "device": "south-2", "seq": 1}])
     with gate(state_dir, kit) as cp:
         assert apply(cp, kit).error is None
@@ -159,8 +205,18 @@ def test_void_must_name_the_admitted_ticket(state_dir: Path) -> None:
 def test_redeem_without_step_counts(state_dir: Path) -> None:
     """A steward's override admission with a ticket has no code step; it still counts."""
     kit = simple_ledger(1)
-    kit.append([{"op": "redeem", "ticket": ticket_id("t0"), "device": "south-2", "seq": 4,
-                 "step": None, "at": NOW - 30}])
+    kit.append(
+        [
+            {
+                "op": "redeem",
+                "ticket": ticket_id("t0"),
+                "device": "south-2",
+                "seq": 4,
+                "step": None,
+                "at": NOW - 30,
+            }
+        ]
+    )
     with gate(state_dir, kit) as cp:
         assert apply(cp, kit).error is None
         assert cp.check(code("t0"), NOW).reason == "already_used"

@@ -39,8 +39,16 @@ class OneTicketLedger:
     """An in-memory ledger view with one ticket, so properties run without SQLite."""
 
     def __init__(self, admissions: Sequence[Admission] = ()) -> None:
-        self.info = TicketInfo(event="show", holder=HOLDER.public_key, valid_from=NOW - 3600,
-                               until=NOW + 3600, zones=(), entries=1, label="GA", revoked=None)
+        self.info = TicketInfo(
+            event="show",
+            holder=HOLDER.public_key,
+            valid_from=NOW - 3600,
+            until=NOW + 3600,
+            zones=(),
+            entries=1,
+            label="GA",
+            revoked=None,
+        )
         self._admissions = list(admissions)
 
     def ticket(self, ticket: bytes) -> TicketInfo | None:
@@ -76,7 +84,7 @@ def test_decision_on_alphabet_noise_after_prefix(body: str) -> None:
 @given(st.integers(min_value=4, max_value=len(VALID) - 1), st.sampled_from(ALPHABET))
 def test_one_changed_character_never_admits(position: int, char: str) -> None:
     assume(VALID[position] != char)
-    mutated = VALID[:position] + char + VALID[position + 1:]
+    mutated = VALID[:position] + char + VALID[position + 1 :]
     decision = decide(mutated, NOW, OneTicketLedger(), POLICY)
     assert decision.reason in DECISION_REASONS
     assert not decision.admitted
@@ -107,9 +115,11 @@ def test_token_round_trip(seed: bytes, ticket: uuid.UUID, step: int) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
-    max_leaves=30)
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
+    max_leaves=30,
+)
 
 
 @given(json_values)
@@ -132,8 +142,9 @@ def test_admission_and_replay_windows() -> None:
 class FaultyLedger:
     """A ledger view whose one ticket can be wrong in any of the ways the checks look for."""
 
-    def __init__(self, info: TicketInfo | None, previous: Sequence[bytes],
-                 admissions: Sequence[Admission]) -> None:
+    def __init__(
+        self, info: TicketInfo | None, previous: Sequence[bytes], admissions: Sequence[Admission]
+    ) -> None:
         self.info, self.previous, self._admissions = info, list(previous), list(admissions)
 
     def ticket(self, ticket: bytes) -> TicketInfo | None:
@@ -150,46 +161,68 @@ OLD_HOLDER = signer("prop-old-holder")
 STRANGER = signer("prop-stranger")
 
 
-def _with_faults(shape: str | None, unknown: bool, signature: str | None,
-                 flags: frozenset[str], step: str | None) -> Decision:
+def _with_faults(
+    shape: str | None, unknown: bool, signature: str | None, flags: frozenset[str], step: str | None
+) -> Decision:
     """Decide on a code with the chosen faults; the slots hold faults that exclude each
     other (one code has one shape, one signer, one step)."""
-    key = {None: HOLDER, reasons.TRANSFERRED: OLD_HOLDER,
-           reasons.BAD_SIGNATURE: STRANGER}[signature]
+    key = {None: HOLDER, reasons.TRANSFERRED: OLD_HOLDER, reasons.BAD_SIGNATURE: STRANGER}[
+        signature
+    ]
     now_step = NOW // 15
-    token_step = {None: now_step, reasons.EXPIRED_CODE: now_step - POLICY.back - 1,
-                  reasons.FUTURE_CODE: now_step + POLICY.fwd + 1}[step]
-    text = encode_token(key, TICKET, token_step,
-                        version=2 if shape == reasons.UNSUPPORTED else 1)
+    token_step = {
+        None: now_step,
+        reasons.EXPIRED_CODE: now_step - POLICY.back - 1,
+        reasons.FUTURE_CODE: now_step + POLICY.fwd + 1,
+    }[step]
+    text = encode_token(key, TICKET, token_step, version=2 if shape == reasons.UNSUPPORTED else 1)
     if shape == reasons.NOT_A_TICKET:
         text = "GH2" + text[3:]
     elif shape == reasons.MALFORMED:
         text = text[:-1]
     used, replayed = reasons.ALREADY_USED in flags, reasons.REPLAYED in flags
-    admissions = [Admission("south-2", 1, token_step if replayed else None, NOW - 60)] \
-        if used or replayed else []
+    admissions = (
+        [Admission("south-2", 1, token_step if replayed else None, NOW - 60)]
+        if used or replayed
+        else []
+    )
     info = TicketInfo(
-        event="other" if reasons.WRONG_EVENT in flags else "show", holder=HOLDER.public_key,
+        event="other" if reasons.WRONG_EVENT in flags else "show",
+        holder=HOLDER.public_key,
         valid_from=NOW + 100 if reasons.TOO_EARLY in flags else NOW - 3600,
         until=NOW - 100 if reasons.TOO_LATE in flags else NOW + 3600,
         zones=("south",) if reasons.WRONG_ZONE in flags else (),
-        entries=1 if used else 2, label="GA",
-        revoked="refund" if reasons.REVOKED in flags else None)
+        entries=1 if used else 2,
+        label="GA",
+        revoked="refund" if reasons.REVOKED in flags else None,
+    )
     ledger = FaultyLedger(None if unknown else info, [OLD_HOLDER.public_key], admissions)
     return decide(text, NOW, ledger, POLICY)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([None, reasons.NOT_A_TICKET, reasons.MALFORMED, reasons.UNSUPPORTED]),
-       st.booleans(),
-       st.sampled_from([None, reasons.TRANSFERRED, reasons.BAD_SIGNATURE]),
-       st.frozensets(st.sampled_from([reasons.REVOKED, reasons.WRONG_EVENT, reasons.WRONG_ZONE,
-                                      reasons.TOO_EARLY, reasons.TOO_LATE,
-                                      reasons.ALREADY_USED, reasons.REPLAYED])),
-       st.sampled_from([None, reasons.EXPIRED_CODE, reasons.FUTURE_CODE]))
+@given(
+    st.sampled_from([None, reasons.NOT_A_TICKET, reasons.MALFORMED, reasons.UNSUPPORTED]),
+    st.booleans(),
+    st.sampled_from([None, reasons.TRANSFERRED, reasons.BAD_SIGNATURE]),
+    st.frozensets(
+        st.sampled_from(
+            [
+                reasons.REVOKED,
+                reasons.WRONG_EVENT,
+                reasons.WRONG_ZONE,
+                reasons.TOO_EARLY,
+                reasons.TOO_LATE,
+                reasons.ALREADY_USED,
+                reasons.REPLAYED,
+            ]
+        )
+    ),
+    st.sampled_from([None, reasons.EXPIRED_CODE, reasons.FUTURE_CODE]),
+)
 def test_the_first_failing_check_in_check_order_is_the_reason(
-        shape: str | None, unknown: bool, signature: str | None, flags: frozenset[str],
-        step: str | None) -> None:
+    shape: str | None, unknown: bool, signature: str | None, flags: frozenset[str], step: str | None
+) -> None:
     faults = {shape, signature, step, *flags} - {None}
     if unknown:
         faults.add(reasons.UNKNOWN_TICKET)

@@ -46,7 +46,9 @@ def test_the_upload_cursor_is_kept_in_records_db(state_dir: Path) -> None:
         cp.log.set_upload_cursor(2)
         cp.log.set_last_exchange(NOW)
     assert {k: meta(state_dir / "records.db").get(k) for k in CURSOR_KEYS} == {
-        "hub_acked_seq": "2", "hub_last_success": str(NOW)}
+        "hub_acked_seq": "2",
+        "hub_last_success": str(NOW),
+    }
     assert not set(CURSOR_KEYS) & set(meta(state_dir / "ledger.db"))
     for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
         (state_dir / name).unlink(missing_ok=True)
@@ -65,8 +67,10 @@ def test_an_old_state_has_its_cursor_moved_to_records_db(state_dir: Path) -> Non
             cp.admit(code(name), NOW)
     db = sqlite3.connect(state_dir / "ledger.db")  # what the old code wrote
     with db:
-        db.execute("INSERT INTO meta VALUES ('hub_acked_seq', '2'), ('hub_last_success', ?)",
-                   (str(NOW - 5),))
+        db.execute(
+            "INSERT INTO meta VALUES ('hub_acked_seq', '2'), ('hub_last_success', ?)",
+            (str(NOW - 5),),
+        )
     db.close()
     for _ in range(2):  # moved once; the second open has nothing to move
         with gate(state_dir, kit) as cp:

@@ -16,8 +16,20 @@ from verifier.records import record_hash
 
 from .ledgerkit import NOW, code, simple_ledger
 
-FIELDS = {"v", "device", "seq", "prev", "at", "ticket", "step", "result", "reason", "ref",
-          "note", "sig"}
+FIELDS = {
+    "v",
+    "device",
+    "seq",
+    "prev",
+    "at",
+    "ticket",
+    "step",
+    "result",
+    "reason",
+    "ref",
+    "note",
+    "sig",
+}
 
 
 def independent_check(lines: list[str], public_key_hex: str, device: str) -> int:
@@ -31,8 +43,9 @@ def independent_check(lines: list[str], public_key_hex: str, device: str) -> int
         assert record["seq"] == seq + 1, "seq has a gap"
         assert record["prev"] == prev, "hash chain broken"
         body = {k: v for k, v in record.items() if k != "sig"}
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"),
-                               ensure_ascii=False).encode()
+        canonical = json.dumps(
+            body, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
         digest = hashlib.sha256(canonical).digest()
         key.verify(b"GH1-RECORD" + digest, bytes.fromhex(record["sig"]))  # raises if bad
         prev, seq = digest.hex(), record["seq"]
@@ -42,8 +55,9 @@ def independent_check(lines: list[str], public_key_hex: str, device: str) -> int
 @pytest.fixture
 def busy_gate(state_dir: Path) -> Checkpoint:
     kit = simple_ledger(20)
-    cp = Checkpoint(state_dir, device="north-1", ledger_key=kit.key,
-                    policy=Policy(events=frozenset({"show"})))
+    cp = Checkpoint(
+        state_dir, device="north-1", ledger_key=kit.key, policy=Policy(events=frozenset({"show"}))
+    )
     cp.apply_lines(read_blocks(kit.lines()))
     for i in range(20):
         cp.admit(code(f"t{i}"), NOW)
@@ -65,8 +79,7 @@ def test_export_verifies_independently(busy_gate: Checkpoint) -> None:
     # The stored line is exactly the canonical JSON of the record.
     for line in lines:
         record = json.loads(line)
-        assert line == json.dumps(record, sort_keys=True, separators=(",", ":"),
-                                  ensure_ascii=False)
+        assert line == json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def test_export_since_continues_the_chain(busy_gate: Checkpoint) -> None:
@@ -98,6 +111,7 @@ def test_tampered_logs_do_not_verify(busy_gate: Checkpoint, tamper: str) -> None
 def test_device_key_is_private_and_stable(busy_gate: Checkpoint, state_dir: Path) -> None:
     key_file = state_dir / "device.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
-    with Checkpoint(state_dir, device="north-1", ledger_key=busy_gate.ledger.ledger_key,
-                    policy=busy_gate.policy) as again:
+    with Checkpoint(
+        state_dir, device="north-1", ledger_key=busy_gate.ledger.ledger_key, policy=busy_gate.policy
+    ) as again:
         assert again.public_key == busy_gate.public_key

@@ -44,8 +44,9 @@ def test_missing_state_dir(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["ledger.db", "records.db"])
 @pytest.mark.parametrize("damage", ["header", "page"])
-def test_damaged_database_is_refused_and_left_alone(state_dir: Path, damage: str,
-                                                    name: str) -> None:
+def test_damaged_database_is_refused_and_left_alone(
+    state_dir: Path, damage: str, name: str
+) -> None:
     kit = simple_ledger(300)
     with gate(state_dir, kit) as cp:
         apply(cp, kit)
@@ -62,7 +63,7 @@ def test_damaged_database_is_refused_and_left_alone(state_dir: Path, damage: str
         page = int.from_bytes(data[16:18], "big")
         assert len(data) > page * 4
         for start in range(page * 3, len(data), page):
-            data[start:start + 12] = b"\xff" * 12
+            data[start : start + 12] = b"\xff" * 12
     db.write_bytes(bytes(data))
     before = {f.name: file_digest(f) for f in state_dir.iterdir()}
     with pytest.raises(StoreCorrupt, match=rf"{name} is damaged|{name} cannot be used"):
@@ -140,24 +141,43 @@ def test_version_1_state_moves_its_log_to_records_db(state_dir: Path) -> None:
     for statement in statements(SCHEMA_V1):
         db.execute(statement)
     db.execute("PRAGMA user_version=1")
-    db.execute("INSERT INTO meta VALUES ('ledger_key', ?), ('device', 'north-1'), "
-               "('device_public_key', ?)", (kit.key.hex(), me.public_key.hex()))
+    db.execute(
+        "INSERT INTO meta VALUES ('ledger_key', ?), ('device', 'north-1'), "
+        "('device_public_key', ?)",
+        (kit.key.hex(), me.public_key.hex()),
+    )
     # t0 admitted; t1 admitted, then voided (no one passed): the v1 layout of both.
     for seq, (name, result, reason, ref) in enumerate(
-            [("t0", "admitted", "ok", None), ("t1", "admitted", "ok", None),
-             ("t1", "voided", "no_passage", 2)], start=1):
+        [
+            ("t0", "admitted", "ok", None),
+            ("t1", "admitted", "ok", None),
+            ("t1", "voided", "no_passage", 2),
+        ],
+        start=1,
+    ):
         step = None if result == "voided" else NOW // 15
-        record, digest = make_record(me, device="north-1", seq=seq, prev=prev, at=NOW,
-                                     ticket=ticket_id(name), step=step, result=result,
-                                     reason=reason, ref=ref)
+        record, digest = make_record(
+            me,
+            device="north-1",
+            seq=seq,
+            prev=prev,
+            at=NOW,
+            ticket=ticket_id(name),
+            step=step,
+            result=result,
+            reason=reason,
+            ref=ref,
+        )
         body = canonical_json(record).decode()
         bodies.append(body)
         prev = digest.hex()
         db.execute("INSERT INTO records VALUES (?, ?, ?)", (seq, digest, body))
         tid = bytes.fromhex(ticket_id(name).replace("-", ""))
         if result == "admitted":
-            db.execute("INSERT INTO admissions VALUES ('north-1', ?, ?, ?, ?, 'local')",
-                       (seq, tid, step, NOW))
+            db.execute(
+                "INSERT INTO admissions VALUES ('north-1', ?, ?, ?, ?, 'local')",
+                (seq, tid, step, NOW),
+            )
         else:
             db.execute("INSERT INTO voids VALUES ('north-1', ?, ?, 'local')", (ref, tid))
     db.close()
@@ -166,8 +186,7 @@ def test_version_1_state_moves_its_log_to_records_db(state_dir: Path) -> None:
         assert list(cp.export_records()) == bodies
         assert cp.check(code("t0", NOW + 15), NOW + 15).reason == "already_used"
         assert cp.admit(code("t1", NOW + 15), NOW + 15).reason == "ok"  # it was voided
-        assert verify_records(list(cp.export_records()), me.public_key,
-                              device="north-1") == 4
+        assert verify_records(list(cp.export_records()), me.public_key, device="north-1") == 4
     db = sqlite3.connect(state_dir / "ledger.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'records'").fetchone()
@@ -206,8 +225,7 @@ def test_database_is_private(state_dir: Path) -> None:
         assert (state_dir / name).stat().st_mode & 0o777 == 0o600
 
 
-def test_a_second_open_in_the_same_process_keeps_the_first_ones_locks(
-        state_dir: Path) -> None:
+def test_a_second_open_in_the_same_process_keeps_the_first_ones_locks(state_dir: Path) -> None:
     """The daemon holds two connections to one state (the lane's and the sync worker's).
     Opening the second must not close any descriptor of the database file outside SQLite:
     POSIX drops all of a process's locks on a file when any descriptor of it closes, and
@@ -216,13 +234,22 @@ def test_a_second_open_in_the_same_process_keeps_the_first_ones_locks(
     read the header with open()/close() and did exactly that.)"""
     import subprocess
     import sys
+
     kit = simple_ledger(3)
     with gate(state_dir, kit) as lane:
         apply(lane, kit)
         gate(state_dir, kit).close()  # the worker's connection, opened and closed
-        subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect("
-                        "sys.argv[1]); c.execute('SELECT count(*) FROM meta'); c.close()",
-                        str(state_dir / "ledger.db")], check=True, timeout=30)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys; c = sqlite3.connect("
+                "sys.argv[1]); c.execute('SELECT count(*) FROM meta'); c.close()",
+                str(state_dir / "ledger.db"),
+            ],
+            check=True,
+            timeout=30,
+        )
         for name in ("ledger.db", "records.db"):
             assert (state_dir / f"{name}-wal").exists() and (state_dir / f"{name}-shm").exists()
         assert lane.admit(code("t0"), NOW).result == "admitted"

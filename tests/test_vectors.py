@@ -80,8 +80,10 @@ def _dump(db: Path) -> dict[str, list]:
     """Every row of every table: the whole stored state, for before/after comparisons."""
     conn = sqlite3.connect(db)
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        ]
         return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
     finally:
         conn.close()

@@ -44,17 +44,20 @@ def b45decode(text: str) -> bytes:
     try:
         values = text.encode("ascii").translate(_TABLE)
     except UnicodeEncodeError as exc:
-        raise EncodingError(f"character {text[exc.start]!r} is not in the Base45 alphabet"
-                            ) from None
+        raise EncodingError(
+            f"character {text[exc.start]!r} is not in the Base45 alphabet"
+        ) from None
     bad = values.find(0xFF)
     if bad >= 0:
         raise EncodingError(f"character {text[bad]!r} is not in the Base45 alphabet")
     full = len(values) - len(values) % 3
-    numbers = [a + b * 45 + c * 2025 for a, b, c in
-               zip(values[0:full:3], values[1:full:3], values[2:full:3], strict=True)]
+    numbers = [
+        a + b * 45 + c * 2025
+        for a, b, c in zip(values[0:full:3], values[1:full:3], values[2:full:3], strict=True)
+    ]
     if numbers and max(numbers) > 0xFFFF:
         i = 3 * next(i for i, n in enumerate(numbers) if n > 0xFFFF)
-        raise EncodingError(f"Base45 chunk {text[i:i + 3]!r} at {i} overflows two bytes")
+        raise EncodingError(f"Base45 chunk {text[i : i + 3]!r} at {i} overflows two bytes")
     out = struct.pack(f">{len(numbers)}H", *numbers)
     if full != len(values):
         n = values[full] + values[full + 1] * 45

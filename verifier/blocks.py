@@ -38,12 +38,28 @@ _EVENT_ID = re.compile(r"[a-z0-9-]{1,64}\Z")
 
 # Field kinds of each op (the table of PROTOCOL.md section 2). "op" is implied.
 _STR, _INT, _UUID, _EVENT, _HOLDER, _ZONES, _ENTRIES, _SEQ, _STEP = (
-    "string", "integer", "ticket id", "event id", "holder key", "zone list",
-    "entry count", "sequence number", "time step")
+    "string",
+    "integer",
+    "ticket id",
+    "event id",
+    "holder key",
+    "zone list",
+    "entry count",
+    "sequence number",
+    "time step",
+)
 EVENT_SCHEMA: dict[str, dict[str, str]] = {
     "event": {"event": _EVENT, "name": _STR, "starts": _INT, "ends": _INT},
-    "issue": {"ticket": _UUID, "event": _EVENT, "holder": _HOLDER, "from": _INT,
-              "until": _INT, "zones": _ZONES, "entries": _ENTRIES, "label": _STR},
+    "issue": {
+        "ticket": _UUID,
+        "event": _EVENT,
+        "holder": _HOLDER,
+        "from": _INT,
+        "until": _INT,
+        "zones": _ZONES,
+        "entries": _ENTRIES,
+        "label": _STR,
+    },
     "transfer": {"ticket": _UUID, "holder": _HOLDER},
     "revoke": {"ticket": _UUID, "reason": _STR},
     "redeem": {"ticket": _UUID, "device": _STR, "seq": _SEQ, "step": _STEP, "at": _INT},
@@ -68,8 +84,14 @@ class Block:
 
     def as_dict(self) -> dict[str, Any]:
         """The block as it travels (one JSONL line, canonical form)."""
-        return {"v": 1, "height": self.height, "prev": self.prev, "time": self.time,
-                "events": self.events, "sig": self.sig}
+        return {
+            "v": 1,
+            "height": self.height,
+            "prev": self.prev,
+            "time": self.time,
+            "events": self.events,
+            "sig": self.sig,
+        }
 
 
 def block_hash(body: dict[str, Any]) -> bytes:
@@ -121,7 +143,8 @@ def event_shape_error(index: int, event: Any) -> str | None:
         missing = sorted(keyset - event.keys())
         extra = sorted(event.keys() - keyset)
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
-            [f"unexpected {', '.join(extra)}"] if extra else [])
+            [f"unexpected {', '.join(extra)}"] if extra else []
+        )
         return f"event {index} ({op}) has {'; '.join(parts)}"
     for field, kind in EVENT_SCHEMA[op].items():
         why = _field_error(event[field], kind)
@@ -137,7 +160,7 @@ def invalid_holders(events: list[dict[str, Any]]) -> list[str]:
         return [h for h in holders if not is_valid_point(bytes.fromhex(h))]
     workers = min(len(holders) // PARALLEL_HOLDERS + 1, os.cpu_count() or 1)
     chunk = -(-len(holders) // workers)
-    parts = [holders[i:i + chunk] for i in range(0, len(holders), chunk)]
+    parts = [holders[i : i + chunk] for i in range(0, len(holders), chunk)]
 
     def bad_in(part: list[str]) -> list[str]:
         return [h for h in part if not is_valid_point(bytes.fromhex(h))]
@@ -146,13 +169,13 @@ def invalid_holders(events: list[dict[str, Any]]) -> list[str]:
         return [h for found in pool.map(bad_in, parts) for h in found]
 
 
-def parse_block(text: str | bytes, *, line: int | None = None,
-                source: str | None = None) -> Block:
+def parse_block(text: str | bytes, *, line: int | None = None, source: str | None = None) -> Block:
     """Parse one JSONL line into a :class:`Block`, refusing any shape the contract forbids.
 
     Checks everything that needs neither the chain nor the ledger key: JSON strictness,
     the top-level fields, every event's op and field types, and holder keys.
     """
+
     def reject(reason: str, detail: str, height: int | None = None) -> BlockRejected:
         return BlockRejected(reason, detail, height=height, line=line, source=source)
 
@@ -166,8 +189,10 @@ def parse_block(text: str | bytes, *, line: int | None = None,
     if doc.keys() != BLOCK_FIELDS:
         missing = sorted(BLOCK_FIELDS - doc.keys())
         extra = sorted(doc.keys() - BLOCK_FIELDS)
-        detail = "; ".join(([f"missing {', '.join(missing)}"] if missing else [])
-                           + ([f"unexpected {', '.join(extra)}"] if extra else []))
+        detail = "; ".join(
+            ([f"missing {', '.join(missing)}"] if missing else [])
+            + ([f"unexpected {', '.join(extra)}"] if extra else [])
+        )
         raise reject("shape", f"block fields: {detail}", height)
     if doc["v"] != 1 or not _is_int(doc["v"]):
         raise reject("version", f"block version {doc['v']!r} is not 1", height)
@@ -188,10 +213,20 @@ def parse_block(text: str | bytes, *, line: int | None = None,
             raise reject("event", problem, height)
     bad = invalid_holders(events)
     if bad:
-        raise reject("event", f"holder {bad[0]} is not a valid Ed25519 point "
-                     "(non-canonical, small order or outside the prime-order subgroup)", height)
-    return Block(height=height, prev=doc["prev"], time=doc["time"], events=events,
-                 sig=doc["sig"], hash=block_hash(doc))
+        raise reject(
+            "event",
+            f"holder {bad[0]} is not a valid Ed25519 point "
+            "(non-canonical, small order or outside the prime-order subgroup)",
+            height,
+        )
+    return Block(
+        height=height,
+        prev=doc["prev"],
+        time=doc["time"],
+        events=events,
+        sig=doc["sig"],
+        hash=block_hash(doc),
+    )
 
 
 def signature_valid(block: Block, ledger_key: bytes) -> bool:
@@ -199,8 +234,9 @@ def signature_valid(block: Block, ledger_key: bytes) -> bool:
     return verify(ledger_key, bytes.fromhex(block.sig), TAG_BLOCK, block.hash)
 
 
-def make_block(authority: Signer, height: int, prev: str, time: int,
-               events: list[dict[str, Any]]) -> dict[str, Any]:
+def make_block(
+    authority: Signer, height: int, prev: str, time: int, events: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Build and sign a block as the ledger authority does (the hub, tests, benchmarks)."""
     body = {"v": 1, "height": height, "prev": prev, "time": time, "events": events}
     digest = block_hash(body)
@@ -210,8 +246,9 @@ def make_block(authority: Signer, height: int, prev: str, time: int,
 _DONE = object()
 
 
-def parse_ahead(lines: Iterable[tuple[int, str | bytes]], *, source: str | None = None,
-                depth: int = 2) -> Iterator[tuple[int, Block | BlockRejected]]:
+def parse_ahead(
+    lines: Iterable[tuple[int, str | bytes]], *, source: str | None = None, depth: int = 2
+) -> Iterator[tuple[int, Block | BlockRejected]]:
     """Parse numbered lines on a background thread, ``depth`` blocks ahead of the caller.
 
     Parsing (JSON, event shapes, the holder-key checks) and storing (SQLite, which

@@ -23,8 +23,9 @@ INT64_MAX = 2**63 - 1
 
 def canonical_json(obj: Any) -> bytes:
     """Return the canonical UTF-8 bytes of ``obj`` (the input to every GH1 hash)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def _no_float(text: str) -> Any:
@@ -53,8 +54,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_float=_no_float,
-                            parse_int=_checked_int, parse_constant=_no_constant)
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_float=_no_float,
+    parse_int=_checked_int,
+    parse_constant=_no_constant,
+)
 
 
 def parse_strict(text: str | bytes) -> Any:

@@ -44,22 +44,30 @@ class ApplyReport:
 class Checkpoint:
     """A gate's verifier over ``state_dir``. ``close()`` is safe twice."""
 
-    def __init__(self, state_dir: str | Path, *, device: str, ledger_key: bytes,
-                 policy: Policy, integrity: str = "quick") -> None:
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        device: str,
+        ledger_key: bytes,
+        policy: Policy,
+        integrity: str = "quick",
+    ) -> None:
         self.device = device
         self.policy = policy
         state = Path(state_dir)
         key_file = state / KEY_FILE
         # The files first: they refuse a missing state_dir or a lost record log before a
         # key is written there.
-        self.files = StateFiles(state, ledger_key=ledger_key, device=device,
-                                integrity=integrity)
+        self.files = StateFiles(state, ledger_key=ledger_key, device=device, integrity=integrity)
         try:
             pinned = self.files.device_public_key()
             if pinned is not None and not key_file.exists():
-                raise DeviceKeyError(f"{key_file} is missing, but this state's record log is "
-                                     f"signed by device key {pinned[:16]}…; the key never "
-                                     "leaves the device, so re-provision the gate")
+                raise DeviceKeyError(
+                    f"{key_file} is missing, but this state's record log is "
+                    f"signed by device key {pinned[:16]}…; the key never "
+                    "leaves the device, so re-provision the gate"
+                )
             self.signer = load_device_key(state)
             self.files.pin_device_key(self.signer.public_key)
         except BaseException:
@@ -85,8 +93,9 @@ class Checkpoint:
         """Decide without recording anything."""
         return decide(token, now, self.ledger, self.policy)
 
-    def admit(self, token: str | bytes, now: int, *,
-              timings: dict[str, float] | None = None) -> Decision:
+    def admit(
+        self, token: str | bytes, now: int, *, timings: dict[str, float] | None = None
+    ) -> Decision:
         """Decide and record the decision durably; the result says whether to open.
 
         ``timings``, when given, receives ``decide`` and ``commit`` in seconds (the
@@ -96,8 +105,9 @@ class Checkpoint:
         with self.log.appending():  # records.db's write lock; ledger.db from a snapshot
             decision = decide(token, now, self.ledger, self.policy)
             decided = time.perf_counter()
-            seq = self.log.append(now, decision.ticket, decision.step, decision.result,
-                                  decision.reason)
+            seq = self.log.append(
+                now, decision.ticket, decision.step, decision.result, decision.reason
+            )
         if timings is not None:
             timings["decide"] = decided - start
             timings["commit"] = time.perf_counter() - decided
@@ -117,8 +127,7 @@ class Checkpoint:
             if self.ledger.ticket(uuid.UUID(ticket).bytes) is None:
                 raise Refused(f"ticket {ticket} is not on this gate's ledger")
         with self.log.appending():
-            return self.log.append(now, ticket, None, "admitted", "override",
-                                   note=note.strip())
+            return self.log.append(now, ticket, None, "admitted", "override", note=note.strip())
 
     def void(self, seq: int, now: int) -> int:
         """Record that admission ``seq`` did not happen (no one passed in time).
@@ -132,8 +141,9 @@ class Checkpoint:
                 raise Refused(f"record {seq} is not an admission of this gate")
             return self.log.append(now, ticket, None, "voided", "no_passage", ref=seq)
 
-    def apply_lines(self, lines: Iterable[tuple[int, str | bytes]], *,
-                    source: str | None = None) -> ApplyReport:
+    def apply_lines(
+        self, lines: Iterable[tuple[int, str | bytes]], *, source: str | None = None
+    ) -> ApplyReport:
         """Verify and apply numbered JSONL lines in order; stop at the first refused block."""
         applied = held = 0
         error: BlockRejected | None = None
@@ -148,8 +158,9 @@ class Checkpoint:
             except BlockRejected as exc:
                 error = exc.locate(number, source)
                 break
-        return ApplyReport(applied=applied, held=held, error=error,
-                           height=self.ledger.head().height)
+        return ApplyReport(
+            applied=applied, held=held, error=error, height=self.ledger.head().height
+        )
 
     def export_records(self, since: int = 0) -> Iterator[str]:
         return self.log.bodies(since)

@@ -96,9 +96,14 @@ class Decision:
         return reasons.WORDS.get(self.reason, self.reason)
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"result": self.result, "reason": self.reason,
-                               "ticket": self.ticket, "event": self.event,
-                               "label": self.label, "step": self.step}
+        out: dict[str, Any] = {
+            "result": self.result,
+            "reason": self.reason,
+            "ticket": self.ticket,
+            "event": self.event,
+            "label": self.label,
+            "step": self.step,
+        }
         if self.reason == reasons.ALREADY_USED:
             out["first_at"] = self.first_at
             out["first_device"] = self.first_device
@@ -183,8 +188,7 @@ def decide(token: str | bytes, now: int, ledger: LedgerView, policy: Policy) -> 
     admissions = ledger.admissions(tok.ticket)
     if len(admissions) >= info.entries:
         first = min(admissions, key=lambda a: (a.at, a.device, a.seq))
-        return _reject(reasons.ALREADY_USED, first_at=first.at, first_device=first.device,
-                       **known)
+        return _reject(reasons.ALREADY_USED, first_at=first.at, first_device=first.device, **known)
     if any(a.step is not None and tok.step <= a.step for a in admissions):
         return _reject(reasons.REPLAYED, **known)
     return Decision(result="admitted", reason=reasons.OK, **known)

@@ -31,16 +31,20 @@ def _fsync_dir(path: Path) -> None:
 def _read(path: Path) -> Signer:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise DeviceKeyError(f"device key {path} is readable by others (mode {mode:04o}); "
-                             "run: chmod 600 " + str(path))
+        raise DeviceKeyError(
+            f"device key {path} is readable by others (mode {mode:04o}); "
+            "run: chmod 600 " + str(path)
+        )
     text = path.read_text(encoding="ascii", errors="replace").strip()
     try:
         seed = bytes.fromhex(text)
     except ValueError:
         seed = b""
     if len(seed) != SEED_BYTES:
-        raise DeviceKeyError(f"device key {path} is damaged (expected {SEED_BYTES * 2} hex "
-                             "digits); the key never leaves the device, so re-provision the gate")
+        raise DeviceKeyError(
+            f"device key {path} is damaged (expected {SEED_BYTES * 2} hex "
+            "digits); the key never leaves the device, so re-provision the gate"
+        )
     return Signer(seed)
 
 

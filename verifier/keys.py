@@ -59,4 +59,5 @@ def is_valid_point(public_key: bytes) -> bool:
     """libsodium's ``crypto_core_ed25519_is_valid_point``: canonical, on the curve,
     in the prime-order subgroup and not of small order (the rule for holder keys)."""
     return len(public_key) == PUBLIC_KEY_BYTES and bool(
-        _sodium.crypto_core_ed25519_is_valid_point(public_key))
+        _sodium.crypto_core_ed25519_is_valid_point(public_key)
+    )

@@ -56,8 +56,9 @@ def ticket_bytes(text: str) -> bytes:
     return bytes.fromhex(text.replace("-", ""))
 
 
-def check_successor(block: Block, head: Head, ledger_key: bytes,
-                    held_hash: bytes | None = None) -> bool:
+def check_successor(
+    block: Block, head: Head, ledger_key: bytes, held_hash: bytes | None = None
+) -> bool:
     """May ``block`` follow ``head``? True: apply it. False: it is already held.
 
     ``held_hash`` is the hash held at ``block.height`` when that height is held (the
@@ -65,27 +66,36 @@ def check_successor(block: Block, head: Head, ledger_key: bytes,
     gap, a wrong ``prev`` or time going back, and :class:`ForkDetected` for a validly
     signed block that differs from the one held at its height.
     """
+
     def reject(reason: str, detail: str) -> BlockRejected:
         return BlockRejected(reason, detail, height=block.height)
 
     if not signature_valid(block, ledger_key):
-        raise reject("signature", "signature is not the pinned ledger key's "
-                     f"({ledger_key.hex()[:16]}…), or the block was edited after signing")
+        raise reject(
+            "signature",
+            "signature is not the pinned ledger key's "
+            f"({ledger_key.hex()[:16]}…), or the block was edited after signing",
+        )
     if block.height <= head.height:
         if held_hash == block.hash:
             return False
         held = held_hash.hex()[:16] if held_hash is not None else "?"
-        raise ForkDetected("fork", f"differs from the block held at this height (held "
-                           f"{held}…, offered {block.hash.hex()[:16]}…); the ledger "
-                           "authority forked its chain", height=block.height)
+        raise ForkDetected(
+            "fork",
+            f"differs from the block held at this height (held "
+            f"{held}…, offered {block.hash.hex()[:16]}…); the ledger "
+            "authority forked its chain",
+            height=block.height,
+        )
     if block.height != head.height + 1:
         raise reject("height", f"height gap: the next block is {head.height + 1}")
     if block.prev != head.hash:
-        raise reject("prev", f"prev {block.prev[:16]}… is not the hash of block "
-                     f"{head.height} ({head.hash[:16]}…)")
+        raise reject(
+            "prev",
+            f"prev {block.prev[:16]}… is not the hash of block {head.height} ({head.hash[:16]}…)",
+        )
     if head.time is not None and block.time < head.time:
-        raise reject("time", f"time {block.time} is before block {head.height}'s "
-                     f"time {head.time}")
+        raise reject("time", f"time {block.time} is before block {head.height}'s time {head.time}")
     return True
 
 
@@ -112,11 +122,12 @@ def check_events(block: Block, facts: LedgerFacts) -> None:
         tid = ticket_bytes(ev["ticket"])
         if op == "issue":
             if ev["event"] not in shows:
-                raise reject(f"event {index} (issue): ticket {ev['ticket']} is for event "
-                             f"{ev['event']!r}, which is not defined")
+                raise reject(
+                    f"event {index} (issue): ticket {ev['ticket']} is for event "
+                    f"{ev['event']!r}, which is not defined"
+                )
             if tid in revoked:
-                raise reject(f"event {index} (issue): ticket {uuid.UUID(bytes=tid)} "
-                             "already exists")
+                raise reject(f"event {index} (issue): ticket {uuid.UUID(bytes=tid)} already exists")
             revoked[tid] = False
             continue
         if tid not in revoked:
@@ -127,5 +138,4 @@ def check_events(block: Block, facts: LedgerFacts) -> None:
             revoked[tid] = True
 
 
-__all__ = ["EMPTY_HEAD", "Head", "LedgerFacts", "check_events", "check_successor",
-           "ticket_bytes"]
+__all__ = ["EMPTY_HEAD", "Head", "LedgerFacts", "check_events", "check_successor", "ticket_bytes"]

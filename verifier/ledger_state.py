@@ -31,8 +31,7 @@ class LedgerState:
     connection). ``device`` is this gate's id: its own admissions come from its record
     log, and the ledger's echo of them is not counted twice."""
 
-    def __init__(self, conn: sqlite3.Connection, *, ledger_key: bytes,
-                 device: str | None) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, ledger_key: bytes, device: str | None) -> None:
         self.conn = conn
         self.ledger_key = ledger_key
         self.device = device
@@ -41,7 +40,8 @@ class LedgerState:
 
     def head(self) -> Head:
         row = self.conn.execute(
-            "SELECT height, hash, time FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
+            "SELECT height, hash, time FROM blocks ORDER BY height DESC LIMIT 1"
+        ).fetchone()
         if row is None:
             return EMPTY_HEAD
         return Head(row[0], row[1].hex(), row[2])
@@ -59,14 +59,17 @@ class LedgerState:
             head = self.head()
             held = None
             if block.height <= head.height:
-                held = conn.execute("SELECT hash FROM blocks WHERE height=?",
-                                    (block.height,)).fetchone()[0]
+                held = conn.execute(
+                    "SELECT hash FROM blocks WHERE height=?", (block.height,)
+                ).fetchone()[0]
             if not check_successor(block, head, self.ledger_key, held):
                 return False
             check_events(block, _facts(conn))
             _apply_events(conn, block)
-            conn.execute("INSERT INTO blocks(height, hash, time, n_events) VALUES (?,?,?,?)",
-                         (block.height, block.hash, block.time, len(block.events)))
+            conn.execute(
+                "INSERT INTO blocks(height, hash, time, n_events) VALUES (?,?,?,?)",
+                (block.height, block.hash, block.time, len(block.events)),
+            )
         return True
 
     def check_events(self, block: Block) -> None:
@@ -86,8 +89,9 @@ class LedgerState:
             "events": count("SELECT count(*) FROM shows").fetchone()[0],
             "tickets": count("SELECT count(*) FROM tickets").fetchone()[0],
             "revoked": count("SELECT count(*) FROM revocations").fetchone()[0],
-            "admissions": count(f"SELECT count(*) FROM ({_COUNTED_ALL})",
-                                {"device": self.device}).fetchone()[0],
+            "admissions": count(
+                f"SELECT count(*) FROM ({_COUNTED_ALL})", {"device": self.device}
+            ).fetchone()[0],
         }
 
     # -- the ledger view the decision reads --------------------------------------------
@@ -96,20 +100,36 @@ class LedgerState:
         row = self.conn.execute(
             "SELECT t.event, t.holder, t.valid_from, t.until, t.zones, t.entries, t.label, "
             "r.reason FROM tickets t LEFT JOIN revocations r ON r.ticket = t.id "
-            "WHERE t.id = ?", (ticket,)).fetchone()
+            "WHERE t.id = ?",
+            (ticket,),
+        ).fetchone()
         if row is None:
             return None
         zones = tuple(json.loads(row[4])) if row[4] != "[]" else ()
-        return TicketInfo(event=row[0], holder=row[1], valid_from=row[2], until=row[3],
-                          zones=zones, entries=row[5], label=row[6], revoked=row[7])
+        return TicketInfo(
+            event=row[0],
+            holder=row[1],
+            valid_from=row[2],
+            until=row[3],
+            zones=zones,
+            entries=row[5],
+            label=row[6],
+            revoked=row[7],
+        )
 
     def previous_holders(self, ticket: bytes) -> Sequence[bytes]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT holder FROM previous_holders WHERE ticket=? ORDER BY height", (ticket,))]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT holder FROM previous_holders WHERE ticket=? ORDER BY height", (ticket,)
+            )
+        ]
 
     def admissions(self, ticket: bytes) -> Sequence[Admission]:
-        return [Admission(device=r[0], seq=r[1], step=r[2], at=r[3]) for r in self.conn.execute(
-            _COUNTED, {"device": self.device, "ticket": ticket})]
+        return [
+            Admission(device=r[0], seq=r[1], step=r[2], at=r[3])
+            for r in self.conn.execute(_COUNTED, {"device": self.device, "ticket": ticket})
+        ]
 
 
 # The admissions that count for a ticket (``:ticket``; _ALL: every ticket): this gate's
@@ -140,9 +160,14 @@ _COUNTED_ALL = _COUNTED_TEMPLATE.format(local="1", ledger="1")
 
 def _facts(conn: sqlite3.Connection) -> SqlFacts:
     """What the chain rules read of ledger.db, in the caller's transaction."""
-    return SqlFacts(conn, shows_sql="SELECT event FROM shows", tickets_sql=(
-        "SELECT t.id, EXISTS(SELECT 1 FROM revocations r WHERE r.ticket = t.id) "
-        "FROM tickets t WHERE t.id IN ({marks})"))
+    return SqlFacts(
+        conn,
+        shows_sql="SELECT event FROM shows",
+        tickets_sql=(
+            "SELECT t.id, EXISTS(SELECT 1 FROM revocations r WHERE r.ticket = t.id) "
+            "FROM tickets t WHERE t.id IN ({marks})"
+        ),
+    )
 
 
 def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
@@ -156,39 +181,63 @@ def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
         if issues:
             conn.executemany(
                 "INSERT INTO tickets(id, event, holder, valid_from, until, zones, entries, "
-                "label, height) VALUES (?,?,?,?,?,?,?,?,?)", issues)
+                "label, height) VALUES (?,?,?,?,?,?,?,?,?)",
+                issues,
+            )
             issues.clear()
 
     for ev in block.events:
         op = ev["op"]
         if op == "issue":
-            issues.append((ticket_bytes(ev["ticket"]), ev["event"], bytes.fromhex(ev["holder"]),
-                           ev["from"], ev["until"], _zones_text(ev["zones"]),
-                           ev["entries"], ev["label"], height))
+            issues.append(
+                (
+                    ticket_bytes(ev["ticket"]),
+                    ev["event"],
+                    bytes.fromhex(ev["holder"]),
+                    ev["from"],
+                    ev["until"],
+                    _zones_text(ev["zones"]),
+                    ev["entries"],
+                    ev["label"],
+                    height,
+                )
+            )
             continue
         flush_issues()
         if op == "event":
-            conn.execute("INSERT INTO shows(event, name, starts, ends) VALUES (?,?,?,?) "
-                         "ON CONFLICT(event) DO UPDATE SET name=excluded.name, "
-                         "starts=excluded.starts, ends=excluded.ends",
-                         (ev["event"], ev["name"], ev["starts"], ev["ends"]))
+            conn.execute(
+                "INSERT INTO shows(event, name, starts, ends) VALUES (?,?,?,?) "
+                "ON CONFLICT(event) DO UPDATE SET name=excluded.name, "
+                "starts=excluded.starts, ends=excluded.ends",
+                (ev["event"], ev["name"], ev["starts"], ev["ends"]),
+            )
             continue
         tid = ticket_bytes(ev["ticket"])
         if op == "transfer":
-            conn.execute("INSERT OR IGNORE INTO previous_holders(ticket, holder, height) "
-                         "SELECT id, holder, ? FROM tickets WHERE id=?", (height, tid))
-            conn.execute("UPDATE tickets SET holder=? WHERE id=?",
-                         (bytes.fromhex(ev["holder"]), tid))
+            conn.execute(
+                "INSERT OR IGNORE INTO previous_holders(ticket, holder, height) "
+                "SELECT id, holder, ? FROM tickets WHERE id=?",
+                (height, tid),
+            )
+            conn.execute(
+                "UPDATE tickets SET holder=? WHERE id=?", (bytes.fromhex(ev["holder"]), tid)
+            )
         elif op == "revoke":
-            conn.execute("INSERT OR IGNORE INTO revocations(ticket, reason, height) "
-                         "VALUES (?,?,?)", (tid, ev["reason"], height))
+            conn.execute(
+                "INSERT OR IGNORE INTO revocations(ticket, reason, height) VALUES (?,?,?)",
+                (tid, ev["reason"], height),
+            )
         elif op == "redeem":
-            conn.execute("INSERT OR IGNORE INTO admissions(device, seq, ticket, step, at, origin)"
-                         " VALUES (?,?,?,?,?,'ledger')",
-                         (ev["device"], ev["seq"], tid, ev["step"], ev["at"]))
+            conn.execute(
+                "INSERT OR IGNORE INTO admissions(device, seq, ticket, step, at, origin)"
+                " VALUES (?,?,?,?,?,'ledger')",
+                (ev["device"], ev["seq"], tid, ev["step"], ev["at"]),
+            )
         elif op == "void":
-            conn.execute("INSERT OR IGNORE INTO voids(device, seq, ticket, origin) "
-                         "VALUES (?,?,?,'ledger')", (ev["device"], ev["seq"], tid))
+            conn.execute(
+                "INSERT OR IGNORE INTO voids(device, seq, ticket, origin) VALUES (?,?,?,'ledger')",
+                (ev["device"], ev["seq"], tid),
+            )
     flush_issues()
 
 

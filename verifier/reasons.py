@@ -29,9 +29,21 @@ ALREADY_USED: Final = "already_used"
 REPLAYED: Final = "replayed"
 
 CHECK_ORDER: Final = (
-    NOT_A_TICKET, MALFORMED, UNSUPPORTED, UNKNOWN_TICKET, TRANSFERRED, BAD_SIGNATURE,
-    REVOKED, WRONG_EVENT, WRONG_ZONE, EXPIRED_CODE, FUTURE_CODE, TOO_EARLY, TOO_LATE,
-    ALREADY_USED, REPLAYED,
+    NOT_A_TICKET,
+    MALFORMED,
+    UNSUPPORTED,
+    UNKNOWN_TICKET,
+    TRANSFERRED,
+    BAD_SIGNATURE,
+    REVOKED,
+    WRONG_EVENT,
+    WRONG_ZONE,
+    EXPIRED_CODE,
+    FUTURE_CODE,
+    TOO_EARLY,
+    TOO_LATE,
+    ALREADY_USED,
+    REPLAYED,
 )
 
 #: Every reason a decision can give (``lane_closed`` is added by the lane, before check 1).

@@ -48,8 +48,17 @@ class RecordLog:
         being applied never delays it. :meth:`append` is called inside it."""
         return file_transaction(self.conn, "rec")
 
-    def append(self, at: int, ticket: str | None, step: int | None, result: str,
-               reason: str, *, ref: int | None = None, note: str | None = None) -> int:
+    def append(
+        self,
+        at: int,
+        ticket: str | None,
+        step: int | None,
+        result: str,
+        reason: str,
+        *,
+        ref: int | None = None,
+        note: str | None = None,
+    ) -> int:
         """Sign and append the next record, with its effect on admissions; return its
         seq. Only inside :meth:`appending`."""
         conn = self.conn
@@ -57,18 +66,35 @@ class RecordLog:
             raise StoreError("a record is appended only inside RecordLog.appending()")
         last_seq, last_hash = self.last_record()
         seq = last_seq + 1
-        record, digest = make_record(self.signer, device=self.device, seq=seq,
-                                     prev=last_hash, at=at, ticket=ticket, step=step,
-                                     result=result, reason=reason, ref=ref, note=note)
-        conn.execute("INSERT INTO rec.records(seq, hash, body) VALUES (?, ?, ?)",
-                     (seq, digest, canonical_json(record).decode("utf-8")))
+        record, digest = make_record(
+            self.signer,
+            device=self.device,
+            seq=seq,
+            prev=last_hash,
+            at=at,
+            ticket=ticket,
+            step=step,
+            result=result,
+            reason=reason,
+            ref=ref,
+            note=note,
+        )
+        conn.execute(
+            "INSERT INTO rec.records(seq, hash, body) VALUES (?, ?, ?)",
+            (seq, digest, canonical_json(record).decode("utf-8")),
+        )
         if ticket is not None:
             if result == "admitted":
-                conn.execute("INSERT OR IGNORE INTO rec.local_admissions(seq, ticket, step, at)"
-                             " VALUES (?, ?, ?, ?)", (seq, ticket_bytes(ticket), step, at))
+                conn.execute(
+                    "INSERT OR IGNORE INTO rec.local_admissions(seq, ticket, step, at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (seq, ticket_bytes(ticket), step, at),
+                )
             elif result == "voided":
-                conn.execute("INSERT OR IGNORE INTO rec.local_voids(seq, ticket) VALUES (?, ?)",
-                             (ref, ticket_bytes(ticket)))
+                conn.execute(
+                    "INSERT OR IGNORE INTO rec.local_voids(seq, ticket) VALUES (?, ?)",
+                    (ref, ticket_bytes(ticket)),
+                )
         return seq
 
     # -- reading -----------------------------------------------------------------------
@@ -76,7 +102,8 @@ class RecordLog:
     def last_record(self) -> tuple[int, str]:
         """(seq, hash hex) of the newest record; (0, 64 zeros) when the log is empty."""
         row = self.conn.execute(
-            "SELECT seq, hash FROM rec.records ORDER BY seq DESC LIMIT 1").fetchone()
+            "SELECT seq, hash FROM rec.records ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         return (0, ZERO_HASH) if row is None else (row[0], row[1].hex())
 
     def count(self) -> int:
@@ -89,13 +116,15 @@ class RecordLog:
             "(SELECT 1 FROM rec.local_voids v WHERE v.seq = l.seq AND v.ticket = l.ticket) "
             "AND NOT EXISTS (SELECT 1 FROM main.voids v WHERE v.device IS :device AND "
             "v.seq = l.seq AND v.ticket = l.ticket)",
-            {"seq": seq, "device": self.device}).fetchone()
+            {"seq": seq, "device": self.device},
+        ).fetchone()
         return None if row is None else str(uuid.UUID(bytes=row[0]))
 
     def bodies(self, since: int = 0) -> Iterator[str]:
         """The canonical JSON of every record with seq > ``since``, in order."""
-        cursor = self.conn.execute("SELECT body FROM rec.records WHERE seq > ? ORDER BY seq",
-                                   (since,))
+        cursor = self.conn.execute(
+            "SELECT body FROM rec.records WHERE seq > ? ORDER BY seq", (since,)
+        )
         for (body,) in cursor:
             yield body
 
@@ -122,8 +151,11 @@ class RecordLog:
 
     def _set_meta(self, key: str, value: str) -> None:
         with file_transaction(self.conn, "rec"):
-            self.conn.execute("INSERT INTO rec.meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
-                              "DO UPDATE SET value = excluded.value", (key, value))
+            self.conn.execute(
+                "INSERT INTO rec.meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
+                "DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
 
 __all__ = ["RecordLog"]

@@ -18,8 +18,9 @@ from .blocks import ZERO_HASH
 from .canonical import canonical_json, parse_strict
 from .keys import TAG_RECORD, Signer, verify
 
-RECORD_FIELDS = frozenset(("v", "device", "seq", "prev", "at", "ticket", "step", "result",
-                           "reason", "ref", "note", "sig"))
+RECORD_FIELDS = frozenset(
+    ("v", "device", "seq", "prev", "at", "ticket", "step", "result", "reason", "ref", "note", "sig")
+)
 RESULTS = frozenset(("admitted", "rejected", "voided"))
 
 
@@ -28,20 +29,46 @@ def record_hash(record: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "sig"})).digest()
 
 
-def make_record(signer: Signer, *, device: str, seq: int, prev: str, at: int,
-                ticket: str | None, step: int | None, result: str, reason: str,
-                ref: int | None = None, note: str | None = None) -> tuple[dict[str, Any], bytes]:
+def make_record(
+    signer: Signer,
+    *,
+    device: str,
+    seq: int,
+    prev: str,
+    at: int,
+    ticket: str | None,
+    step: int | None,
+    result: str,
+    reason: str,
+    ref: int | None = None,
+    note: str | None = None,
+) -> tuple[dict[str, Any], bytes]:
     """Build and sign one record; return it with its hash (the next record's ``prev``)."""
-    record: dict[str, Any] = {"v": 1, "device": device, "seq": seq, "prev": prev, "at": at,
-                              "ticket": ticket, "step": step, "result": result,
-                              "reason": reason, "ref": ref, "note": note}
+    record: dict[str, Any] = {
+        "v": 1,
+        "device": device,
+        "seq": seq,
+        "prev": prev,
+        "at": at,
+        "ticket": ticket,
+        "step": step,
+        "result": result,
+        "reason": reason,
+        "ref": ref,
+        "note": note,
+    }
     digest = record_hash(record)
     record["sig"] = signer.sign(TAG_RECORD, digest).hex()
     return record, digest
 
 
-def verify_records(records: Iterable[dict[str, Any] | str], public_key: bytes, *,
-                   device: str | None = None, after: tuple[int, str] = (0, ZERO_HASH)) -> int:
+def verify_records(
+    records: Iterable[dict[str, Any] | str],
+    public_key: bytes,
+    *,
+    device: str | None = None,
+    after: tuple[int, str] = (0, ZERO_HASH),
+) -> int:
     """Verify a run of records; return how many. Raise :class:`RecordChainError` naming
     the first bad seq. ``after`` is the (seq, hash) the run continues from, for an
     export made with ``--since``."""
@@ -53,27 +80,32 @@ def verify_records(records: Iterable[dict[str, Any] | str], public_key: bytes, *
         except EncodingError as exc:
             raise RecordChainError(f"record after seq {last_seq}: {exc}") from None
         if type(record) is not dict or record.keys() != RECORD_FIELDS:
-            raise RecordChainError(f"record after seq {last_seq} does not have exactly the "
-                                   "fields of PROTOCOL.md section 3")
+            raise RecordChainError(
+                f"record after seq {last_seq} does not have exactly the "
+                "fields of PROTOCOL.md section 3"
+            )
         seq = record["seq"]
         if record["v"] != 1 or record["result"] not in RESULTS:
             raise RecordChainError(f"record seq {seq}: unknown version or result")
         if device is not None and record["device"] != device:
-            raise RecordChainError(f"record seq {seq} is from device {record['device']!r}, "
-                                   f"expected {device!r}")
+            raise RecordChainError(
+                f"record seq {seq} is from device {record['device']!r}, expected {device!r}"
+            )
         if seq != last_seq + 1:
             raise RecordChainError(f"record seq {seq} follows seq {last_seq}: a gap")
         if record["prev"] != last_hash:
-            raise RecordChainError(f"record seq {seq}: prev does not match the hash of seq "
-                                   f"{last_seq}")
+            raise RecordChainError(
+                f"record seq {seq}: prev does not match the hash of seq {last_seq}"
+            )
         digest = record_hash(record)
         try:
             sig = bytes.fromhex(record["sig"])
         except (TypeError, ValueError):
             sig = b""
         if not verify(public_key, sig, TAG_RECORD, digest):
-            raise RecordChainError(f"record seq {seq}: signature does not verify under the "
-                                   "device key")
+            raise RecordChainError(
+                f"record seq {seq}: signature does not verify under the device key"
+            )
         last_seq, last_hash = seq, digest.hex()
         count += 1
     return count

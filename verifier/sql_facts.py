@@ -37,7 +37,7 @@ class SqlFacts:
         found: dict[bytes, bool] = {}
         wanted = list(ids)
         for i in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[i:i + LOOKUP_CHUNK]
+            chunk = wanted[i : i + LOOKUP_CHUNK]
             sql = self.tickets_sql.format(marks=",".join("?" * len(chunk)))
             found.update((tid, bool(revoked)) for tid, revoked in self.conn.execute(sql, chunk))
         return found

@@ -41,23 +41,32 @@ class StateFiles:
     device's chain.
     """
 
-    def __init__(self, state_dir: str | Path, *, ledger_key: bytes, device: str | None = None,
-                 integrity: str = "quick") -> None:
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        ledger_key: bytes,
+        device: str | None = None,
+        integrity: str = "quick",
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / DB_FILE
         self.records_path = self.state_dir / RECORDS_FILE
         self.ledger_key = ledger_key
         self.device = device
         if not self.state_dir.is_dir():
-            raise StoreError(f"state_dir {self.state_dir} does not exist or is not a directory "
-                             "(create it, owned by the gate's user, mode 0700)")
+            raise StoreError(
+                f"state_dir {self.state_dir} does not exist or is not a directory "
+                "(create it, owned by the gate's user, mode 0700)"
+            )
         records_missing = not _has_content(self.records_path)
         self._refuse_lost_device_log()
         _create_private(self.path)
         self._open = False
         try:
             self.conn: sqlite3.Connection = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30, cached_statements=64)
+                self.path, isolation_level=None, timeout=30, cached_statements=64
+            )
             self._open = True
             self._open_file("main", self.path, integrity)
             self._refuse_lost_log(records_missing)
@@ -91,8 +100,7 @@ class StateFiles:
 
     def meta(self, key: str, schema: str = "main") -> str | None:
         """A value from ``schema``'s meta table (``main``: ledger.db, ``rec``: records.db)."""
-        row = self.conn.execute(f"SELECT value FROM {schema}.meta WHERE key=?",
-                                (key,)).fetchone()
+        row = self.conn.execute(f"SELECT value FROM {schema}.meta WHERE key=?", (key,)).fetchone()
         return None if row is None else row[0]
 
     def pin_device_key(self, public_key: bytes) -> None:
@@ -100,10 +108,12 @@ class StateFiles:
         try:
             self._pin("device_public_key", public_key.hex(), "device key", schema="rec")
         except DeviceMismatch:
-            raise DeviceKeyError(f"{self.state_dir / KEY_FILE} is not the key this "
-                                 f"state's record log was signed with ("
-                                 f"{(self.device_public_key() or '')[:16]}…); re-provision "
-                                 "the gate") from None
+            raise DeviceKeyError(
+                f"{self.state_dir / KEY_FILE} is not the key this "
+                f"state's record log was signed with ("
+                f"{(self.device_public_key() or '')[:16]}…); re-provision "
+                "the gate"
+            ) from None
 
     def device_public_key(self) -> str | None:
         """The device key this state's record log is signed with (hex), once pinned."""
@@ -113,14 +123,17 @@ class StateFiles:
         held = self.meta(key, schema)
         if held is None:
             with file_transaction(self.conn, schema):
-                self.conn.execute(f"INSERT OR IGNORE INTO {schema}.meta(key, value) "
-                                  "VALUES (?, ?)", (key, value))
+                self.conn.execute(
+                    f"INSERT OR IGNORE INTO {schema}.meta(key, value) VALUES (?, ?)", (key, value)
+                )
             held = self.meta(key, schema)
         if held != value:
             path = self.path if schema == "main" else self.records_path
-            raise DeviceMismatch(f"{path} belongs to {what} {held!r}, but the "
-                                 f"configuration gives {value!r}; use the state_dir that "
-                                 "belongs to this configuration")
+            raise DeviceMismatch(
+                f"{path} belongs to {what} {held!r}, but the "
+                f"configuration gives {value!r}; use the state_dir that "
+                "belongs to this configuration"
+            )
 
     # -- checks at open ----------------------------------------------------------------
 
@@ -136,9 +149,11 @@ class StateFiles:
             self.conn.execute(f"PRAGMA {schema}.synchronous=FULL")
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
-                raise StoreCorrupt(f"{path} is damaged: not a SQLite database (bad header); "
-                                   "the gate will not run on it. Move it aside and "
-                                   "re-provision") from None
+                raise StoreCorrupt(
+                    f"{path} is damaged: not a SQLite database (bad header); "
+                    "the gate will not run on it. Move it aside and "
+                    "re-provision"
+                ) from None
             raise StoreCorrupt(f"{path} cannot be used: {exc}") from None
 
     def _verify_integrity(self, level: str, schema: str, path: Path) -> None:
@@ -149,8 +164,10 @@ class StateFiles:
         problems = [r[0] for r in rows if r[0] != "ok"]
         if problems:
             first = " ".join(str(problems[0]).split())[:200]
-            raise StoreCorrupt(f"{path} is damaged ({first}); the gate will not run "
-                               "on it. Move it aside and re-provision")
+            raise StoreCorrupt(
+                f"{path} is damaged ({first}); the gate will not run "
+                "on it. Move it aside and re-provision"
+            )
 
     def _refuse_lost_device_log(self) -> None:
         """A device with an identity (its key file) but neither file has lost its record
@@ -158,11 +175,12 @@ class StateFiles:
         and would forget admissions not yet uploaded. Checked before any file is made.
         (ledger.db counts: before schema 2 the log lived there.)"""
         key_file = self.state_dir / KEY_FILE
-        if key_file.exists() and not (_has_content(self.records_path)
-                                      or _has_content(self.path)):
-            raise StoreError(f"{self.records_path} is missing or empty but {key_file} "
-                             "exists: this gate's record log is lost. Restore the state_dir "
-                             "from its disk, or re-provision the gate (new device key)")
+        if key_file.exists() and not (_has_content(self.records_path) or _has_content(self.path)):
+            raise StoreError(
+                f"{self.records_path} is missing or empty but {key_file} "
+                "exists: this gate's record log is lost. Restore the state_dir "
+                "from its disk, or re-provision the gate (new device key)"
+            )
 
     def _refuse_lost_log(self, records_missing: bool) -> None:
         """A ledger.db that a device has used (schema 2 or later, device pinned) with no
@@ -173,10 +191,12 @@ class StateFiles:
             return
         row = self.conn.execute("SELECT value FROM main.meta WHERE key='device'").fetchone()
         if row is not None:
-            raise StoreError(f"{self.records_path} is missing or empty but {self.path} "
-                             f"belongs to device {row[0]!r}: this gate's record log is lost. "
-                             "Restore records.db from the gate's disk, or re-provision the "
-                             "gate (new device key, fresh state_dir)")
+            raise StoreError(
+                f"{self.records_path} is missing or empty but {self.path} "
+                f"belongs to device {row[0]!r}: this gate's record log is lost. "
+                "Restore records.db from the gate's disk, or re-provision the "
+                "gate (new device key, fresh state_dir)"
+            )
 
     # -- migrations --------------------------------------------------------------------
 
@@ -187,14 +207,17 @@ class StateFiles:
             self._adopt_v1_records()
         self._migrate_schema("main", self.path, MIGRATIONS)
 
-    def _migrate_schema(self, schema: str, path: Path, migrations: tuple[str, ...],
-                        stop: int | None = None) -> int:
+    def _migrate_schema(
+        self, schema: str, path: Path, migrations: tuple[str, ...], stop: int | None = None
+    ) -> int:
         """Run ``migrations`` on ``schema`` up to version ``stop`` (default: all)."""
         target = len(migrations) if stop is None else stop
         version = self.conn.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
         if version > len(migrations):
-            raise StoreError(f"{path} has schema version {version}, newer than this "
-                             f"Gatehouse understands ({len(migrations)}); upgrade the software")
+            raise StoreError(
+                f"{path} has schema version {version}, newer than this "
+                f"Gatehouse understands ({len(migrations)}); upgrade the software"
+            )
         while version < target:
             # Both files are locked while a schema changes: only ever at open.
             with immediate_transaction(self.conn):
@@ -209,15 +232,23 @@ class StateFiles:
         records.db, committed there before the ledger migration drops them. Each file
         commits on its own, so the copy is idempotent: a crash in between copies again."""
         with immediate_transaction(self.conn):
-            self.conn.execute("INSERT OR IGNORE INTO rec.records(seq, hash, body) "
-                              "SELECT seq, hash, body FROM main.records")
-            self.conn.execute("INSERT OR IGNORE INTO rec.local_admissions(seq, ticket, step, at) "
-                              "SELECT seq, ticket, step, at FROM main.admissions "
-                              "WHERE origin = 'local'")
-            self.conn.execute("INSERT OR IGNORE INTO rec.local_voids(seq, ticket) "
-                              "SELECT seq, ticket FROM main.voids WHERE origin = 'local'")
-            self.conn.execute("INSERT OR IGNORE INTO rec.meta(key, value) SELECT key, value "
-                              "FROM main.meta WHERE key IN ('device', 'device_public_key')")
+            self.conn.execute(
+                "INSERT OR IGNORE INTO rec.records(seq, hash, body) "
+                "SELECT seq, hash, body FROM main.records"
+            )
+            self.conn.execute(
+                "INSERT OR IGNORE INTO rec.local_admissions(seq, ticket, step, at) "
+                "SELECT seq, ticket, step, at FROM main.admissions "
+                "WHERE origin = 'local'"
+            )
+            self.conn.execute(
+                "INSERT OR IGNORE INTO rec.local_voids(seq, ticket) "
+                "SELECT seq, ticket FROM main.voids WHERE origin = 'local'"
+            )
+            self.conn.execute(
+                "INSERT OR IGNORE INTO rec.meta(key, value) SELECT key, value "
+                "FROM main.meta WHERE key IN ('device', 'device_public_key')"
+            )
 
     def _move_to_records(self) -> None:
         """Move the upload cursor (and the last exchange time) that older versions kept
@@ -226,16 +257,15 @@ class StateFiles:
         upload its whole log again). records.db commits first and keeps a value it
         already holds, so a crash in between moves nothing twice."""
         marks = ",".join("?" * len(MOVED_TO_RECORDS))
-        held = self.conn.execute(f"SELECT key, value FROM main.meta WHERE key IN ({marks})",
-                                 MOVED_TO_RECORDS).fetchall()
+        held = self.conn.execute(
+            f"SELECT key, value FROM main.meta WHERE key IN ({marks})", MOVED_TO_RECORDS
+        ).fetchall()
         if not held:
             return
         with file_transaction(self.conn, "rec"):
-            self.conn.executemany("INSERT OR IGNORE INTO rec.meta(key, value) VALUES (?, ?)",
-                                  held)
+            self.conn.executemany("INSERT OR IGNORE INTO rec.meta(key, value) VALUES (?, ?)", held)
         with file_transaction(self.conn, "main"):
-            self.conn.execute(f"DELETE FROM main.meta WHERE key IN ({marks})",
-                              MOVED_TO_RECORDS)
+            self.conn.execute(f"DELETE FROM main.meta WHERE key IN ({marks})", MOVED_TO_RECORDS)
 
 
 def _has_content(path: Path) -> bool:
@@ -254,7 +284,7 @@ def _qualify(statement: str, schema: str) -> str:
     """Point a schema script's CREATE statements at ``schema`` (ATTACHed files need it)."""
     for kind in ("TABLE ", "INDEX ", "UNIQUE INDEX "):
         if statement.startswith(f"CREATE {kind}"):
-            return f"CREATE {kind}{schema}." + statement[len(f"CREATE {kind}"):]
+            return f"CREATE {kind}{schema}." + statement[len(f"CREATE {kind}") :]
     return statement
 
 

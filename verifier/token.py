@@ -48,17 +48,24 @@ def parse_token(text: str) -> Token:
     if not text.startswith(PREFIX):
         raise TokenRejected(reasons.NOT_A_TICKET, "text does not start with GH1:")
     try:
-        payload = b45decode(text[len(PREFIX):])
+        payload = b45decode(text[len(PREFIX) :])
     except EncodingError as exc:
         raise TokenRejected(reasons.MALFORMED, str(exc)) from None
     if len(payload) != PAYLOAD_BYTES:
-        raise TokenRejected(reasons.MALFORMED,
-                            f"payload is {len(payload)} bytes, a GH1 token has {PAYLOAD_BYTES}")
+        raise TokenRejected(
+            reasons.MALFORMED, f"payload is {len(payload)} bytes, a GH1 token has {PAYLOAD_BYTES}"
+        )
     if payload[0] != VERSION or payload[1] != 0:
-        raise TokenRejected(reasons.UNSUPPORTED,
-                            f"token version {payload[0]} flags {payload[1]} (this gate reads 1/0)")
-    return Token(ticket=payload[2:18], step=int.from_bytes(payload[18:22], "big"),
-                 signature=payload[22:], signed=payload[:SIGNED_BYTES])
+        raise TokenRejected(
+            reasons.UNSUPPORTED,
+            f"token version {payload[0]} flags {payload[1]} (this gate reads 1/0)",
+        )
+    return Token(
+        ticket=payload[2:18],
+        step=int.from_bytes(payload[18:22], "big"),
+        signature=payload[22:],
+        signed=payload[:SIGNED_BYTES],
+    )
 
 
 def ticket_bytes(ticket: str | bytes | uuid.UUID) -> bytes:
@@ -72,8 +79,14 @@ def ticket_bytes(ticket: str | bytes | uuid.UUID) -> bytes:
     return uuid.UUID(ticket).bytes
 
 
-def encode_token(holder: Signer | bytes, ticket: str | bytes | uuid.UUID, step: int, *,
-                 version: int = VERSION, flags: int = 0) -> str:
+def encode_token(
+    holder: Signer | bytes,
+    ticket: str | bytes | uuid.UUID,
+    step: int,
+    *,
+    version: int = VERSION,
+    flags: int = 0,
+) -> str:
     """Make the token text a wallet shows: ``holder`` is the holder's Signer or 32-byte seed.
 
     ``version`` and ``flags`` are parameters only so tests can build the tokens a

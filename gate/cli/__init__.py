@@ -37,10 +37,16 @@ _GROUPS = (decide, ledger, records, device, config_cmd, lane, sync)
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", default=argparse.SUPPRESS, metavar="PATH",
-                        help="configuration file (default: $GATEHOUSE_CONFIG)")
-    parser = Parser(prog="gate", parents=[common],
-                    description="Gatehouse turnstile gate: decide, record, sync.")
+    common.add_argument(
+        "-c",
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="configuration file (default: $GATEHOUSE_CONFIG)",
+    )
+    parser = Parser(
+        prog="gate", parents=[common], description="Gatehouse turnstile gate: decide, record, sync."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in _GROUPS:
         group.add_commands(sub, common)
@@ -64,12 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except sqlite3.Error as exc:
         if "readonly" in str(exc):
-            print(f"gate: the state database is not writable by this user ({exc}); was it "
-                  "created by another user, e.g. with sudo? Fix the state_dir's ownership",
-                  file=sys.stderr)
+            print(
+                f"gate: the state database is not writable by this user ({exc}); was it "
+                "created by another user, e.g. with sudo? Fix the state_dir's ownership",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
-        print(f"gate: database error: {exc} (is another process holding the state_dir, "
-              "or is the disk full?)", file=sys.stderr)
+        print(
+            f"gate: database error: {exc} (is another process holding the state_dir, "
+            "or is the disk full?)",
+            file=sys.stderr,
+        )
         return EXIT_DAMAGED
     except BrokenPipeError:
         # The reader went away (e.g. `| head`); nothing useful is left to say.

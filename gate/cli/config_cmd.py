@@ -24,9 +24,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_config_check(cfg: GateConfig, args: argparse.Namespace) -> int:
     if not cfg.state_dir.is_dir():
-        raise ConfigError(f"{cfg.path}: key 'state_dir': {cfg.state_dir} does not exist or is "
-                          "not a directory")
+        raise ConfigError(
+            f"{cfg.path}: key 'state_dir': {cfg.state_dir} does not exist or is not a directory"
+        )
     p = cfg.policy
-    print(f"{cfg.path}: ok (device {cfg.device}, events {', '.join(sorted(p.events))}, "
-          f"zone {p.zone or 'any'}, window -{p.back}/+{p.fwd} steps, state {cfg.state_dir})")
+    print(
+        f"{cfg.path}: ok (device {cfg.device}, events {', '.join(sorted(p.events))}, "
+        f"zone {p.zone or 'any'}, window -{p.back}/+{p.fwd} steps, state {cfg.state_dir})"
+    )
     return EXIT_OK

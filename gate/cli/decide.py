@@ -25,8 +25,10 @@ MAX_LINE = 64 * 1024
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    for name, doc in (("check", "decide on a token without recording (dry run)"),
-                      ("admit", "decide on a token and record the decision")):
+    for name, doc in (
+        ("check", "decide on a token without recording (dry run)"),
+        ("admit", "decide on a token and record the decision"),
+    ):
         p = sub.add_parser(name, parents=[common], help=doc, description=doc)
         p.add_argument("token", metavar="TOKEN", help="token text, or - for one per stdin line")
         p.add_argument("--now", type=int, metavar="UNIX", help="decide as of this Unix time")

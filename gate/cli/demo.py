@@ -19,4 +19,5 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
+
     return run_demo(Path(args.dir) if args.dir else None)

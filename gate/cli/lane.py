@@ -33,13 +33,17 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_scan)
 
     p = sub.add_parser("selftest", parents=[common], help="exercise every configured device")
-    p.add_argument("--no-pulse", action="store_true",
-                   help="do not pulse the relay and lamps (the turnstile stays shut)")
+    p.add_argument(
+        "--no-pulse",
+        action="store_true",
+        help="do not pulse the relay and lamps (the turnstile stays shut)",
+    )
     p.set_defaults(handler=cmd_selftest)
 
 
 def cmd_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     from ..daemon import run_daemon
+
     return run_daemon(cfg)
 
 
@@ -55,10 +59,11 @@ def cmd_relay_reset(cfg: GateConfig, args: argparse.Namespace) -> int:
 
 def cmd_scan(cfg: GateConfig, args: argparse.Namespace) -> int:
     from ..lanetools import scan_images
-    return scan_images(cfg, args.images, as_json=args.json, admit=args.admit,
-                       now=args.now)
+
+    return scan_images(cfg, args.images, as_json=args.json, admit=args.admit, now=args.now)
 
 
 def cmd_selftest(cfg: GateConfig, args: argparse.Namespace) -> int:
     from ..lanetools import selftest
+
     return selftest(cfg, pulse=not args.no_pulse)

@@ -58,12 +58,17 @@ def cmd_ledger_apply(cfg: GateConfig, args: argparse.Namespace) -> int:
             applied += report.applied
             held += report.held
             if report.error is not None:
-                print(f"gate: refused {report.error}; applied {applied} block(s) before it, "
-                      f"ledger height {report.height}", file=sys.stderr)
+                print(
+                    f"gate: refused {report.error}; applied {applied} block(s) before it, "
+                    f"ledger height {report.height}",
+                    file=sys.stderr,
+                )
                 return EXIT_REJECTED
         head = cp.ledger.head()
-    print(f"applied {applied} block(s), {held} already held; ledger height {head.height}, "
-          f"head {head.hash}")
+    print(
+        f"applied {applied} block(s), {held} already held; ledger height {head.height}, "
+        f"head {head.hash}"
+    )
     return EXIT_OK
 
 
@@ -75,7 +80,9 @@ def cmd_ledger_status(cfg: GateConfig, args: argparse.Namespace) -> int:
     else:
         print(f"height {status['height']}, head {status['head']}")
         print(f"newest block time {local_time(status['time'])}")
-        print(f"{status['events']} event(s), {status['tickets']} ticket(s), "
-              f"{status['revoked']} revoked, {status['admissions']} admission(s) counted, "
-              f"{status['records']} record(s) in this gate's log")
+        print(
+            f"{status['events']} event(s), {status['tickets']} ticket(s), "
+            f"{status['revoked']} revoked, {status['admissions']} admission(s) counted, "
+            f"{status['records']} record(s) in this gate's log"
+        )
     return EXIT_OK

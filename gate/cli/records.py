@@ -28,8 +28,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     rsub = add_group(sub, common, "records", "this gate's record log")
     p = rsub.add_parser("export", parents=[common], help="write the log as JSONL records")
     p.add_argument("file", metavar="FILE", help="output file, or - for stdout")
-    p.add_argument("--since", type=int, default=0, metavar="SEQ",
-                   help="only records with seq greater than SEQ")
+    p.add_argument(
+        "--since", type=int, default=0, metavar="SEQ", help="only records with seq greater than SEQ"
+    )
     p.set_defaults(handler=cmd_records_export)
 
 

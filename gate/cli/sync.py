@@ -39,17 +39,29 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = ssub.add_parser("status", parents=[common], help="ledger age, clock offset, backlog")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_sync)
-    p = ssub.add_parser("run", parents=[common],
-                        help="sync every few seconds until SIGTERM (gate run starts it)")
-    p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
-                   help="seconds between rounds (default 5)")
-    p.add_argument("--nice", type=int, default=0, metavar="N",
-                   help="lower this process's CPU priority by N, so the lane comes first")
+    p = ssub.add_parser(
+        "run", parents=[common], help="sync every few seconds until SIGTERM (gate run starts it)"
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between rounds (default 5)",
+    )
+    p.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="lower this process's CPU priority by N, so the lane comes first",
+    )
     p.set_defaults(handler=cmd_sync_run)
 
 
 def _hub_client(cfg: GateConfig, cp: Checkpoint) -> HubClient:
     from sync.client import HubClient
+
     if not cfg.lane.hub:
         raise ConfigError(f"{cfg.path}: missing required key 'hub.url' (where the hub is)")
     return HubClient(cfg.lane.hub, cp, batch=cfg.lane.hub_batch)
@@ -63,8 +75,11 @@ def cmd_enrol(cfg: GateConfig, args: argparse.Namespace) -> int:
             print(f"gate: {exc}", file=sys.stderr)
             return EXIT_REJECTED
     if reply.get("ledger_key") != cfg.ledger_key.hex():
-        print(f"gate: enrolled, but the hub's ledger key {reply.get('ledger_key')} is not the "
-              f"configured ledger_key; fix {cfg.path}", file=sys.stderr)
+        print(
+            f"gate: enrolled, but the hub's ledger key {reply.get('ledger_key')} is not the "
+            f"configured ledger_key; fix {cfg.path}",
+            file=sys.stderr,
+        )
         return EXIT_REJECTED
     print(f"enrolled {cfg.device} with {cfg.lane.hub}")
     return EXIT_OK
@@ -76,16 +91,19 @@ def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
         if args.sync_command == "status":
             info = client.health(int(time.time()))
             alarms = info["alarms"] = health_alarms(info, cfg.lane)
-            print(json.dumps(info) if args.json else
-                  "\n".join(f"{k}: {v}" for k, v in info.items()))
+            print(
+                json.dumps(info) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items())
+            )
             return EXIT_OK if not alarms else EXIT_REJECTED
         try:
             pulled, pushed = client.exchange(int(time.time()))
         except SyncError as exc:
             print(f"gate: {exc}", file=sys.stderr)
             return EXIT_REJECTED
-        print(f"pulled {pulled.applied} block(s), height {pulled.height}; pushed "
-              f"{pushed.sent} record(s), acknowledged through seq {pushed.acked}")
+        print(
+            f"pulled {pulled.applied} block(s), height {pulled.height}; pushed "
+            f"{pushed.sent} record(s), acknowledged through seq {pushed.acked}"
+        )
         for problem in (pulled.error, pushed.error):
             if problem:
                 print(f"gate: {problem}", file=sys.stderr)

@@ -26,24 +26,55 @@ def demo_ticket(name: str) -> str:
 def build_ledger(now: int) -> tuple[Signer, list[dict]]:
     """The example ledger: a show, seven tickets, a transfer, a refund, a heartbeat."""
     authority = demo_signer("authority")
-    holders = {n: demo_signer(n).public_key.hex() for n in
-               ("alice", "bob", "carol", "dave", "erin", "frank", "grace")}
+    holders = {
+        n: demo_signer(n).public_key.hex()
+        for n in ("alice", "bob", "carol", "dave", "erin", "frank", "grace")
+    }
 
-    def issue(name: str, *, event: str = EVENT, zones: list[str] | None = None,
-              label: str = "GA") -> dict:
-        return {"op": "issue", "ticket": demo_ticket(name), "event": event,
-                "holder": holders[name], "from": now - 3600, "until": now + 6 * 3600,
-                "zones": zones or [], "entries": 1, "label": label}
+    def issue(
+        name: str, *, event: str = EVENT, zones: list[str] | None = None, label: str = "GA"
+    ) -> dict:
+        return {
+            "op": "issue",
+            "ticket": demo_ticket(name),
+            "event": event,
+            "holder": holders[name],
+            "from": now - 3600,
+            "until": now + 6 * 3600,
+            "zones": zones or [],
+            "entries": 1,
+            "label": label,
+        }
 
     bodies = [
-        [{"op": "event", "event": EVENT, "name": "Demo Night", "starts": now,
-          "ends": now + 5 * 3600},
-         {"op": "event", "event": "other-show", "name": "Another Show", "starts": now,
-          "ends": now + 3600}],
-        [issue("alice"), issue("bob"), issue("carol", zones=["south"], label="VIP"),
-         issue("dave", event="other-show"), issue("erin"), issue("frank")],
-        [{"op": "transfer", "ticket": demo_ticket("frank"), "holder": holders["grace"]},
-         {"op": "revoke", "ticket": demo_ticket("erin"), "reason": "refund"}],
+        [
+            {
+                "op": "event",
+                "event": EVENT,
+                "name": "Demo Night",
+                "starts": now,
+                "ends": now + 5 * 3600,
+            },
+            {
+                "op": "event",
+                "event": "other-show",
+                "name": "Another Show",
+                "starts": now,
+                "ends": now + 3600,
+            },
+        ],
+        [
+            issue("alice"),
+            issue("bob"),
+            issue("carol", zones=["south"], label="VIP"),
+            issue("dave", event="other-show"),
+            issue("erin"),
+            issue("frank"),
+        ],
+        [
+            {"op": "transfer", "ticket": demo_ticket("frank"), "holder": holders["grace"]},
+            {"op": "revoke", "ticket": demo_ticket("erin"), "reason": "refund"},
+        ],
         [],
     ]
     blocks, prev = [], ZERO_HASH

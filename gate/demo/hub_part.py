@@ -38,8 +38,10 @@ def run_hub_demo(directory: Path, now: int) -> int:
         import fastapi  # noqa: F401  (the hub extra)
         import uvicorn  # noqa: F401
     except ImportError:
-        print("\n(skipping the hub part: the hub extra is not installed; "
-              "pip install 'gatehouse[hub]')")
+        print(
+            "\n(skipping the hub part: the hub extra is not installed; "
+            "pip install 'gatehouse[hub]')"
+        )
         return 0
     hub_dir = directory / "hub"
     h = ["hub", "--dir", str(hub_dir)]
@@ -48,13 +50,42 @@ def run_hub_demo(directory: Path, now: int) -> int:
     code, text = shown([*h, "init"])
     ledger_key = text.split('"')[1]
     failures += code != 0
-    failures += shown([*h, "event", EVENT, "Demo Night (two lanes)", "--starts", str(now),
-                       "--ends", str(now + 5 * 3600)])[0] != 0
+    failures += (
+        shown(
+            [
+                *h,
+                "event",
+                EVENT,
+                "Demo Night (two lanes)",
+                "--starts",
+                str(now),
+                "--ends",
+                str(now + 5 * 3600),
+            ]
+        )[0]
+        != 0
+    )
     for name in ("hana", "ivan"):
         holder = demo_signer(name).public_key.hex()
-        failures += shown([*h, "issue", "--event", EVENT, "--holder", holder,
-                           "--ticket", demo_ticket(name), "--from", str(now - 3600),
-                           "--until", str(now + 6 * 3600)])[0] != 0
+        failures += (
+            shown(
+                [
+                    *h,
+                    "issue",
+                    "--event",
+                    EVENT,
+                    "--holder",
+                    holder,
+                    "--ticket",
+                    demo_ticket(name),
+                    "--from",
+                    str(now - 3600),
+                    "--until",
+                    str(now + 6 * 3600),
+                ]
+            )[0]
+            != 0
+        )
     port = free_port()
     log = directory / "hub.log"
     print(f"$ gate hub --dir {hub_dir} serve --port {port} --heartbeat 1 &")
@@ -67,7 +98,9 @@ def run_hub_demo(directory: Path, now: int) -> int:
             config = directory / f"{gate}.toml"
             config.write_text(
                 f'device = "{gate}"\nledger_key = "{ledger_key}"\nstate_dir = "{gate}"\n'
-                f'events = ["{EVENT}"]\n\n[hub]\nurl = "{served.url}"\n', encoding="utf-8")
+                f'events = ["{EVENT}"]\n\n[hub]\nurl = "{served.url}"\n',
+                encoding="utf-8",
+            )
             configs[gate] = ["-c", str(config)]
             print(f"\n# {gate}: the technician enrols it with a one-time code")
             code, enrol_code = shown([*h, "enrol-code"])
@@ -77,10 +110,11 @@ def run_hub_demo(directory: Path, now: int) -> int:
 
         print("\n# the site's network goes down")
         served.stop()
-        for what, gate, name in (("hana comes in at north-1", "north-1", "hana"),
-                                 ("hana's friend shows a copy of her code at south-2",
-                                  "south-2", "hana"),
-                                 ("ivan comes in at south-2", "south-2", "ivan")):
+        for what, gate, name in (
+            ("hana comes in at north-1", "north-1", "hana"),
+            ("hana's friend shows a copy of her code at south-2", "south-2", "hana"),
+            ("ivan comes in at south-2", "south-2", "ivan"),
+        ):
             print(f"\n# {what}")
             failures += admit_shown(configs[gate], live_code(name, int(time.time())), "ok")
         print("\n# north-1 cannot reach the hub; it keeps admitting and keeps its log")
@@ -93,16 +127,18 @@ def run_hub_demo(directory: Path, now: int) -> int:
         for gate in GATES:
             failures += shown([*configs[gate], "sync", "once"])[0] != 0
         # The hub publishes the admissions as redeem events in its next block.
-        published = _wait(lambda: capture([*h, "conflicts", "--json"])[1].strip() not in
-                          ("", "[]"), 15)
+        published = _wait(
+            lambda: capture([*h, "conflicts", "--json"])[1].strip() not in ("", "[]"), 15
+        )
         print("\n# the hub sees hana's ticket used at both lanes")
         code, _ = shown([*h, "conflicts"])
         failures += code != 1 or not published
         print("\n# north-1 learns what south-2 admitted while they were apart")
         failures += shown([*configs["north-1"], "sync", "once"])[0] != 0
         print("\n# ivan tries to come in again at north-1")
-        failures += admit_shown(configs["north-1"], live_code("ivan", int(time.time())),
-                           "already_used")
+        failures += admit_shown(
+            configs["north-1"], live_code("ivan", int(time.time())), "already_used"
+        )
     finally:
         served.stop()
     return failures

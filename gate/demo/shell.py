@@ -25,9 +25,14 @@ GATE = (sys.executable, "-m", "gate")
 def capture(args: list[str]) -> tuple[int, str]:
     """``gate ARGS`` in a subprocess; its exit code and what it printed on stdout."""
     sys.stdout.flush()  # our lines first, then the command's stderr
-    done = subprocess.run([*GATE, *args], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                          encoding="utf-8", env={**os.environ, "PYTHONIOENCODING": "utf-8"},
-                          check=False)
+    done = subprocess.run(
+        [*GATE, *args],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        encoding="utf-8",
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=False,
+    )
     return done.returncode, done.stdout
 
 

@@ -33,12 +33,15 @@ def run_demo(directory: Path | None = None) -> int:
     state.mkdir(exist_ok=True)
     authority, blocks = build_ledger(now)
     ledger = directory / "ledger.jsonl"
-    ledger.write_text("".join(json.dumps(b, ensure_ascii=False) + "\n" for b in blocks),
-                      encoding="utf-8")
+    ledger.write_text(
+        "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in blocks), encoding="utf-8"
+    )
     config = directory / "gate.toml"
     config.write_text(
         f'device = "demo-north-1"\nledger_key = "{authority.public_key.hex()}"\n'
-        f'state_dir = "state"\nevents = ["{EVENT}"]\nzone = "north"\n', encoding="utf-8")
+        f'state_dir = "state"\nevents = ["{EVENT}"]\nzone = "north"\n',
+        encoding="utf-8",
+    )
     c = ["-c", str(config)]
     print(f"Gatehouse demo in {directory}: one gate, lane north, show {EVENT!r}\n")
     failures = 0
@@ -48,16 +51,22 @@ def run_demo(directory: Path | None = None) -> int:
     scans = [
         ("alice shows her live code", live_code("alice", now), "ok"),
         ("alice's code is scanned again", live_code("alice", now), "already_used"),
-        ("bob shows a screenshot from two minutes ago", live_code("bob", now - 120),
-         "expired_code"),
+        (
+            "bob shows a screenshot from two minutes ago",
+            live_code("bob", now - 120),
+            "expired_code",
+        ),
         ("bob refreshes his wallet", live_code("bob", now), "ok"),
         ("frank shows the ticket he sold to grace", live_code("frank", now), "transferred"),
         ("grace shows the ticket she bought", live_code("frank", now, holder="grace"), "ok"),
         ("erin's ticket was refunded", live_code("erin", now), "revoked"),
         ("dave has a ticket for another show", live_code("dave", now), "wrong_event"),
         ("carol's VIP ticket is for the south zone", live_code("carol", now), "wrong_zone"),
-        ("someone forges a code for alice's ticket", live_code("alice", now, holder="mallory"),
-         "bad_signature"),
+        (
+            "someone forges a code for alice's ticket",
+            live_code("alice", now, holder="mallory"),
+            "bad_signature",
+        ),
         ("a phone shows a web link", "https://example.com/t/123", "not_a_ticket"),
     ]
     for what, token, expected in scans:
@@ -70,9 +79,17 @@ def run_demo(directory: Path | None = None) -> int:
     key = bytes.fromhex(json.loads(capture([*c, "device", "show", "--json"])[1])["public_key"])
     lines = export.read_text(encoding="utf-8").splitlines()
     count = verify_records(lines, key, device="demo-north-1")
-    print(f"verified {count} signed records: hash chain from 64 zeros, no gaps, "
-          f"device key {key.hex()[:16]}…")
+    print(
+        f"verified {count} signed records: hash chain from 64 zeros, no gaps, "
+        f"device key {key.hex()[:16]}…"
+    )
     failures += run_hub_demo(directory, now)
-    print("\ndemo " + ("finished: every decision as expected" if not failures
-                       else f"FAILED: {failures} unexpected result(s)"))
+    print(
+        "\ndemo "
+        + (
+            "finished: every decision as expected"
+            if not failures
+            else f"FAILED: {failures} unexpected result(s)"
+        )
+    )
     return 0 if not failures else 1

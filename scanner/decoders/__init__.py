@@ -15,16 +15,27 @@ from ..frame import Decoder
 
 #: name -> (module, class, what to install). Order is the order listed in error messages
 #: and the bench.
-DECODERS = Registry("decoder", {
-    "zxing": Backend("scanner.decoders.zxing", "ZXingDecoder",
-                     "the Python package zxing-cpp (pip install zxing-cpp)"),
-    "zbar": Backend("scanner.decoders.zbar", "ZBarDecoder",
-                    "the Python package pyzbar (pip install pyzbar) and the system library "
-                    "libzbar0 (sudo apt-get install libzbar0)"),
-    "opencv": Backend("scanner.decoders.opencv", "OpenCVDecoder",
-                      "the Python package opencv-python-headless "
-                      "(pip install opencv-python-headless)"),
-})
+DECODERS = Registry(
+    "decoder",
+    {
+        "zxing": Backend(
+            "scanner.decoders.zxing",
+            "ZXingDecoder",
+            "the Python package zxing-cpp (pip install zxing-cpp)",
+        ),
+        "zbar": Backend(
+            "scanner.decoders.zbar",
+            "ZBarDecoder",
+            "the Python package pyzbar (pip install pyzbar) and the system library "
+            "libzbar0 (sudo apt-get install libzbar0)",
+        ),
+        "opencv": Backend(
+            "scanner.decoders.opencv",
+            "OpenCVDecoder",
+            "the Python package opencv-python-headless (pip install opencv-python-headless)",
+        ),
+    },
+)
 
 #: Chosen by measurement: ``python -m bench.decode`` (seed 1; 350 degraded frames with a
 #: code and 60 without at each size), 2-CPU Xeon build machine, 2026-11-22:

@@ -19,8 +19,10 @@ from errors import InvalidArgument
 def to_gray(frame: np.ndarray) -> np.ndarray:
     """A C-contiguous ``uint8`` HxW view or conversion of ``frame`` (gray, BGR or BGRA)."""
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
-        raise InvalidArgument(f"a frame is a numpy uint8 array, got "
-                         f"{type(frame).__name__} {getattr(frame, 'dtype', '')}".rstrip())
+        raise InvalidArgument(
+            f"a frame is a numpy uint8 array, got "
+            f"{type(frame).__name__} {getattr(frame, 'dtype', '')}".rstrip()
+        )
     if frame.ndim == 2:
         gray = frame
     elif frame.ndim == 3 and frame.shape[2] == 3:

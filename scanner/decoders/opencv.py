@@ -40,6 +40,7 @@ class OpenCVDecoder:
         try:
             texts = looks(self._read_both, gray)
         except cv2.error as exc:
-            raise DecodeError(f"OpenCV's QR detector failed on a {gray.shape[1]}x"
-                              f"{gray.shape[0]} frame: {exc}") from exc
+            raise DecodeError(
+                f"OpenCV's QR detector failed on a {gray.shape[1]}x{gray.shape[0]} frame: {exc}"
+            ) from exc
         return unique(texts)

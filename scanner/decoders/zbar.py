@@ -21,9 +21,11 @@ from errors import DecodeError, DriverUnavailable
 
 from .base import looks, to_gray, unique
 
-MISSING_LIBRARY = ("the zbar decoder needs the system library libzbar0, which is not "
-                   "installed: sudo apt-get install libzbar0 (Debian, Raspberry Pi OS, "
-                   "Ubuntu), or choose decoder zxing")
+MISSING_LIBRARY = (
+    "the zbar decoder needs the system library libzbar0, which is not "
+    "installed: sudo apt-get install libzbar0 (Debian, Raspberry Pi OS, "
+    "Ubuntu), or choose decoder zxing"
+)
 
 
 def load_pyzbar() -> Any:
@@ -33,9 +35,11 @@ def load_pyzbar() -> Any:
     except ImportError as exc:
         if "zbar" in str(exc).lower() and "shared library" in str(exc).lower():
             raise DriverUnavailable(f"{MISSING_LIBRARY} ({exc})") from exc
-        raise DriverUnavailable(f"the zbar decoder needs the Python package pyzbar "
-                                f"(pip install pyzbar) and the system library libzbar0: "
-                                f"{exc}") from exc
+        raise DriverUnavailable(
+            f"the zbar decoder needs the Python package pyzbar "
+            f"(pip install pyzbar) and the system library libzbar0: "
+            f"{exc}"
+        ) from exc
     except OSError as exc:  # the library exists but cannot be loaded (wrong arch, damaged)
         raise DriverUnavailable(f"{MISSING_LIBRARY} (loading it failed: {exc})") from exc
     return pyzbar

@@ -30,9 +30,14 @@ class ZXingDecoder:
         self._text_mode = zxingcpp.TextMode.Plain
 
     def _read(self, gray: np.ndarray) -> list[str]:
-        found = zxingcpp.read_barcodes(gray, formats=self._formats, try_rotate=False,
-                                       try_downscale=True, try_invert=True,
-                                       text_mode=self._text_mode)
+        found = zxingcpp.read_barcodes(
+            gray,
+            formats=self._formats,
+            try_rotate=False,
+            try_downscale=True,
+            try_invert=True,
+            text_mode=self._text_mode,
+        )
         return [code.text for code in found if code.valid]
 
     def decode(self, frame: np.ndarray) -> list[str]:
@@ -40,6 +45,7 @@ class ZXingDecoder:
         try:
             texts = looks(self._read, gray)
         except Exception as exc:
-            raise DecodeError(f"zxing-cpp failed on a {gray.shape[1]}x{gray.shape[0]} "
-                              f"frame: {exc}") from exc
+            raise DecodeError(
+                f"zxing-cpp failed on a {gray.shape[1]}x{gray.shape[0]} frame: {exc}"
+            ) from exc
         return unique(texts)

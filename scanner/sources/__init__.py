@@ -16,21 +16,32 @@ from drivers import Backend, DriverURL, Registry
 
 from .base import AlarmCallback, Backoff, BaseSource, Source
 
-_OPENCV = ("the Python packages opencv-python-headless and numpy "
-           "(pip install 'gatehouse[scanner]')")
+_OPENCV = "the Python packages opencv-python-headless and numpy (pip install 'gatehouse[scanner]')"
 
-SOURCES = Registry("source", {
-    "v4l2": Backend("scanner.sources.v4l2", "V4L2Source", _OPENCV),
-    "picamera2": Backend("scanner.sources.pi_camera", "PiCamera2Source",
-                         "picamera2 (sudo apt-get install python3-picamera2)"),
-    "file": Backend("scanner.sources.video_file", "VideoFileSource", _OPENCV),
-    "images": Backend("scanner.sources.images", "ImageFolderSource", _OPENCV),
-    "synthetic": Backend("scanner.sources.synthetic", "SyntheticSource",
-                         "the Python packages opencv-python-headless, numpy and segno "
-                         "(pip install 'gatehouse[scanner]')"),
-    "serial": Backend("scanner.sources.serial_scanner", "SerialScannerSource",
-                      "the Python package pyserial (pip install pyserial)"),
-})
+SOURCES = Registry(
+    "source",
+    {
+        "v4l2": Backend("scanner.sources.v4l2", "V4L2Source", _OPENCV),
+        "picamera2": Backend(
+            "scanner.sources.pi_camera",
+            "PiCamera2Source",
+            "picamera2 (sudo apt-get install python3-picamera2)",
+        ),
+        "file": Backend("scanner.sources.video_file", "VideoFileSource", _OPENCV),
+        "images": Backend("scanner.sources.images", "ImageFolderSource", _OPENCV),
+        "synthetic": Backend(
+            "scanner.sources.synthetic",
+            "SyntheticSource",
+            "the Python packages opencv-python-headless, numpy and segno "
+            "(pip install 'gatehouse[scanner]')",
+        ),
+        "serial": Backend(
+            "scanner.sources.serial_scanner",
+            "SerialScannerSource",
+            "the Python package pyserial (pip install pyserial)",
+        ),
+    },
+)
 
 
 def check_source_url(url: str) -> DriverURL:
@@ -42,8 +53,7 @@ def check_source_url(url: str) -> DriverURL:
     return SOURCES.check(url)
 
 
-def source_for_url(url: str, *, on_alarm: AlarmCallback | None = None,
-                   **kwargs: Any) -> BaseSource:
+def source_for_url(url: str, *, on_alarm: AlarmCallback | None = None, **kwargs: Any) -> BaseSource:
     """Open the source ``url`` names. ``on_alarm(text | None)`` hears of a lost or
     recovered device; other keyword arguments go to the source's class (tests pass
     ``open_capture`` or ``retry_first`` this way)."""
@@ -51,5 +61,12 @@ def source_for_url(url: str, *, on_alarm: AlarmCallback | None = None,
     return source
 
 
-__all__ = ["SOURCES", "AlarmCallback", "Backoff", "BaseSource", "Source", "check_source_url",
-           "source_for_url"]
+__all__ = [
+    "SOURCES",
+    "AlarmCallback",
+    "Backoff",
+    "BaseSource",
+    "Source",
+    "check_source_url",
+    "source_for_url",
+]

@@ -32,8 +32,7 @@ from .base import AlarmCallback, BaseSource, Pacer, log
 if TYPE_CHECKING:
     import numpy as np
 
-EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff",
-                        ".webp"})
+EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp"})
 
 
 def load_image(path: Path) -> np.ndarray | None:
@@ -56,15 +55,24 @@ def load_image(path: Path) -> np.ndarray | None:
 class ImageFolderSource(BaseSource):
     """Stills from a folder, in name order."""
 
-    def __init__(self, directory: str | Path, *, fps: float = 0.0, loop: bool = False,
-                 url: str | None = None, on_alarm: AlarmCallback | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        fps: float = 0.0,
+        loop: bool = False,
+        url: str | None = None,
+        on_alarm: AlarmCallback | None = None,
+    ) -> None:
         super().__init__(url or f"images:{directory}", on_alarm=on_alarm)
         import cv2  # noqa: F401 - at open: a missing OpenCV is reported now, not per still
+
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise DeviceUnavailable(f"{self.url}: {self.directory} is not a directory")
-        self.files = sorted(p for p in self.directory.iterdir()
-                            if p.suffix.lower() in EXTENSIONS and p.is_file())
+        self.files = sorted(
+            p for p in self.directory.iterdir() if p.suffix.lower() in EXTENSIONS and p.is_file()
+        )
         if not self.files:
             log.warning("%s: no image files in %s", self.url, self.directory)
         self.pacer = Pacer(fps)
@@ -101,7 +109,8 @@ class ImageFolderSource(BaseSource):
                     self._ended = True  # nothing here is readable: looping would spin
                     return None
                 continue
-            frame = Frame(image=image, timestamp=time.monotonic(), index=self._index,
-                          origin=str(path))
+            frame = Frame(
+                image=image, timestamp=time.monotonic(), index=self._index, origin=str(path)
+            )
             self._index += 1
             return frame

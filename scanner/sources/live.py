@@ -28,8 +28,14 @@ class LiveCameraSource(BaseSource):
     """Subclasses implement ``_open`` (return a device, or raise with the reason),
     ``_grab`` (an image, or None when the device failed) and ``_release``."""
 
-    def __init__(self, url: str, *, retry: float = 5.0, retry_first: float = 0.2,
-                 on_alarm: AlarmCallback | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        retry: float = 5.0,
+        retry_first: float = 0.2,
+        on_alarm: AlarmCallback | None = None,
+    ) -> None:
         super().__init__(url, on_alarm=on_alarm)
         self._backoff = Backoff(retry_first, retry)
         self._cond = threading.Condition()
@@ -64,8 +70,9 @@ class LiveCameraSource(BaseSource):
                     try:
                         device = self._open()
                     except Exception as exc:
-                        self._raise_alarm(f"camera {self._describe()} cannot be opened ({exc}); "
-                                          "retrying")
+                        self._raise_alarm(
+                            f"camera {self._describe()} cannot be opened ({exc}); retrying"
+                        )
                         self._stop.wait(self._backoff.next())
                         continue
                     self.opened += 1

@@ -41,18 +41,30 @@ def import_picamera2() -> Any:
             "the picamera2: source needs the picamera2 package, which is only available on "
             "a Raspberry Pi: sudo apt-get install python3-picamera2 (Raspberry Pi OS), with "
             "the virtualenv made with --system-site-packages; or use v4l2:/dev/video0 "
-            f"({exc})") from exc
+            f"({exc})"
+        ) from exc
     return Picamera2
 
 
 class PiCamera2Source(LiveCameraSource):
     """The Pi camera via picamera2 on a capture thread, gray frames (the Y plane)."""
 
-    def __init__(self, camera: int = 0, *, width: int = 1280, height: int = 720,
-                 fps: float = 30.0, retry: float = 5.0, retry_first: float = 0.2,
-                 url: str | None = None, on_alarm: Any = None, start: bool = True) -> None:
-        super().__init__(url or f"picamera2:{camera}", retry=retry, retry_first=retry_first,
-                         on_alarm=on_alarm)
+    def __init__(
+        self,
+        camera: int = 0,
+        *,
+        width: int = 1280,
+        height: int = 720,
+        fps: float = 30.0,
+        retry: float = 5.0,
+        retry_first: float = 0.2,
+        url: str | None = None,
+        on_alarm: Any = None,
+        start: bool = True,
+    ) -> None:
+        super().__init__(
+            url or f"picamera2:{camera}", retry=retry, retry_first=retry_first, on_alarm=on_alarm
+        )
         self.camera, self.width, self.height, self.fps = camera, width, height, fps
         self._picamera2 = import_picamera2()
         if start:
@@ -71,8 +83,7 @@ class PiCamera2Source(LiveCameraSource):
         fps = opts.number("fps", 30.0, 1, 240)
         retry = opts.number("retry", 5.0, 0.1, 300)
         opts.done()
-        return {"camera": camera, "width": width, "height": height, "fps": fps,
-                "retry": retry}
+        return {"camera": camera, "width": width, "height": height, "fps": fps, "retry": retry}
 
     def _describe(self) -> str:
         return f"picamera2 #{self.camera}"
@@ -82,7 +93,9 @@ class PiCamera2Source(LiveCameraSource):
         try:
             config = cam.create_video_configuration(
                 main={"size": (self.width, self.height), "format": "YUV420"},
-                controls={"FrameRate": self.fps}, buffer_count=2)
+                controls={"FrameRate": self.fps},
+                buffer_count=2,
+            )
             cam.configure(config)
             cam.start()
         except Exception:
@@ -94,7 +107,7 @@ class PiCamera2Source(LiveCameraSource):
         yuv = device.capture_array("main")
         if yuv is None:
             return None
-        return yuv[:self.height, :self.width]
+        return yuv[: self.height, : self.width]
 
     def _release(self, device: Any) -> None:
         try:

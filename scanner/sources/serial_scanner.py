@@ -41,9 +41,17 @@ class SerialScannerSource(BaseSource):
 
     yields = "texts"
 
-    def __init__(self, port: str, *, baud: int = 9600, maxline: int = 1024,
-                 retry: float = 5.0, retry_first: float = 0.2, url: str | None = None,
-                 on_alarm: AlarmCallback | None = None) -> None:
+    def __init__(
+        self,
+        port: str,
+        *,
+        baud: int = 9600,
+        maxline: int = 1024,
+        retry: float = 5.0,
+        retry_first: float = 0.2,
+        url: str | None = None,
+        on_alarm: AlarmCallback | None = None,
+    ) -> None:
         super().__init__(url or f"serial:{port}", on_alarm=on_alarm)
         import serial  # here, not at the top: checking a URL must not need pyserial
 
@@ -70,9 +78,12 @@ class SerialScannerSource(BaseSource):
     def _try_open(self) -> None:
         serial = self._serial_mod
         try:
-            self._serial = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0,
-                                                 exclusive=True if self.port.startswith("/")
-                                                 else None)
+            self._serial = serial.serial_for_url(
+                self.port,
+                baudrate=self.baud,
+                timeout=0,
+                exclusive=True if self.port.startswith("/") else None,
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
             self._serial = None
             self._raise_alarm(f"scanner port {self.port} cannot be opened ({exc}); retrying")
@@ -95,24 +106,28 @@ class SerialScannerSource(BaseSource):
             match = _EOL.search(self._buffer)
             if match is None:
                 if len(self._buffer) > self.maxline and not self._discarding:
-                    raw = bytes(self._buffer[:self.maxline])
+                    raw = bytes(self._buffer[: self.maxline])
                     self._buffer.clear()
                     self._discarding = True
                     return self._line(raw)
                 if self._discarding:
                     self._buffer.clear()
                 return None
-            raw = bytes(self._buffer[:match.start()])
-            del self._buffer[:match.end()]
+            raw = bytes(self._buffer[: match.start()])
+            del self._buffer[: match.end()]
             if self._discarding:
                 self._discarding = False
                 continue
             if raw:
-                return self._line(raw[:self.maxline])
+                return self._line(raw[: self.maxline])
 
     def _line(self, raw: bytes) -> TextLine:
-        line = TextLine(text=raw.decode("utf-8", errors="replace"), raw=raw,
-                        timestamp=time.monotonic(), index=self._index)
+        line = TextLine(
+            text=raw.decode("utf-8", errors="replace"),
+            raw=raw,
+            timestamp=time.monotonic(),
+            index=self._index,
+        )
         self._index += 1
         return line
 

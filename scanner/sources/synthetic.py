@@ -41,7 +41,6 @@ from ..frame import Frame
 from .base import AlarmCallback, BaseSource, Pacer
 
 if TYPE_CHECKING:
-
     from ..render import SyntheticScene
 
 NOMINAL_FPS = 30.0
@@ -50,9 +49,16 @@ NOMINAL_FPS = 30.0
 class SyntheticSource(BaseSource):
     """Frames of a :class:`SyntheticScene`, paced at ``fps`` (0: unpaced)."""
 
-    def __init__(self, scene: SyntheticScene, *, fps: float = NOMINAL_FPS, frames: int = 0,
-                 start: float | None = None, url: str | None = None,
-                 on_alarm: AlarmCallback | None = None) -> None:
+    def __init__(
+        self,
+        scene: SyntheticScene,
+        *,
+        fps: float = NOMINAL_FPS,
+        frames: int = 0,
+        start: float | None = None,
+        url: str | None = None,
+        on_alarm: AlarmCallback | None = None,
+    ) -> None:
         super().__init__(url or "synthetic:", on_alarm=on_alarm)
         self.scene = scene
         self.pacer = Pacer(fps)
@@ -84,14 +90,25 @@ class SyntheticSource(BaseSource):
         else:
             unknown = [d for d in degrade if d not in DEGRADATIONS]
             if unknown:
-                raise url.error(f"unknown degradation {unknown[0]!r}; known: all, none, "
-                                f"{', '.join(DEGRADATIONS)}")
+                raise url.error(
+                    f"unknown degradation {unknown[0]!r}; known: all, none, "
+                    f"{', '.join(DEGRADATIONS)}"
+                )
             degradations = {d: DEGRADATIONS[d] for d in degrade}
         if empty + multi > 1:
             raise url.error("empty + multi is more than 1")
-        return {"wallets": names, "namespace": namespace, "size": size, "seed": seed,
-                "degradations": degradations, "empty": empty, "multi": multi,
-                "fps": fps, "frames": frames, "start": None if start < 0 else start}
+        return {
+            "wallets": names,
+            "namespace": namespace,
+            "size": size,
+            "seed": seed,
+            "degradations": degradations,
+            "empty": empty,
+            "multi": multi,
+            "fps": fps,
+            "frames": frames,
+            "start": None if start < 0 else start,
+        }
 
     @classmethod
     def from_url(cls, url: DriverURL, **kwargs: Any) -> SyntheticSource:
@@ -101,11 +118,20 @@ class SyntheticSource(BaseSource):
         namespace = DEMO_NAMESPACE if settings["namespace"] is None else settings["namespace"]
         scene = SyntheticScene(
             wallets=[Wallet.named(name, namespace) for name in settings["wallets"]],
-            size=settings["size"], seed=settings["seed"],
-            degradations=settings["degradations"], empty=settings["empty"],
-            multi=settings["multi"])
-        return cls(scene, fps=settings["fps"], frames=settings["frames"],
-                   start=settings["start"], url=url.text, **kwargs)
+            size=settings["size"],
+            seed=settings["seed"],
+            degradations=settings["degradations"],
+            empty=settings["empty"],
+            multi=settings["multi"],
+        )
+        return cls(
+            scene,
+            fps=settings["fps"],
+            frames=settings["frames"],
+            start=settings["start"],
+            url=url.text,
+            **kwargs,
+        )
 
     def _read(self, timeout: float | None) -> Frame | None:
         if self.frames and self._index >= self.frames:
@@ -115,8 +141,11 @@ class SyntheticSource(BaseSource):
             return None
         when = time.time() if self.start is None else self.start + self._index * self.step
         rendered = self.scene.render(self._index, when)
-        frame = Frame(image=rendered.image, timestamp=time.monotonic(), index=self._index,
-                      truth=rendered.texts)
+        frame = Frame(
+            image=rendered.image,
+            timestamp=time.monotonic(),
+            index=self._index,
+            truth=rendered.texts,
+        )
         self._index += 1
         return frame
-

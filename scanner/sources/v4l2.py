@@ -48,14 +48,24 @@ def open_v4l2(device: str | int) -> Any:
 class V4L2Source(LiveCameraSource):
     """A V4L2 camera read by OpenCV on a capture thread."""
 
-    def __init__(self, device: str | int = "/dev/video0", *, width: int = 1280,
-                 height: int = 720, fps: float = 30.0, fourcc: str | None = None,
-                 retry: float = 5.0, retry_first: float = 0.2,
-                 open_capture: Callable[[str | int], Any] | None = None,
-                 url: str | None = None, on_alarm: Callable[[str | None], None] | None = None,
-                 start: bool = True) -> None:
-        super().__init__(url or f"v4l2:{device}", retry=retry, retry_first=retry_first,
-                         on_alarm=on_alarm)
+    def __init__(
+        self,
+        device: str | int = "/dev/video0",
+        *,
+        width: int = 1280,
+        height: int = 720,
+        fps: float = 30.0,
+        fourcc: str | None = None,
+        retry: float = 5.0,
+        retry_first: float = 0.2,
+        open_capture: Callable[[str | int], Any] | None = None,
+        url: str | None = None,
+        on_alarm: Callable[[str | None], None] | None = None,
+        start: bool = True,
+    ) -> None:
+        super().__init__(
+            url or f"v4l2:{device}", retry=retry, retry_first=retry_first, on_alarm=on_alarm
+        )
         self.device = int(device) if isinstance(device, str) and device.isdigit() else device
         self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
         self._open_capture = open_capture or open_v4l2
@@ -74,12 +84,19 @@ class V4L2Source(LiveCameraSource):
         fps = opts.number("fps", 30.0, 1, 240)
         fourcc = opts.text("fourcc")
         if fourcc is not None and (len(fourcc) != 4 or not fourcc.isprintable()):
-            raise url.error(f"option fourcc={fourcc!r} is invalid; expected four letters "
-                            "such as MJPG or YUYV")
+            raise url.error(
+                f"option fourcc={fourcc!r} is invalid; expected four letters such as MJPG or YUYV"
+            )
         retry = opts.number("retry", 5.0, 0.1, 300)
         opts.done()
-        return {"device": device, "width": width, "height": height, "fps": fps,
-                "fourcc": fourcc, "retry": retry}
+        return {
+            "device": device,
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "fourcc": fourcc,
+            "retry": retry,
+        }
 
     def _describe(self) -> str:
         return str(self.device)
@@ -90,19 +107,28 @@ class V4L2Source(LiveCameraSource):
         if cap is None or not cap.isOpened():
             if cap is not None:
                 cap.release()
-            raise DeviceUnavailable(f"{self.device} cannot be opened: unplugged, no "
-                                    "permission (group video), or in use by another program")
+            raise DeviceUnavailable(
+                f"{self.device} cannot be opened: unplugged, no "
+                "permission (group video), or in use by another program"
+            )
         if self.fourcc:
             cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
         cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         cap.set(cv2.CAP_PROP_FPS, self.fps)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's own queue: as short as it goes
-        got = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
-               int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+        got = (
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+        )
         if got != (0, 0) and got != (self.width, self.height):
-            log.warning("%s: asked for %dx%d, the camera gives %dx%d", self.url, self.width,
-                        self.height, *got)
+            log.warning(
+                "%s: asked for %dx%d, the camera gives %dx%d",
+                self.url,
+                self.width,
+                self.height,
+                *got,
+            )
         return cap
 
     def _grab(self, device: Any) -> np.ndarray | None:

@@ -42,10 +42,18 @@ CaptureFactory = Callable[[str], Any]
 class VideoFileSource(BaseSource):
     """Frames of a video file in order, recovering from a clip cut off mid-way."""
 
-    def __init__(self, path: str | Path, *, fps: float = 0.0, loop: bool = False,
-                 retry: float = 5.0, retry_first: float = 0.2,
-                 open_capture: CaptureFactory | None = None, url: str | None = None,
-                 on_alarm: AlarmCallback | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fps: float = 0.0,
+        loop: bool = False,
+        retry: float = 5.0,
+        retry_first: float = 0.2,
+        open_capture: CaptureFactory | None = None,
+        url: str | None = None,
+        on_alarm: AlarmCallback | None = None,
+    ) -> None:
         super().__init__(url or f"file:{path}", on_alarm=on_alarm)
         import cv2  # here, not at the top: checking a URL must not load OpenCV
 
@@ -127,8 +135,9 @@ class VideoFileSource(BaseSource):
                 self._index += 1
                 return frame
             if self.frame_count is not None and self._position < self.frame_count:
-                self._lost(f"clip {self.path} cut off at frame {self._position} of "
-                           f"{self.frame_count}")
+                self._lost(
+                    f"clip {self.path} cut off at frame {self._position} of {self.frame_count}"
+                )
                 continue
             if self.loop and self._position:
                 self._position = 0

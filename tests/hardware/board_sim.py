@@ -45,7 +45,7 @@ def raw(buffer: bytearray, frames: dict[bytes, str]) -> None:
     while buffer:
         for frame, meaning in frames.items():
             if buffer.startswith(frame):
-                del buffer[:len(frame)]
+                del buffer[: len(frame)]
                 report(frame, meaning)
                 break
         else:

@@ -44,7 +44,10 @@ class Board:
         self.path = os.ttyname(self._slave)
         self.proc = subprocess.Popen(
             [sys.executable, str(BOARD_SIM), str(self.master), kind, *args],
-            pass_fds=(self.master,), stdout=subprocess.PIPE, text=True)
+            pass_fds=(self.master,),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self._lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         assert self._lines.get(timeout=10) == "ready"

@@ -42,13 +42,16 @@ def test_not_a_pi(monkeypatch: pytest.MonkeyPatch) -> None:
         output_for_url("gpio:17")
 
 
-@pytest.mark.parametrize(("options", "rest_level", "on_level"), [
-    ("", LOW, HIGH),
-    ("active=high", LOW, HIGH),
-    ("active=low", HIGH, LOW),
-    ("active=low&rest=on", LOW, HIGH),
-    ("active=high&rest=on", HIGH, LOW),
-])
+@pytest.mark.parametrize(
+    ("options", "rest_level", "on_level"),
+    [
+        ("", LOW, HIGH),
+        ("active=high", LOW, HIGH),
+        ("active=low", HIGH, LOW),
+        ("active=low&rest=on", LOW, HIGH),
+        ("active=high&rest=on", HIGH, LOW),
+    ],
+)
 def test_levels(fake_gpio: ModuleType, options: str, rest_level: int, on_level: int) -> None:
     relay = output_for_url(f"gpio:17?{options}&pulse_ms=30".replace("?&", "?"))
     assert isinstance(relay, GpioOutput)
@@ -111,8 +114,9 @@ def test_board_numbering_set_elsewhere(fake_gpio: ModuleType) -> None:
         output_for_url("gpio:17")
 
 
-def test_gpio_failure_becomes_device_unavailable(fake_gpio: ModuleType,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gpio_failure_becomes_device_unavailable(
+    fake_gpio: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def busy(*args: object, **kwargs: object) -> None:
         raise RuntimeError("GPIO busy")
 
@@ -147,10 +151,13 @@ def test_sensor_counts_falling_edges(fake_gpio: ModuleType) -> None:
     assert fake_gpio.fake_direction(27) is None
 
 
-@pytest.mark.parametrize(("options", "edge", "pull"), [
-    ("edge=rising&pull=down", "RISING", "PUD_DOWN"),
-    ("edge=both&pull=off", "BOTH", "PUD_OFF"),
-])
+@pytest.mark.parametrize(
+    ("options", "edge", "pull"),
+    [
+        ("edge=rising&pull=down", "RISING", "PUD_DOWN"),
+        ("edge=both&pull=off", "BOTH", "PUD_OFF"),
+    ],
+)
 def test_sensor_options(fake_gpio: ModuleType, options: str, edge: str, pull: str) -> None:
     with sensor_for_url(f"gpio:22?{options}") as sensor:
         assert fake_gpio.fake_edge_detection(22) == getattr(fake_gpio, edge)

@@ -21,10 +21,15 @@ def hexes(frames: list[tuple[float, str, str]]) -> list[str]:
     return [h for _, h, _ in frames]
 
 
-@pytest.mark.parametrize(("channel", "on", "frame"), [
-    (1, True, "A00101A2"), (1, False, "A00100A1"), (2, True, "A00201A3"),
-    (8, False, "A00800A8"),
-])
+@pytest.mark.parametrize(
+    ("channel", "on", "frame"),
+    [
+        (1, True, "A00101A2"),
+        (1, False, "A00100A1"),
+        (2, True, "A00201A3"),
+        (8, False, "A00800A8"),
+    ],
+)
 def test_lcus_frames(channel: int, on: bool, frame: str) -> None:
     assert lcus_frame(channel, on).hex().upper() == frame
 
@@ -73,14 +78,17 @@ def test_rest_on(lcus_board: Board) -> None:
 
 
 def test_raw_board(raw_board: Board) -> None:
-    relay = output_for_url(f"serial:{raw_board.path}?board=raw&on=FE0501&off=fe0500"
-                          "&pulse_ms=40")
+    relay = output_for_url(f"serial:{raw_board.path}?board=raw&on=FE0501&off=fe0500&pulse_ms=40")
     relay.pulse()
     time.sleep(0.1)
     relay.reset()
     frames = raw_board.frames(4)
-    assert [(h, m) for _, h, m in frames] == [("FE0500", "off"), ("FE0501", "on"),
-                                              ("FE0500", "off"), ("FE0500", "off")]
+    assert [(h, m) for _, h, m in frames] == [
+        ("FE0500", "off"),
+        ("FE0501", "on"),
+        ("FE0500", "off"),
+        ("FE0500", "off"),
+    ]
     relay.close()
 
 
@@ -116,9 +124,9 @@ def test_unplugged_mid_way(lcus_board: Board) -> None:
     relay.close()  # quiet: a dead board must not break the daemon's shutdown
 
 
-def test_unplugged_during_a_pulse_is_retried(lcus_board: Board,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_unplugged_during_a_pulse_is_retried(
+    lcus_board: Board, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(hardware.output, "RETRY_S", 0.05)
     relay = output_for_url(f"serial:{lcus_board.path}?board=lcus")
     relay.pulse(40)
@@ -135,7 +143,7 @@ def test_loop_url_works() -> None:
     relay.pulse(20)
     time.sleep(0.06)
     assert relay.is_on is False
-    assert relay._port.read(12) == bytes.fromhex("A00400A4" "A00401A5" "A00400A4")
+    assert relay._port.read(12) == bytes.fromhex("A00400A4A00401A5A00400A4")
     relay.close()
 
 

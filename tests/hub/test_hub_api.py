@@ -33,9 +33,14 @@ def hub_url(tmp_path: Path) -> Iterator[str]:
         authority.append([show()], NOW - 600)
         authority.append([issue("solo"), issue("late")], NOW - 500)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub_dir, heartbeat=0.2,
-                                                      clock=lambda: NOW + 30),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(hub_dir, heartbeat=0.2, clock=lambda: NOW + 30),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -50,6 +55,7 @@ def hub_url(tmp_path: Path) -> Iterator[str]:
 def enrol_code(tmp_path: Path) -> str:
     """Made by the hub operator (`gate hub enrol-code`); the hub's own database holds it."""
     from hub import Hub
+
     hub = Hub(tmp_path / "hub")
     try:
         return hub.enrol_code(NOW + 30)
@@ -57,12 +63,14 @@ def enrol_code(tmp_path: Path) -> str:
         hub.close()
 
 
-def post_records(client: httpx.Client, signer: Signer, device: str, lines: list[str],
-                 at: int = NOW + 30) -> httpx.Response:
+def post_records(
+    client: httpx.Client, signer: Signer, device: str, lines: list[str], at: int = NOW + 30
+) -> httpx.Response:
     body = json.dumps({"records": lines}).encode()
     headers = sign_request(signer, device, "POST", "/v1/records", at, body)
-    return client.post("/v1/records", content=body,
-                       headers={**headers, "Content-Type": "application/json"})
+    return client.post(
+        "/v1/records", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
 
 
 def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
@@ -70,13 +78,13 @@ def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
     status = client.get("/v1/status").json()
     assert status["height"] >= 1 and status["server_time"] == NOW + 30
     # A gate pulls the ledger (gzip when asked) and admits offline.
-    blocks = client.get("/v1/blocks", params={"since": -1},
-                        headers={"Accept-Encoding": "gzip"})
+    blocks = client.get("/v1/blocks", params={"since": -1}, headers={"Accept-Encoding": "gzip"})
     assert blocks.headers.get("content-encoding") == "gzip"
     state = tmp_path / "north-1"
     state.mkdir()
-    cp = Checkpoint(state, device="north-1", ledger_key=bytes.fromhex(status["ledger_key"]),
-                    policy=POLICY)
+    cp = Checkpoint(
+        state, device="north-1", ledger_key=bytes.fromhex(status["ledger_key"]), policy=POLICY
+    )
     assert cp.apply_lines(read_blocks(blocks.text.splitlines())).error is None
     assert cp.admit(code("solo"), NOW).reason == "ok"
     lines = list(cp.export_records())
@@ -89,8 +97,9 @@ def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
 
     ok = post_records(client, cp.signer, "north-1", lines)
     assert ok.status_code == 200 and ok.json()["acked"] == 1
-    replay = client.post("/v1/records", content=ok.request.content,
-                         headers=dict(ok.request.headers))
+    replay = client.post(
+        "/v1/records", content=ok.request.content, headers=dict(ok.request.headers)
+    )
     assert replay.status_code == 409 and "replay" in replay.json()["error"]
     stale = post_records(client, cp.signer, "north-1", lines, at=NOW - 3600)
     assert stale.status_code == 401 and "clock" in stale.json()["error"]
@@ -117,15 +126,20 @@ def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
 def test_bad_requests_are_refused_not_crashes(hub_url: str) -> None:
     client = httpx.Client(base_url=hub_url, timeout=10)
     assert client.post("/v1/enrol", json={"code": "x"}).status_code == 422
-    assert client.post("/v1/enrol", json={"code": "NOPE", "device": "a",
-                                          "public_key": "00" * 32}).status_code == 403
+    assert (
+        client.post(
+            "/v1/enrol", json={"code": "NOPE", "device": "a", "public_key": "00" * 32}
+        ).status_code
+        == 403
+    )
     assert client.get("/v1/blocks", params={"since": "soon"}).status_code == 422
     assert client.post("/v1/records", content=b"\xff\xfe").status_code == 422
     assert client.get("/openapi.json").json()["info"]["title"] == "Gatehouse reference hub"
 
 
-def test_a_gate_far_behind_pulls_page_after_page(tmp_path: Path, start_hub,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gate_far_behind_pulls_page_after_page(
+    tmp_path: Path, start_hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Pages bound the memory of both sides; the gate keeps asking until it holds the
     height the hub announces, in one pull."""
     from hub import api as hub_api
@@ -148,8 +162,9 @@ def test_a_gate_far_behind_pulls_page_after_page(tmp_path: Path, start_hub,
     with Checkpoint(state, device="north-1", ledger_key=key, policy=POLICY) as cp:
         client = HubClient(hub.url, cp)
         ask = client._request_with_headers
-        monkeypatch.setattr(client, "_request_with_headers",
-                            lambda *a, **k: (pages.append(a[1]), ask(*a, **k))[1])
+        monkeypatch.setattr(
+            client, "_request_with_headers", lambda *a, **k: (pages.append(a[1]), ask(*a, **k))[1]
+        )
         report = client.pull()
         assert (report.error, report.height, report.applied) == (None, height, height + 1)
         assert cp.check(code("later11"), NOW).reason == "ok"

@@ -15,9 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gate", *args], capture_output=True,
-                          text=True, env={**os.environ, **env}, cwd=ROOT, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gate", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_operator_commands_and_sneakernet(tmp_path: Path) -> None:
@@ -25,12 +31,26 @@ def test_operator_commands_and_sneakernet(tmp_path: Path) -> None:
     init = run("hub", "init", env=hub)
     assert init.returncode == 0
     ledger_key = bytes.fromhex(init.stdout.split('"')[1])
-    assert run("hub", "event", "show", "The Show", "--starts", str(NOW), "--ends",
-               str(NOW + 7200), env=hub).returncode == 0
+    assert (
+        run(
+            "hub",
+            "event",
+            "show",
+            "The Show",
+            "--starts",
+            str(NOW),
+            "--ends",
+            str(NOW + 7200),
+            env=hub,
+        ).returncode
+        == 0
+    )
     sale = tmp_path / "sale.csv"
     rows = ["event,holder,from,until,zones,entries,label,ticket"] + [
         f"show,{signer(n).public_key.hex()},{NOW - 3600},{NOW + 7200},north;south,1,GA,"
-        f"{ticket_id(n)}" for n in ("a", "b", "c")]
+        f"{ticket_id(n)}"
+        for n in ("a", "b", "c")
+    ]
     sale.write_text("\n".join(rows) + "\n")
     imported = run("hub", "import", str(sale), env=hub)
     assert imported.returncode == 0 and "3 event(s)" in imported.stdout
@@ -38,28 +58,37 @@ def test_operator_commands_and_sneakernet(tmp_path: Path) -> None:
     bad.write_text("event,holder,from,until\nshow,00,soon,later\n")
     refused = run("hub", "import", str(bad), env=hub)
     assert refused.returncode == 2 and "bad.csv:2" in refused.stderr
-    assert run("hub", "transfer", ticket_id("b"), signer("b2").public_key.hex(),
-               env=hub).returncode == 0
+    assert (
+        run("hub", "transfer", ticket_id("b"), signer("b2").public_key.hex(), env=hub).returncode
+        == 0
+    )
     assert run("hub", "revoke", ticket_id("c"), "refund", env=hub).returncode == 0
     twice = run("hub", "revoke", ticket_id("nobody"), "x", env=hub)
     assert twice.returncode == 1 and "does not exist" in twice.stderr
 
     # The ledger goes to the gate on a stick (the hub's blocks as a JSONL file).
     from hub import Authority
+
     with Authority(tmp_path / "hub") as authority:
         (tmp_path / "ledger.jsonl").write_text(
-            "".join(line + "\n" for line in authority.blocks_since(-1)))
+            "".join(line + "\n" for line in authority.blocks_since(-1))
+        )
     state = tmp_path / "gate"
     state.mkdir()
-    config = write_config(tmp_path / "gate.toml", ledger_key=ledger_key, state_dir=state,
-                          zone="north")
+    config = write_config(
+        tmp_path / "gate.toml", ledger_key=ledger_key, state_dir=state, zone="north"
+    )
     g = {"GATEHOUSE_CONFIG": str(config)}
     assert run("ledger", "apply", str(tmp_path / "ledger.jsonl"), env=g).returncode == 0
     assert run("admit", code("a"), "--now", str(NOW), env=g).returncode == 0
-    assert json.loads(run("check", code("b"), "--now", str(NOW), "--json", env=g).stdout
-                      )["reason"] == "transferred"
-    assert json.loads(run("check", code("c"), "--now", str(NOW), "--json", env=g).stdout
-                      )["reason"] == "revoked"
+    assert (
+        json.loads(run("check", code("b"), "--now", str(NOW), "--json", env=g).stdout)["reason"]
+        == "transferred"
+    )
+    assert (
+        json.loads(run("check", code("c"), "--now", str(NOW), "--json", env=g).stdout)["reason"]
+        == "revoked"
+    )
 
     # The records come back on a stick; the gate was registered by hand.
     device = json.loads(run("device", "show", "--json", env=g).stdout)

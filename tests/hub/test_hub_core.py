@@ -73,10 +73,12 @@ def test_reopen_and_rebuild_facts_left_behind(hub: Authority, tmp_path: Path) ->
     again.close()
 
 
-def test_a_stored_block_that_fails_the_rules_stops_the_rebuild(hub: Authority,
-                                                                tmp_path: Path) -> None:
-    hub.db.execute("UPDATE blocks SET body = replace(body, '\"entries\":2', "
-                   "'\"entries\":3') WHERE height = 1")
+def test_a_stored_block_that_fails_the_rules_stops_the_rebuild(
+    hub: Authority, tmp_path: Path
+) -> None:
+    hub.db.execute(
+        "UPDATE blocks SET body = replace(body, '\"entries\":2', '\"entries\":3') WHERE height = 1"
+    )
     hub.db.execute("DELETE FROM meta")
     hub.close()
     with pytest.raises(StoreCorrupt, match="stored block 1 does not pass"):
@@ -101,8 +103,7 @@ def admit_offline_and_upload(hub: Authority, tmp_path: Path) -> dict[str, Checkp
     return gates
 
 
-def test_an_old_hub_directory_opens_with_its_facts_rebuilt(hub: Authority,
-                                                            tmp_path: Path) -> None:
+def test_an_old_hub_directory_opens_with_its_facts_rebuilt(hub: Authority, tmp_path: Path) -> None:
     """A hub directory from before the facts lived in hub.db: its hub.db has the blocks
     but no facts tables, and a ledger.db beside it (here unreadable, to show it is not
     read). It opens, rebuilds the facts from the blocks in one go, reports the same
@@ -112,8 +113,10 @@ def test_an_old_hub_directory_opens_with_its_facts_rebuilt(hub: Authority,
     assert [c.ticket for c in before] == [ticket_id("solo")]
     hub.close()
     old = sqlite3.connect(tmp_path / "hub" / "hub.db")
-    old.executescript("DROP TABLE meta; DROP TABLE shows; DROP TABLE tickets; "
-                      "DROP TABLE redeems; DROP TABLE voids;")
+    old.executescript(
+        "DROP TABLE meta; DROP TABLE shows; DROP TABLE tickets; "
+        "DROP TABLE redeems; DROP TABLE voids;"
+    )
     old.close()
     (tmp_path / "hub" / "ledger.db").write_bytes(b"not a database any more")
 
@@ -121,18 +124,21 @@ def test_an_old_hub_directory_opens_with_its_facts_rebuilt(hub: Authority,
     assert again.head() == head
     assert again.conflicts() == before
     count = again.db.execute
-    assert count("SELECT value FROM meta WHERE key = 'facts_height'").fetchone() == \
-        (str(head[0]),)
-    assert (count("SELECT count(*) FROM redeems").fetchone(),
-            count("SELECT count(*) FROM voids").fetchone()) == ((4,), (1,))
+    assert count("SELECT value FROM meta WHERE key = 'facts_height'").fetchone() == (str(head[0]),)
+    assert (
+        count("SELECT count(*) FROM redeems").fetchone(),
+        count("SELECT count(*) FROM voids").fetchone(),
+    ) == ((4,), (1,))
     with pytest.raises(BlockRejected, match="already exists"):
         again.append([issue("pair")], NOW + 80)
     with pytest.raises(BlockRejected, match="not defined"):
         again.append([issue("x", event="no-such-show")], NOW + 80)
     block = again.append([issue("after")], NOW + 80)
     for cp in gates.values():
-        assert cp.apply_lines(read_blocks(list(again.blocks_since(cp.ledger.head().height)))
-                              ).error is None
+        assert (
+            cp.apply_lines(read_blocks(list(again.blocks_since(cp.ledger.head().height)))).error
+            is None
+        )
         assert cp.ledger.head().hash == block_hash(block).hex()
         cp.close()
     again.close()
@@ -157,21 +163,30 @@ def test_offline_gates_reconcile_exactly_once(hub: Authority, tmp_path: Path) ->
 
     block = hub.heartbeat(NOW + 70)
     assert sorted((e["op"], e["device"]) for e in block["events"]) == [
-        ("redeem", "east-3"), ("redeem", "north-1"), ("redeem", "south-2")]
+        ("redeem", "east-3"),
+        ("redeem", "north-1"),
+        ("redeem", "south-2"),
+    ]
     [conflict] = hub.conflicts()
     assert conflict.ticket == ticket_id("solo") and conflict.entries == 1
     assert [a[0] for a in conflict.admissions] == ["north-1", "south-2"]
 
     for cp in gates.values():
-        assert cp.apply_lines(read_blocks(list(hub.blocks_since(cp.ledger.head().height)))).error \
+        assert (
+            cp.apply_lines(read_blocks(list(hub.blocks_since(cp.ledger.head().height)))).error
             is None
+        )
     # Every gate now knows every admission.
     assert gates["east-3"].check(code("solo", NOW + 15), NOW + 15).reason == "already_used"
     assert gates["north-1"].check(code("pair", NOW + 15), NOW + 15).reason == "ok"
     # ... and the hub holds each log once, verifiable.
     for name, cp in gates.items():
-        held = [r[0] for r in hub.db.execute(
-            "SELECT body FROM records WHERE device = ? ORDER BY seq", (name,))]
+        held = [
+            r[0]
+            for r in hub.db.execute(
+                "SELECT body FROM records WHERE device = ? ORDER BY seq", (name,)
+            )
+        ]
         assert held == records(cp)
         assert verify_records(held, cp.public_key, device=name) == len(held)
     for cp in gates.values():
@@ -223,7 +238,8 @@ def test_voids_reach_the_ledger(hub: Authority, tmp_path: Path) -> None:
 
 
 def test_a_big_batch_is_checked_whole_then_signed_in_several_blocks(
-        hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A sale larger than one block travels as several; a bad row anywhere in it (here
     the last) signs nothing at all, not the blocks before it."""
     from hub import authority
@@ -242,7 +258,8 @@ def test_a_big_batch_is_checked_whole_then_signed_in_several_blocks(
 
 
 def test_many_queued_redeems_travel_in_bounded_blocks(
-        hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hub import authority
 
     monkeypatch.setattr(authority, "MAX_BLOCK_EVENTS", 3)

@@ -32,15 +32,21 @@ def operations(schema: object) -> list[object]:
 def test_every_operation_is_fuzzed(hub) -> None:
     client, schema = hub
     ops = operations(schema)
-    assert {op.path for op in ops} >= {"/v1/status", "/v1/blocks", "/v1/enrol", "/v1/records",
-                                       "/v1/conflicts"}
+    assert {op.path for op in ops} >= {
+        "/v1/status",
+        "/v1/blocks",
+        "/v1/enrol",
+        "/v1/records",
+        "/v1/conflicts",
+    }
     for op in ops:
         fuzz_one(client, op)
 
 
 def fuzz_one(client: TestClient, op: object) -> None:
-    @settings(max_examples=40, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=op.as_strategy())  # type: ignore[attr-defined]
     def fuzz(case: object) -> None:
         response = case.call(session=client)  # type: ignore[attr-defined]

@@ -15,22 +15,31 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HUB_MODULES = "[m for m in sys.modules if m == 'hub' or m.startswith('hub.') " \
-              "or m in ('fastapi', 'uvicorn')]"
+HUB_MODULES = (
+    "[m for m in sys.modules if m == 'hub' or m.startswith('hub.') or m in ('fastapi', 'uvicorn')]"
+)
 
 
 def loaded_after(statement: str) -> str:
     return subprocess.run(
         [sys.executable, "-c", f"{statement}; import sys; print({HUB_MODULES})"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, check=True).stdout.strip()
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
 
 
-@pytest.mark.parametrize("statement", [
-    "import sync.client",
-    "import sync",
-    "import gate.cli; gate.cli.build_parser()",
-    "import gate.sync_worker",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import sync.client",
+        "import sync",
+        "import gate.cli; gate.cli.build_parser()",
+        "import gate.sync_worker",
+    ],
+)
 def test_the_gate_side_loads_nothing_of_the_hub(statement: str) -> None:
     assert loaded_after(statement) == "[]"
 
@@ -56,12 +65,19 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_the_hub_uses_none_of_the_gate_store() -> None:
-    forbidden = ("verifier.state_files", "verifier.ledger_state", "verifier.record_log",
-                 "verifier.checkpoint", "verifier.Checkpoint", "verifier.schema")
+    forbidden = (
+        "verifier.state_files",
+        "verifier.ledger_state",
+        "verifier.record_log",
+        "verifier.checkpoint",
+        "verifier.Checkpoint",
+        "verifier.schema",
+    )
     for path in sorted((ROOT / "hub").glob("*.py")):
         used = imported_modules(path)
-        assert not [m for m in used for f in forbidden if m == f or m.startswith(f + ".")], \
+        assert not [m for m in used for f in forbidden if m == f or m.startswith(f + ".")], (
             path.name
+        )
         assert "verifier" not in used, f"{path.name}: import from verifier's submodules"
 
 

@@ -42,8 +42,9 @@ DEVICE = "north-1"
 def gate_state(tmp_path: Path, key: bytes, url: str) -> Iterator[Checkpoint]:
     """The gate's real state directory, opened in-process as the gate daemon does."""
     cfg = load_config(make_gate(tmp_path, DEVICE, key, url))
-    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                    policy=cfg.policy) as cp:
+    with Checkpoint(
+        cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key, policy=cfg.policy
+    ) as cp:
         yield cp
 
 
@@ -72,8 +73,7 @@ def query(db_path: Path, sql: str, *args: object) -> list[tuple]:
 
 def held_records(db_path: Path) -> list[tuple[int, str]]:
     """(seq, body) of every record of the gate held in the hub database at ``db_path``."""
-    return query(db_path, "SELECT seq, body FROM records WHERE device = ? ORDER BY seq",
-                 DEVICE)
+    return query(db_path, "SELECT seq, body FROM records WHERE device = ? ORDER BY seq", DEVICE)
 
 
 def pending_events(hub_dir: Path) -> int:
@@ -87,9 +87,10 @@ def pending_events(hub_dir: Path) -> int:
 def back_up(hub_dir: Path, to: Path) -> None:
     """A consistent copy of the live ``hub.db`` (SQLite's online backup API: what a
     nightly backup job does while the hub keeps serving)."""
-    with contextlib.closing(sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro",
-                                            uri=True)) as live, \
-            contextlib.closing(sqlite3.connect(to)) as copy:
+    with (
+        contextlib.closing(sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True)) as live,
+        contextlib.closing(sqlite3.connect(to)) as copy,
+    ):
         live.backup(copy)
 
 
@@ -104,7 +105,8 @@ def restore(backup: Path, hub_dir: Path) -> None:
 
 
 def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
-        tmp_path: Path, start_hub: Callable[..., RunningHub]) -> None:
+    tmp_path: Path, start_hub: Callable[..., RunningHub]
+) -> None:
     """Three records acknowledged, the backup, five more acknowledged; the hub is
     restored from the backup (holding three) and the gate admits a ninth. One push
     sends 4..9 again: the hub holds 1..9 once, as the gate's chain, and the gate's
@@ -146,8 +148,9 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
         client = HubClient(hub.url, cp, timeout=5, batch=2)
         # The hub serves the restored chain, and builds on it (below: new redeems).
         status = client.status()
-        [(head,)] = query(hub_dir / "hub.db", "SELECT hash FROM blocks WHERE height = ?",
-                          status["height"])
+        [(head,)] = query(
+            hub_dir / "hub.db", "SELECT hash FROM blocks WHERE height = ?", status["height"]
+        )
         assert status["head"] == head
 
         cp.admit("junk-5", NOW + 45)  # one the hub never saw
@@ -165,8 +168,11 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
 
     held = held_records(hub_dir / "hub.db")
     assert [seq for seq, _ in held] == list(range(1, last_seq + 1))  # each once, no gap
-    [(rows, distinct)] = query(hub_dir / "hub.db", "SELECT count(*), count(DISTINCT seq) "
-                               "FROM records WHERE device = ?", DEVICE)
+    [(rows, distinct)] = query(
+        hub_dir / "hub.db",
+        "SELECT count(*), count(DISTINCT seq) FROM records WHERE device = ?",
+        DEVICE,
+    )
     assert rows == distinct == last_seq
     theirs = [body for _, body in held]
     assert theirs == ours
@@ -183,8 +189,7 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
 LIAR_PATIENCE = 20
 
 
-def liar(status: int, answers: Callable[[int], int]) -> tuple[ThreadingHTTPServer,
-                                                             list[list[int]]]:
+def liar(status: int, answers: Callable[[int], int]) -> tuple[ThreadingHTTPServer, list[list[int]]]:
     """A hub on loopback that answers every upload with ``status`` and an ``acked`` of
     ``answers(first seq sent)``; the seqs of every upload it got."""
     uploads: list[list[int]] = []
@@ -197,8 +202,16 @@ def liar(status: int, answers: Callable[[int], int]) -> tuple[ThreadingHTTPServe
             if len(uploads) > LIAR_PATIENCE:
                 self.reply(503, {"error": "the liar has had enough"})
             else:
-                self.reply(status, {"device": DEVICE, "acked": answers(seqs[0]),
-                                    "accepted": 0, "duplicates": 0, "error": None})
+                self.reply(
+                    status,
+                    {
+                        "device": DEVICE,
+                        "acked": answers(seqs[0]),
+                        "accepted": 0,
+                        "duplicates": 0,
+                        "error": None,
+                    },
+                )
 
         def reply(self, code: int, payload: dict[str, object]) -> None:
             raw = json.dumps(payload).encode()
@@ -228,22 +241,30 @@ def yo_yo(first: int) -> int:
     return 2 if first == 6 else 5
 
 
-@pytest.mark.parametrize(("status", "answers", "uploads_seen", "cursor"), [
-    # Says it holds 2 whatever it gets: one rewind to 2, 3..6 sent, 2 again: stop.
-    pytest.param(200, always_2, [[6], [3, 4, 5, 6]], 2, id="always-2"),
-    pytest.param(409, always_2, [[6], [3, 4, 5, 6]], 2, id="always-2-refused"),
-    # Says less each time: one rewind to 4, 5..6 sent, 3: stop (not down to 0).
-    pytest.param(200, ever_lower, [[6], [5, 6]], 4, id="ever-lower"),
-    pytest.param(409, ever_lower, [[6], [5, 6]], 4, id="ever-lower-refused"),
-    # Says 2 to the upload of 6, takes 3..5 of the resent batch, then says 2 to 6
-    # again: a push that rewound every time would go round this forever. (Answered
-    # with 409, the partial acknowledgement of 3..5 already ends the push.)
-    pytest.param(200, yo_yo, [[6], [3, 4, 5, 6], [6]], 5, id="yo-yo"),
-    pytest.param(409, yo_yo, [[6], [3, 4, 5, 6]], 5, id="yo-yo-refused"),
-])
+@pytest.mark.parametrize(
+    ("status", "answers", "uploads_seen", "cursor"),
+    [
+        # Says it holds 2 whatever it gets: one rewind to 2, 3..6 sent, 2 again: stop.
+        pytest.param(200, always_2, [[6], [3, 4, 5, 6]], 2, id="always-2"),
+        pytest.param(409, always_2, [[6], [3, 4, 5, 6]], 2, id="always-2-refused"),
+        # Says less each time: one rewind to 4, 5..6 sent, 3: stop (not down to 0).
+        pytest.param(200, ever_lower, [[6], [5, 6]], 4, id="ever-lower"),
+        pytest.param(409, ever_lower, [[6], [5, 6]], 4, id="ever-lower-refused"),
+        # Says 2 to the upload of 6, takes 3..5 of the resent batch, then says 2 to 6
+        # again: a push that rewound every time would go round this forever. (Answered
+        # with 409, the partial acknowledgement of 3..5 already ends the push.)
+        pytest.param(200, yo_yo, [[6], [3, 4, 5, 6], [6]], 5, id="yo-yo"),
+        pytest.param(409, yo_yo, [[6], [3, 4, 5, 6]], 5, id="yo-yo-refused"),
+    ],
+)
 def test_a_hub_that_keeps_answering_less_after_the_rewind_gets_an_error(
-        tmp_path: Path, start_hub: Callable[..., RunningHub], status: int,
-        answers: Callable[[int], int], uploads_seen: list[list[int]], cursor: int) -> None:
+    tmp_path: Path,
+    start_hub: Callable[..., RunningHub],
+    status: int,
+    answers: Callable[[int], int],
+    uploads_seen: list[list[int]],
+    cursor: int,
+) -> None:
     """The gate's cursor is real (five records acknowledged by a real hub, a sixth
     waiting); then the hub's address answers uploads with less than the gate sent
     from. The gate rewinds once per push, and when the answer is less again it stops
@@ -260,8 +281,7 @@ def test_a_hub_that_keeps_answering_less_after_the_rewind_gets_an_error(
 
         server, uploads = liar(status, answers)
         try:
-            lied_to = HubClient(f"http://127.0.0.1:{server.server_address[1]}", cp,
-                                timeout=5)
+            lied_to = HubClient(f"http://127.0.0.1:{server.server_address[1]}", cp, timeout=5)
             report = lied_to.push()
         finally:
             server.shutdown()

@@ -30,8 +30,15 @@ def live_ledger(now: int, names: list[str]) -> LedgerKit:
     kit.append([show(starts=now - 3600, ends=now + 7200)])
     kit.append([issue(n, valid_from=now - 3600, until=now + 7200) for n in names])
     if "t3" in names:
-        kit.append([{"op": "transfer", "ticket": ticket_id("t3"),
-                     "holder": signer("buyer").public_key.hex()}])
+        kit.append(
+            [
+                {
+                    "op": "transfer",
+                    "ticket": ticket_id("t3"),
+                    "holder": signer("buyer").public_key.hex(),
+                }
+            ]
+        )
     return kit
 
 
@@ -40,7 +47,11 @@ def daemon_config(tmp_path: Path, kit: LedgerKit, camera: str, extra: str = "") 
     state.mkdir(mode=0o700)
     (tmp_path / "ledger.jsonl").write_text("".join(kit.lines()), encoding="utf-8")
     relay_log = tmp_path / "relay.log"
-    return write_config(tmp_path / "gate.toml", ledger_key=kit.key, state_dir=state, extra=f"""
+    return write_config(
+        tmp_path / "gate.toml",
+        ledger_key=kit.key,
+        state_dir=state,
+        extra=f"""
 [camera]
 url = "{camera}"
 [relay]
@@ -50,13 +61,22 @@ green = "sim:green?pulse_ms=100"
 red = "sim:red?pulse_ms=100"
 [lane]
 debounce = 3.0
-""" + extra)
+"""
+        + extra,
+    )
 
 
 def gate(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
-    return subprocess.run([sys.executable, "-m", "gate", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def events(stdout: str) -> list[dict]:
@@ -75,17 +95,20 @@ def test_gate_run_on_recorded_frames(tmp_path: Path) -> None:
     now = int(time.time())
     kit = live_ledger(now, ["t0", "t1", "t2", "t3"])
     frames = tmp_path / "frames"
-    write_frames(frames, [
-        [code("t0", now)],                    # valid
-        [code("t0", now)],                    # the same code in the next frame: one scan
-        [code("t0", now + 15)],               # a fresh code for a used ticket
-        [code("t1", now, holder="mallory")],  # forged
-        [code("t2", now - 120)],              # a screenshot from two minutes ago
-        [code("t3", now)],                    # the seller's code after a transfer
-        [code("t3", now, holder="buyer")],    # the buyer's code
-        [],                                   # nobody there
-        ["https://example.com/ticket/1"],     # some other QR code
-    ])
+    write_frames(
+        frames,
+        [
+            [code("t0", now)],  # valid
+            [code("t0", now)],  # the same code in the next frame: one scan
+            [code("t0", now + 15)],  # a fresh code for a used ticket
+            [code("t1", now, holder="mallory")],  # forged
+            [code("t2", now - 120)],  # a screenshot from two minutes ago
+            [code("t3", now)],  # the seller's code after a transfer
+            [code("t3", now, holder="buyer")],  # the buyer's code
+            [],  # nobody there
+            ["https://example.com/ticket/1"],  # some other QR code
+        ],
+    )
     # Five frames a second: each admission's 100 ms pulse ends before the next frame.
     config = daemon_config(tmp_path, kit, f"images:{frames}?fps=5")
     assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
@@ -95,11 +118,16 @@ def test_gate_run_on_recorded_frames(tmp_path: Path) -> None:
     out = events(run.stdout)
     decisions = [e for e in out if e["event"] == "decision"]
     assert [d["reason"] for d in decisions] == [
-        "ok", "already_used", "bad_signature", "expired_code", "transferred", "ok",
-        "not_a_ticket"]
+        "ok",
+        "already_used",
+        "bad_signature",
+        "expired_code",
+        "transferred",
+        "ok",
+        "not_a_ticket",
+    ]
     assert decisions[0]["ticket"] == ticket_id("t0")
-    assert all(set(d["latency_ms"]) >= {"decode", "decide", "commit", "actuate"}
-               for d in decisions)
+    assert all(set(d["latency_ms"]) >= {"decode", "decide", "commit", "actuate"} for d in decisions)
     assert out[0]["event"] == "started" and out[-1]["event"] == "stopped"
     assert out[-1]["why"] == "source ended" and out[-1]["admitted"] == 2
 
@@ -111,8 +139,7 @@ def test_gate_run_on_recorded_frames(tmp_path: Path) -> None:
     export = gate(config, "records", "export", "-")
     lines = export.stdout.splitlines()
     assert [json.loads(x)["reason"] for x in lines] == [d["reason"] for d in decisions]
-    key = bytes.fromhex(json.loads(gate(config, "device", "show", "--json").stdout)
-                        ["public_key"])
+    key = bytes.fromhex(json.loads(gate(config, "device", "show", "--json").stdout)["public_key"])
     assert verify_records(lines, key) == 7
 
 
@@ -120,8 +147,10 @@ def test_gate_run_on_the_synthetic_source(tmp_path: Path) -> None:
     now = int(time.time())
     names = [f"t{i}" for i in range(4)]
     kit = live_ledger(now, names)
-    camera = ("synthetic:?wallets=t0,t1,t2&namespace=test&seed=5&frames=40&fps=5"
-              "&width=640&height=480&empty=0.2&multi=0&degrade=none")
+    camera = (
+        "synthetic:?wallets=t0,t1,t2&namespace=test&seed=5&frames=40&fps=5"
+        "&width=640&height=480&empty=0.2&multi=0&degrade=none"
+    )
     config = daemon_config(tmp_path, kit, camera)
     assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
     run = gate(config, "run")
@@ -144,8 +173,9 @@ def test_sigkill_mid_pulse_then_relay_reset(tmp_path: Path) -> None:
     config.write_text(text)
     assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
     env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
-    daemon = subprocess.Popen([sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
     relay_log = tmp_path / "relay.log"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -181,8 +211,14 @@ def test_dead_camera_raises_an_alarm_and_sigterm_stops_cleanly(tmp_path: Path) -
     kit = live_ledger(int(time.time()), ["t0"])
     config = daemon_config(tmp_path, kit, "v4l2:/dev/video77")
     env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
-    daemon = subprocess.Popen([sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "gate", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert daemon.stdout is not None
     seen: list[dict] = []
     deadline = time.monotonic() + 60
@@ -202,18 +238,26 @@ def test_dead_camera_raises_an_alarm_and_sigterm_stops_cleanly(tmp_path: Path) -
     assert read_sim_log(tmp_path / "relay.log")[-1][1] is False
 
 
-@pytest.mark.parametrize(("sensor", "voided"), [
-    ("sim:", 2),                               # nobody ever walks through
-    ("sim:?follow=relay&delay_ms=30", 0),      # everyone admitted walks through
-])
-def test_passage_sensor_voids_admissions_nobody_used(tmp_path: Path, sensor: str,
-                                                     voided: int) -> None:
+@pytest.mark.parametrize(
+    ("sensor", "voided"),
+    [
+        ("sim:", 2),  # nobody ever walks through
+        ("sim:?follow=relay&delay_ms=30", 0),  # everyone admitted walks through
+    ],
+)
+def test_passage_sensor_voids_admissions_nobody_used(
+    tmp_path: Path, sensor: str, voided: int
+) -> None:
     now = int(time.time())
     kit = live_ledger(now, ["t0", "t1"])
     frames = tmp_path / "frames"
     write_frames(frames, [[code("t0", now)], [code("t1", now)]])
-    config = daemon_config(tmp_path, kit, f"images:{frames}?fps=5",
-                           extra=f'[sensor]\nurl = "{sensor}"\npassage_timeout = 1\n')
+    config = daemon_config(
+        tmp_path,
+        kit,
+        f"images:{frames}?fps=5",
+        extra=f'[sensor]\nurl = "{sensor}"\npassage_timeout = 1\n',
+    )
     assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
     run = gate(config, "run")
     assert run.returncode == 0, run.stderr
@@ -239,10 +283,21 @@ def test_daemon_talks_to_systemd(tmp_path: Path) -> None:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(str(notify))
     server.settimeout(0.2)
-    env = {**os.environ, "GATEHOUSE_CONFIG": str(config), "NOTIFY_SOCKET": str(notify),
-           "WATCHDOG_USEC": "400000"}  # ping every 0.2 s
-    run = subprocess.run([sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "GATEHOUSE_CONFIG": str(config),
+        "NOTIFY_SOCKET": str(notify),
+        "WATCHDOG_USEC": "400000",
+    }  # ping every 0.2 s
+    run = subprocess.run(
+        [sys.executable, "-m", "gate", "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     messages: list[str] = []
     while True:
@@ -267,16 +322,27 @@ def test_clip_cut_off_mid_run_alarms_and_the_daemon_recovers(tmp_path: Path) -> 
     first = render_frame([code("t0", now)], rng, (640, 480), degradations=()).image
     last = render_frame([code("t1", now)], rng, (640, 480), degradations=()).image
     for i in range(60):
-        image = first if i < 3 else last if i >= 55 else render_frame(
-            [], rng, (640, 480), degradations=("noise",)).image
+        image = (
+            first
+            if i < 3
+            else last
+            if i >= 55
+            else render_frame([], rng, (640, 480), degradations=("noise",)).image
+        )
         writer.write(image)
     writer.release()
     whole = clip.read_bytes()
     config = daemon_config(tmp_path, kit, f"file:{clip}?fps=20&retry=0.3")
     assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
     env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
-    daemon = subprocess.Popen([sys.executable, "-m", "gate", "run"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "gate", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert daemon.stdout is not None
     seen: list[dict] = []
 
@@ -305,4 +371,6 @@ def test_clip_cut_off_mid_run_alarms_and_the_daemon_recovers(tmp_path: Path) -> 
     assert daemon.returncode == 0
     decisions = [e for e in seen if e["event"] == "decision"]
     assert [(d["reason"], d["ticket"]) for d in decisions] == [
-        ("ok", ticket_id("t0")), ("ok", ticket_id("t1"))]
+        ("ok", ticket_id("t0")),
+        ("ok", ticket_id("t1")),
+    ]

@@ -43,12 +43,15 @@ class Clock:
 @pytest.fixture
 def parts(state_dir: Path):
     kit = simple_ledger(5)
-    cp = Checkpoint(state_dir, device="north-1", ledger_key=kit.key,
-                    policy=Policy(events=frozenset({"show"})))
+    cp = Checkpoint(
+        state_dir, device="north-1", ledger_key=kit.key, policy=Policy(events=frozenset({"show"}))
+    )
     cp.apply_lines(read_blocks(kit.lines()))
-    outputs = Outputs(relay=output_for_url("sim:relay?pulse_ms=50"),
-                      green=output_for_url("sim:green?pulse_ms=50"),
-                      red=output_for_url("sim:red?pulse_ms=50"))
+    outputs = Outputs(
+        relay=output_for_url("sim:relay?pulse_ms=50"),
+        green=output_for_url("sim:green?pulse_ms=50"),
+        red=output_for_url("sim:red?pulse_ms=50"),
+    )
     events: list[dict] = []
     clock = Clock()
     yield cp, outputs, events, clock

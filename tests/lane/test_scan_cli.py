@@ -22,8 +22,12 @@ def test_scan_images_json(tmp_path: Path) -> None:
     assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
     rng = np.random.default_rng(3)
     two = tmp_path / "two.png"
-    cv2.imwrite(str(two), render_frame([code("t0", now), code("t1", now - 300)], rng,
-                                       (1280, 720), degradations=()).image)
+    cv2.imwrite(
+        str(two),
+        render_frame(
+            [code("t0", now), code("t1", now - 300)], rng, (1280, 720), degradations=()
+        ).image,
+    )
     empty = tmp_path / "empty.png"
     cv2.imwrite(str(empty), render_frame([], rng, (640, 480), degradations=()).image)
     broken = tmp_path / "broken.png"
@@ -34,7 +38,9 @@ def test_scan_images_json(tmp_path: Path) -> None:
     assert [x["image"] for x in lines] == [str(two), str(empty), str(broken)]
     codes = sorted(lines[0]["codes"], key=lambda c: c["reason"])
     assert [(c["reason"], c["ticket"]) for c in codes] == [
-        ("expired_code", ticket_id("t1")), ("ok", ticket_id("t0"))]
+        ("expired_code", ticket_id("t1")),
+        ("ok", ticket_id("t0")),
+    ]
     assert lines[0]["ms"] > 0 and lines[1]["codes"] == []
     assert "error" in lines[2] and dry.returncode == 2
     assert "Traceback" not in dry.stderr

@@ -20,11 +20,15 @@ def test_selftest_all_ok_then_a_broken_relay(tmp_path: Path) -> None:
     now = int(time.time())
     frames = tmp_path / "frames"
     frames.mkdir()
-    cv2.imwrite(str(frames / "0.png"), render_frame([code("t0", now)],
-                                                    np.random.default_rng(1), (640, 480),
-                                                    degradations=()).image)
-    config = daemon_config(tmp_path, live_ledger(now, ["t0"]), f"images:{frames}",
-                           extra='[sensor]\nurl = "sim:"\n')
+    cv2.imwrite(
+        str(frames / "0.png"),
+        render_frame(
+            [code("t0", now)], np.random.default_rng(1), (640, 480), degradations=()
+        ).image,
+    )
+    config = daemon_config(
+        tmp_path, live_ledger(now, ["t0"]), f"images:{frames}", extra='[sensor]\nurl = "sim:"\n'
+    )
     result = gate(config, "selftest")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -34,12 +38,19 @@ def test_selftest_all_ok_then_a_broken_relay(tmp_path: Path) -> None:
 
     # A relay that is configured right but cannot be opened: its part fails, the rest run.
     good = config.read_text()
-    config.write_text(re.sub(r'url = "sim:relay[^"]*"',
-                             'url = "serial:/dev/ttyUSB-gatehouse-absent?board=lcus"', good))
+    config.write_text(
+        re.sub(
+            r'url = "sim:relay[^"]*"',
+            'url = "serial:/dev/ttyUSB-gatehouse-absent?board=lcus"',
+            good,
+        )
+    )
     broken = gate(config, "selftest", "--no-pulse")
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert any(line.startswith("FAIL outputs") and "ttyUSB-gatehouse-absent" in line
-               for line in broken.stdout.splitlines())
+    assert any(
+        line.startswith("FAIL outputs") and "ttyUSB-gatehouse-absent" in line
+        for line in broken.stdout.splitlines()
+    )
 
     # A relay URL no driver takes is a configuration error, refused at load (exit 2).
     config.write_text(good.replace('url = "sim:relay', 'url = "usb:relay'))

@@ -14,8 +14,9 @@ def test_messages_reach_the_socket(tmp_path: Path) -> None:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(path)
     server.settimeout(2)
-    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "4000000",
-                  "WATCHDOG_PID": str(os.getpid())})
+    n = Notifier(
+        {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getpid())}
+    )
     assert n.enabled and n.watchdog_interval == 2.0
     n.ready("lane north-1 ready")
     n.watchdog()
@@ -35,7 +36,6 @@ def test_outside_systemd_it_is_a_no_op() -> None:
 
 
 def test_watchdog_meant_for_another_process_is_ignored() -> None:
-    n = Notifier({"NOTIFY_SOCKET": "/nonexistent", "WATCHDOG_USEC": "1000000",
-                  "WATCHDOG_PID": "1"})
+    n = Notifier({"NOTIFY_SOCKET": "/nonexistent", "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"})
     assert n.watchdog_interval is None
     n.ready()  # the socket is missing: no exception, the lane keeps going

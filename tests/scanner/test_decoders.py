@@ -50,8 +50,9 @@ def test_reads_a_clean_1280x720_frame(decoder, codes: list[str]) -> None:
 
 
 def test_reads_a_dark_mode_screen(decoder, codes: list[str]) -> None:
-    frame = render_frame([codes[0]], np.random.default_rng(11), (640, 480),
-                         degradations={"dark_mode": 1.0}).image
+    frame = render_frame(
+        [codes[0]], np.random.default_rng(11), (640, 480), degradations={"dark_mode": 1.0}
+    ).image
     assert decoder.decode(frame) == [codes[0]]
 
 
@@ -93,8 +94,9 @@ def test_zbar_without_libzbar0_names_the_debian_package(monkeypatch: pytest.Monk
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.delitem(sys.modules, "scanner.decoders.zbar", raising=False)
     real = ctypes.util.find_library
-    monkeypatch.setattr(ctypes.util, "find_library",
-                        lambda name: None if name == "zbar" else real(name))
+    monkeypatch.setattr(
+        ctypes.util, "find_library", lambda name: None if name == "zbar" else real(name)
+    )
     with pytest.raises(DriverUnavailable, match=r"libzbar0.*apt-get install libzbar0"):
         decoder_for_name("zbar")
 
@@ -126,8 +128,9 @@ def test_a_decoded_synthetic_code_is_admitted_by_a_real_gate(tmp_path, codes) ->
     kit = simple_ledger(3)
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    with_gate = Checkpoint(state, device="north-1", ledger_key=kit.key,
-                           policy=Policy(events=frozenset({"show"})))
+    with_gate = Checkpoint(
+        state, device="north-1", ledger_key=kit.key, policy=Policy(events=frozenset({"show"}))
+    )
     try:
         with_gate.apply_lines(enumerate(kit.lines(), 1))
         (text,) = decoder_for_name().decode(clean_frame([codes[0]], seed=9))

@@ -109,8 +109,9 @@ def test_only_the_newest_frame_is_kept() -> None:
 def test_a_camera_missing_at_start_alarms_then_recovers() -> None:
     device = Device(np.zeros((48, 64), np.uint8), present=False)
     alarms = Alarms()
-    with source_for_url("v4l2:/dev/video0", open_capture=device.open, on_alarm=alarms,
-                        retry_first=0.01) as source:
+    with source_for_url(
+        "v4l2:/dev/video0", open_capture=device.open, on_alarm=alarms, retry_first=0.01
+    ) as source:
         wait_for(lambda: source.alarm is not None)
         assert "cannot be opened" in source.alarm and "/dev/video0" in source.alarm
         assert source.read(timeout=0.05) is None  # no frame, no exception
@@ -125,8 +126,9 @@ def test_a_camera_missing_at_start_alarms_then_recovers() -> None:
 def test_a_camera_lost_mid_stream_alarms_then_recovers() -> None:
     device = Device(np.zeros((48, 64), np.uint8))
     alarms = Alarms()
-    with source_for_url("v4l2:/dev/video0?retry=0.2", open_capture=device.open,
-                        on_alarm=alarms, retry_first=0.01) as source:
+    with source_for_url(
+        "v4l2:/dev/video0?retry=0.2", open_capture=device.open, on_alarm=alarms, retry_first=0.01
+    ) as source:
         assert source.read(timeout=2) is not None
         device.present = False  # unplugged
         wait_for(lambda: source.alarm is not None)
@@ -149,8 +151,9 @@ def test_a_failing_alarm_callback_does_not_stop_the_camera() -> None:
     def broken(text: str | None) -> None:
         raise RuntimeError("steward screen is down")
 
-    with source_for_url("v4l2:/dev/video0", open_capture=device.open, on_alarm=broken,
-                        retry_first=0.01) as source:
+    with source_for_url(
+        "v4l2:/dev/video0", open_capture=device.open, on_alarm=broken, retry_first=0.01
+    ) as source:
         wait_for(lambda: source.alarm is not None)
         device.present = True
         assert source.read(timeout=5) is not None

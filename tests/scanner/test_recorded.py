@@ -49,11 +49,14 @@ def test_images_replay_in_name_order_and_end(tmp_path: Path, codes: list[str]) -
         frames = list(source)
         assert source.ended and source.read() is None
         assert [Path(p).name for p in source.skipped] == ["0005.jpg"]
-    assert [Path(f.origin).name for f in frames] == ["0001.png", "0002.png", "0003.png",
-                                                     "0010.png"]
+    assert [Path(f.origin).name for f in frames] == ["0001.png", "0002.png", "0003.png", "0010.png"]
     assert [f.index for f in frames] == [0, 1, 2, 3]
-    assert [decoder.decode(f.image) for f in frames] == [[codes[1]], [codes[2]], [codes[0]],
-                                                         [codes[1]]]
+    assert [decoder.decode(f.image) for f in frames] == [
+        [codes[1]],
+        [codes[2]],
+        [codes[0]],
+        [codes[1]],
+    ]
 
 
 def test_images_of_a_missing_folder(tmp_path: Path) -> None:
@@ -148,8 +151,12 @@ def test_file_read_errors_raise_the_alarm_and_recover(tmp_path: Path) -> None:
     clip.write_bytes(b"x")
     opens = iter([FlakyCapture(10, fail_at=4), None, FlakyCapture(10, fail_at=None)])
     alarms: list[str | None] = []
-    with source_for_url(f"file:{clip}", on_alarm=alarms.append, retry_first=0.01,
-                        open_capture=lambda path: next(opens)) as source:
+    with source_for_url(
+        f"file:{clip}",
+        on_alarm=alarms.append,
+        retry_first=0.01,
+        open_capture=lambda path: next(opens),
+    ) as source:
         got = [number_of(f.image) for f in source]
     assert got == list(range(10))
     assert alarms[0] is not None and "cut off at frame 4 of 10" in alarms[0]

@@ -78,8 +78,7 @@ def test_an_overlong_line_is_cut(pty_pair) -> None:
 def test_a_missing_port_alarms_and_is_opened_when_it_appears(tmp_path, codes) -> None:
     link = tmp_path / "ttyACM0"  # a by-id style name that appears when plugged in
     alarms: list[str | None] = []
-    with source_for_url(f"serial:{link}", on_alarm=alarms.append,
-                        retry_first=0.02) as source:
+    with source_for_url(f"serial:{link}", on_alarm=alarms.append, retry_first=0.02) as source:
         assert source.alarm is not None and "cannot be opened" in source.alarm
         assert source.read(timeout=0.1) is None
         master, slave = os.openpty()

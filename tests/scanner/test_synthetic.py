@@ -13,8 +13,10 @@ from verifier import parse_token
 from ..ledgerkit import NOW, code, signer, ticket_id
 from .conftest import WALLETS
 
-URL = ("synthetic:?width=640&height=480&fps=0&seed=7&frames=6&wallets=t0,t1,t2"
-       "&namespace=test&start=1790000010")
+URL = (
+    "synthetic:?width=640&height=480&fps=0&seed=7&frames=6&wallets=t0,t1,t2"
+    "&namespace=test&start=1790000010"
+)
 
 
 def test_wallets_named_in_the_test_namespace_are_ledgerkit_tickets() -> None:
@@ -56,8 +58,7 @@ def test_any_frame_renders_alone_and_the_same() -> None:
 
 
 def test_frames_carry_live_codes_that_rotate() -> None:
-    scene = SyntheticScene(WALLETS, size=(640, 480), seed=1, empty=0.0, multi=0.0,
-                           degradations=())
+    scene = SyntheticScene(WALLETS, size=(640, 480), seed=1, empty=0.0, multi=0.0, degradations=())
     early, late = scene.render(0, NOW).texts[0], scene.render(0, NOW + 15).texts[0]
     assert early != late
     assert parse_token(late).step == parse_token(early).step + 1
@@ -88,8 +89,9 @@ def test_unknown_degradation_is_refused() -> None:
 def test_paced_source_delivers_at_its_fps() -> None:
     import time
 
-    with source_for_url("synthetic:?width=320&height=240&fps=50&frames=5&degrade=none"
-                        "&wallets=a") as source:
+    with source_for_url(
+        "synthetic:?width=320&height=240&fps=50&frames=5&degrade=none&wallets=a"
+    ) as source:
         start = time.monotonic()
         frames = list(source)
     assert len(frames) == 5

@@ -45,9 +45,15 @@ MAX_HEAD = 64 * 1024
 class FaultProxy:
     """Listens on 127.0.0.1 (``url``) and forwards to ``upstream`` port on 127.0.0.1."""
 
-    def __init__(self, upstream: int, *, seed: int,
-                 weights: dict[str, float] | None = None,
-                 delay: tuple[float, float] = (0.05, 0.5), cover: str | None = None) -> None:
+    def __init__(
+        self,
+        upstream: int,
+        *,
+        seed: int,
+        weights: dict[str, float] | None = None,
+        delay: tuple[float, float] = (0.05, 0.5),
+        cover: str | None = None,
+    ) -> None:
         self.upstream = upstream
         self.weights = dict(weights or DEFAULT_WEIGHTS)
         unknown = set(self.weights) - set(KINDS)
@@ -152,8 +158,9 @@ class FaultProxy:
     def _forward(self, request: bytes) -> bytes | None:
         """The hub's whole reply to ``request``; None when the hub cannot be reached."""
         try:
-            with socket.create_connection(("127.0.0.1", self.upstream),
-                                          timeout=IO_TIMEOUT) as upstream:
+            with socket.create_connection(
+                ("127.0.0.1", self.upstream), timeout=IO_TIMEOUT
+            ) as upstream:
                 upstream.sendall(request)
                 chunks = []
                 while chunk := upstream.recv(1 << 16):

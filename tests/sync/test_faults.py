@@ -80,12 +80,13 @@ def sync_until(configs: dict[str, Path], done: Callable[[dict[str, Any]], bool])
     --json`), round after round, the gates at the same time as on a site; the number of
     rounds it took. A failed round must fail cleanly (exit 1, a reason, no traceback):
     that is what the unit's timer sees."""
+
     def one_round(config: Path) -> bool:
         result = gate(config, "sync", "once")
-        assert result.returncode in (0, 1) and "Traceback" not in result.stderr, \
-            result.stderr
+        assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
         return result.returncode == 0 and done(
-            json.loads(gate(config, "sync", "status", "--json").stdout))
+            json.loads(gate(config, "sync", "status", "--json").stdout)
+        )
 
     waiting = dict(configs)
     with ThreadPoolExecutor(len(configs)) as pool:
@@ -113,8 +114,8 @@ def pending_events(hub_dir: Path) -> int:
 
 
 def test_three_offline_gates_reconcile_through_a_faulty_network(
-        tmp_path: Path, start_hub: Callable[..., RunningHub],
-        proxies: Callable[..., FaultProxy]) -> None:
+    tmp_path: Path, start_hub: Callable[..., RunningHub], proxies: Callable[..., FaultProxy]
+) -> None:
     """test_three_offline_gates_reconcile, with every exchange after the outage going
     through drops, delays, resets after the hub did the work, and duplicated requests,
     and one record per upload request so the cursor moves many times under fire."""
@@ -123,8 +124,7 @@ def test_three_offline_gates_reconcile_through_a_faulty_network(
     hub = start_hub(hub_dir)
     proxy = proxies(hub.port, seed=SEED, cover=RECORDS_POST)
     proxy.force("pass")  # provisioning is not under test: a lost enrolment spends the code
-    configs = {n: make_gate(tmp_path, n, key, proxy.url) for n in ("north-1", "south-2",
-                                                                   "east-3")}
+    configs = {n: make_gate(tmp_path, n, key, proxy.url) for n in ("north-1", "south-2", "east-3")}
     for config in configs.values():
         config.write_text(config.read_text() + "batch = 1\n")
         enrol(hub_dir, config)
@@ -157,11 +157,15 @@ def test_three_offline_gates_reconcile_through_a_faulty_network(
         held.close()
     assert sorted(a[0] for a in conflict.admissions) == ["north-1", "south-2"]
     # Each admission became exactly one redeem, however often its record was sent.
-    assert sorted(redeems(hub_dir)) == sorted(a for lines in exports.values()
-                                              for a in admitted(lines))
+    assert sorted(redeems(hub_dir)) == sorted(
+        a for lines in exports.values() for a in admitted(lines)
+    )
     proxy.force("pass")
-    check = json.loads(gate(configs["east-3"], "check", code("solo", NOW + 15), "--now",
-                            str(NOW + 15), "--json").stdout)
+    check = json.loads(
+        gate(
+            configs["east-3"], "check", code("solo", NOW + 15), "--now", str(NOW + 15), "--json"
+        ).stdout
+    )
     assert check["reason"] == "already_used"
     status = json.loads(gate(configs["east-3"], "sync", "status", "--json").stdout)
     assert status["backlog"] == 0 and status["hub"] == "reachable"
@@ -172,8 +176,9 @@ def test_three_offline_gates_reconcile_through_a_faulty_network(
     assert on_uploads["reset_after_send"] and on_uploads["duplicate"], on_uploads
 
 
-def gate_with_records(tmp_path: Path, hub_dir: Path, key: bytes, url: str, *, batch: int,
-                      total: int) -> Path:
+def gate_with_records(
+    tmp_path: Path, hub_dir: Path, key: bytes, url: str, *, batch: int, total: int
+) -> Path:
     """Gate north-1, enrolled and synced, uploading ``batch`` records at a time, with
     ``total`` records waiting: one admission of "solo", the rest junk scans (made
     in-process: hundreds of records quickly). Its configuration file."""
@@ -182,8 +187,9 @@ def gate_with_records(tmp_path: Path, hub_dir: Path, key: bytes, url: str, *, ba
     enrol(hub_dir, config)
     assert gate(config, "sync", "once").returncode == 0
     cfg = load_config(config)
-    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                    policy=cfg.policy) as cp:
+    with Checkpoint(
+        cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key, policy=cfg.policy
+    ) as cp:
         assert cp.admit(code("solo"), NOW).result == "admitted"
         for i in range(total - 1):
             cp.admit(f"junk-{i}", NOW)
@@ -191,8 +197,8 @@ def gate_with_records(tmp_path: Path, hub_dir: Path, key: bytes, url: str, *, ba
 
 
 def test_a_hub_restart_in_the_middle_of_an_upload(
-        tmp_path: Path, start_hub: Callable[..., RunningHub],
-        proxies: Callable[..., FaultProxy]) -> None:
+    tmp_path: Path, start_hub: Callable[..., RunningHub], proxies: Callable[..., FaultProxy]
+) -> None:
     """A gate with a few hundred records uploads ten at a time; once the hub holds a third
     of them, the hub is stopped (the upload in flight loses its acknowledgement) and
     started again on the same directory. The gate keeps pushing from its cursor, and in
@@ -211,6 +217,7 @@ def test_a_hub_restart_in_the_middle_of_an_upload(
         """Once the hub holds a third: from now on every reply is lost; when the hub has
         taken one more batch (whose acknowledgement is lost), stop it."""
         with closing(sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True)) as db:
+
             def held() -> int:
                 return db.execute("SELECT count(*) FROM records").fetchone()[0]
 
@@ -245,7 +252,8 @@ def test_a_hub_restart_in_the_middle_of_an_upload(
 
 
 def test_records_the_hub_already_holds_from_a_usb_stick(
-        tmp_path: Path, start_hub: Callable[..., RunningHub]) -> None:
+    tmp_path: Path, start_hub: Callable[..., RunningHub]
+) -> None:
     """The hub can hold more of a gate's records than the gate was ever told: its export
     was carried over on a USB stick while the network was down. The gate's next upload
     starts from its own cursor, gets an acknowledgement past the batch it sent, and must
@@ -258,8 +266,9 @@ def test_records_the_hub_already_holds_from_a_usb_stick(
     config.write_text(config.read_text() + "batch = 10\n")
     enrol(hub_dir, config)
     cfg = load_config(config)
-    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                    policy=cfg.policy) as cp:
+    with Checkpoint(
+        cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key, policy=cfg.policy
+    ) as cp:
         for i in range(25):
             cp.admit(f"junk-{i}", NOW)
     stick = tmp_path / "north-1.jsonl"
@@ -267,8 +276,9 @@ def test_records_the_hub_already_holds_from_a_usb_stick(
     carried = gate(config, "hub", "--dir", str(hub_dir), "records", "import", str(stick))
     assert carried.returncode == 0, carried.stderr
     assert len(held_rows(hub_dir, "north-1")) == 25
-    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                    policy=cfg.policy) as cp:
+    with Checkpoint(
+        cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key, policy=cfg.policy
+    ) as cp:
         cp.admit("junk-after", NOW)  # and one the stick did not carry
 
     result = gate(config, "sync", "once")
@@ -278,7 +288,8 @@ def test_records_the_hub_already_holds_from_a_usb_stick(
 
 
 def test_a_copy_of_an_upload_that_reached_the_hub_first_is_signed_again(
-        tmp_path: Path, start_hub: Callable[..., RunningHub]) -> None:
+    tmp_path: Path, start_hub: Callable[..., RunningHub]
+) -> None:
     """The network delivered a copy of an upload, and the copy arrived first: the hub
     took the records and refuses the gate's own request as a replay (same signature).
     The gate signs the batch again with a later time and gets its acknowledgement, with
@@ -290,16 +301,21 @@ def test_a_copy_of_an_upload_that_reached_the_hub_first_is_signed_again(
     enrol(hub_dir, config)
     cfg = load_config(config)
     signed_at = int(time.time())
-    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                    policy=cfg.policy) as cp:
+    with Checkpoint(
+        cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key, policy=cfg.policy
+    ) as cp:
         for i in range(3):
             cp.admit(f"junk-{i}", NOW)
         body = json.dumps({"records": list(cp.export_records(0))}).encode()
         copy = urllib.request.Request(
-            hub.url + "/v1/records", data=body, method="POST",
-            headers={"Content-Type": "application/json",
-                     **sign_request(cp.signer, cp.device, "POST", "/v1/records", signed_at,
-                                    body)})
+            hub.url + "/v1/records",
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                **sign_request(cp.signer, cp.device, "POST", "/v1/records", signed_at, body),
+            },
+        )
         with urllib.request.urlopen(copy, timeout=10) as reply:
             assert json.loads(reply.read())["acked"] == 3
         times = iter([signed_at, signed_at + 1])
@@ -322,13 +338,18 @@ def test_a_hub_killed_in_the_middle_of_an_upload(tmp_path: Path) -> None:
     try:
         config = gate_with_records(tmp_path, hub_dir, key, hub.url, batch=5, total=total)
 
-        upload = subprocess.Popen([sys.executable, "-m", "gate", "-c", str(config), "sync",
-                                   "once"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-        with closing(sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro",
-                                     uri=True)) as db:
-            wait_for(lambda: db.execute("SELECT count(*) FROM records").fetchone()[0]
-                     >= threshold, 60, "records reaching the hub")
+        upload = subprocess.Popen(
+            [sys.executable, "-m", "gate", "-c", str(config), "sync", "once"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        with closing(sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True)) as db:
+            wait_for(
+                lambda: db.execute("SELECT count(*) FROM records").fetchone()[0] >= threshold,
+                60,
+                "records reaching the hub",
+            )
         hub.proc.kill()  # no shutdown, no checkpoint, no last commit
         hub.stop()
         _, err = upload.communicate(timeout=60)

@@ -33,8 +33,7 @@ from ..ledgerkit import NOW, LedgerKit, code, issue, show
 MAX_BYTES = 256 * 1024
 DEADLINE = 1.0
 TIMEOUT = 0.5
-HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
-        b"Connection: close\r\n\r\n")
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n"
 
 Behaviour = Callable[[socket.socket], None]
 
@@ -102,33 +101,43 @@ def _ledger() -> LedgerKit:
 
 CASES: dict[str, tuple[Callable[[RawHub, bytes], Behaviour], float]] = {
     # An old block, over and over, as fast as the socket takes it: cut at max_bytes.
-    "endless old blocks": (lambda hub, old: lambda c: hub.send_until_stopped(c, old * 64),
-                           DEADLINE),
+    "endless old blocks": (
+        lambda hub, old: lambda c: hub.send_until_stopped(c, old * 64),
+        DEADLINE,
+    ),
     # Never a newline, so no line ever ends: cut at max_bytes all the same.
-    "endless line": (lambda hub, old: lambda c: hub.send_until_stopped(c, b"x" * 4096),
-                     DEADLINE),
+    "endless line": (lambda hub, old: lambda c: hub.send_until_stopped(c, b"x" * 4096), DEADLINE),
     # A byte every 20 ms: each read within the timeout, the whole past the deadline.
-    "drip": (lambda hub, old: lambda c: hub.send_until_stopped(c, old[:1], 0.02),
-             DEADLINE),
+    "drip": (lambda hub, old: lambda c: hub.send_until_stopped(c, old[:1], 0.02), DEADLINE),
     # The same before the headers end: the status line, then a header that never ends
     # (http.client reads headers with the per-read timeout only; the whole request has
     # the deadline).
     "drip headers": (lambda hub, old: lambda c: hub.drip_headers(c, 0.02), DEADLINE),
     # Headers, then nothing at all: the socket timeout.
-    "stall after headers": (lambda hub, old: lambda c: (c.sendall(HEAD), hub._stop.wait()),
-                            TIMEOUT),
+    "stall after headers": (
+        lambda hub, old: lambda c: (c.sendall(HEAD), hub._stop.wait()),
+        TIMEOUT,
+    ),
     # Not even a status line.
     "stall before headers": (lambda hub, old: lambda c: hub._stop.wait(), TIMEOUT),
     # A chunked body cut off inside a chunk: http.client raises its own exception.
-    "cut chunk": (lambda hub, old: lambda c: c.sendall(
-        HEAD.replace(b"Connection", b"Transfer-Encoding: chunked\r\nConnection")
-        + b"1000\r\n" + old[:100]), 0),
+    "cut chunk": (
+        lambda hub, old: (
+            lambda c: c.sendall(
+                HEAD.replace(b"Connection", b"Transfer-Encoding: chunked\r\nConnection")
+                + b"1000\r\n"
+                + old[:100]
+            )
+        ),
+        0,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_an_endless_slow_or_broken_body_changes_nothing(tmp_path: Path, raw_hub: RawHub,
-                                                        case: str) -> None:
+def test_an_endless_slow_or_broken_body_changes_nothing(
+    tmp_path: Path, raw_hub: RawHub, case: str
+) -> None:
     """The pull ends with an error within its caps (plus a little slack), the ledger is
     exactly as before, and the gate admits on what it has, both in-process and through
     the CLI afterwards."""
@@ -139,11 +148,13 @@ def test_an_endless_slow_or_broken_body_changes_nothing(tmp_path: Path, raw_hub:
     make, bound = CASES[case]
     raw_hub.behaviour = make(raw_hub, real.lines()[0].encode())
     cfg = load_config(config)
-    with Checkpoint(cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key,
-                    policy=cfg.policy) as cp:
+    with Checkpoint(
+        cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key, policy=cfg.policy
+    ) as cp:
         before = cp.status()
-        client = HubClient(cfg.lane.hub or "", cp, timeout=TIMEOUT, max_bytes=MAX_BYTES,
-                           deadline=DEADLINE)
+        client = HubClient(
+            cfg.lane.hub or "", cp, timeout=TIMEOUT, max_bytes=MAX_BYTES, deadline=DEADLINE
+        )
         started = time.monotonic()
         with pytest.raises(SyncError) as refused:
             client.pull()
@@ -187,8 +198,9 @@ def test_the_sync_worker_alarms_on_a_lying_hub(tmp_path: Path) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), LyingRecordsHub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        config = make_gate(tmp_path, "north-1", real.key,
-                           f"http://127.0.0.1:{server.server_address[1]}")
+        config = make_gate(
+            tmp_path, "north-1", real.key, f"http://127.0.0.1:{server.server_address[1]}"
+        )
         real.write(tmp_path / "ledger.jsonl")
         assert gate(config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
         assert gate(config, "admit", "junk", "--now", str(NOW)).returncode == 1  # a record

@@ -67,8 +67,11 @@ def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:
         assert {a[0] for a in conflict.admissions} == {"north-1", "south-2"}
     finally:
         held.close()
-    check = json.loads(gate(configs["east-3"], "check", code("solo", NOW + 15), "--now",
-                            str(NOW + 15), "--json").stdout)
+    check = json.loads(
+        gate(
+            configs["east-3"], "check", code("solo", NOW + 15), "--now", str(NOW + 15), "--json"
+        ).stdout
+    )
     assert check["reason"] == "already_used"
     status = json.loads(gate(configs["east-3"], "sync", "status", "--json").stdout)
     assert status["backlog"] == 0 and status["hub"] == "reachable"
@@ -135,22 +138,29 @@ def test_the_daemon_syncs_on_its_own(tmp_path: Path, start_hub) -> None:
     # last manual sync, so only the worker can bring it.
     operator = Hub(hub_dir)
     try:
-        operator.authority.append([issue("today", valid_from=now - 3600, until=now + 3600)],
-                                  now)
+        operator.authority.append([issue("today", valid_from=now - 3600, until=now + 3600)], now)
     finally:
         operator.close()
-    cv2.imwrite(str(frames / "0.png"), render_frame([code("today", now)],
-                                                    np.random.default_rng(2), (640, 480),
-                                                    degradations=()).image)
+    cv2.imwrite(
+        str(frames / "0.png"),
+        render_frame(
+            [code("today", now)], np.random.default_rng(2), (640, 480), degradations=()
+        ).image,
+    )
     for i in range(1, 12):  # about two seconds of an empty lane, for the worker to pull
-        cv2.imwrite(str(frames / f"{i}.png"), render_frame([], np.random.default_rng(i),
-                                                           (640, 480), degradations=()).image)
-    config.write_text(config.read_text() + f"""
+        cv2.imwrite(
+            str(frames / f"{i}.png"),
+            render_frame([], np.random.default_rng(i), (640, 480), degradations=()).image,
+        )
+    config.write_text(
+        config.read_text()
+        + f"""
 [camera]
 url = "images:{frames}?fps=5"
 [relay]
 url = "sim:relay?pulse_ms=50"
-""")
+"""
+    )
     run = gate(config, "run")
     assert run.returncode == 0, run.stderr
     out = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]

@@ -24,14 +24,17 @@ from ..ledgerkit import LedgerKit, write_config
 LANE = LaneConfig(max_ledger_age=60.0, max_clock_skew=5.0)
 
 
-@pytest.mark.parametrize(("age", "offset", "alarms"), [
-    (60, 5, []),                                  # at the thresholds: still healthy
-    (61, 0, ["ledger_stale"]),
-    (None, 0, ["ledger_stale"]),                  # nothing applied yet: nothing known
-    (0, -6, ["clock_skew"]),                      # behind the hub counts as much as ahead
-    (0, None, []),                                # hub unreachable: its own alarm, not this
-    (1000, 6, ["ledger_stale", "clock_skew"]),
-])
+@pytest.mark.parametrize(
+    ("age", "offset", "alarms"),
+    [
+        (60, 5, []),  # at the thresholds: still healthy
+        (61, 0, ["ledger_stale"]),
+        (None, 0, ["ledger_stale"]),  # nothing applied yet: nothing known
+        (0, -6, ["clock_skew"]),  # behind the hub counts as much as ahead
+        (0, None, []),  # hub unreachable: its own alarm, not this
+        (1000, 6, ["ledger_stale", "clock_skew"]),
+    ],
+)
 def test_alarms_from_health(age: int | None, offset: int | None, alarms: list[str]) -> None:
     assert health_alarms({"ledger_age": age, "clock_offset": offset}, LANE) == alarms
 
@@ -39,29 +42,38 @@ def test_alarms_from_health(age: int | None, offset: int | None, alarms: list[st
 def _config(tmp_path: Path, hub: str) -> Path:
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)
-    return write_config(tmp_path / "gate.toml", ledger_key=LedgerKit().key, state_dir=state,
-                        extra=hub)
+    return write_config(
+        tmp_path / "gate.toml", ledger_key=LedgerKit().key, state_dir=state, extra=hub
+    )
 
 
 @pytest.mark.parametrize("hub", ["", '[hub]\nurl = "http://127.0.0.1:9"\n'])
 def test_thresholds_default_to_the_lane_defaults(tmp_path: Path, hub: str) -> None:
     lane = load_config(_config(tmp_path, hub)).lane
     assert (lane.max_ledger_age, lane.max_clock_skew) == (120.0, 30.0)
-    assert (lane.max_ledger_age, lane.max_clock_skew) == \
-        (LaneConfig().max_ledger_age, LaneConfig().max_clock_skew)
+    assert (lane.max_ledger_age, lane.max_clock_skew) == (
+        LaneConfig().max_ledger_age,
+        LaneConfig().max_clock_skew,
+    )
 
 
 def test_status_and_worker_raise_the_same_alarms(tmp_path: Path) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    path = _config(tmp_path, f'[hub]\nurl = "http://127.0.0.1:{port}"\n'
-                             "max_ledger_age = 10\nmax_clock_skew = 1\n")
+    path = _config(
+        tmp_path,
+        f'[hub]\nurl = "http://127.0.0.1:{port}"\nmax_ledger_age = 10\nmax_clock_skew = 1\n',
+    )
     cfg = load_config(path)
     assert (cfg.lane.max_ledger_age, cfg.lane.max_clock_skew) == (10.0, 1.0)
-    status = subprocess.run([sys.executable, "-m", "gate", "-c", str(path), "sync", "status",
-                             "--json"], capture_output=True, text=True, timeout=60,
-                            check=False)
+    status = subprocess.run(
+        [sys.executable, "-m", "gate", "-c", str(path), "sync", "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert status.returncode == 1, status.stderr
     assert json.loads(status.stdout)["alarms"] == ["ledger_stale"]
 

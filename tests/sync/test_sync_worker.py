@@ -22,17 +22,26 @@ class ShortLivedChild(SyncWorker):
     """A child that says one thing, writes to stderr and dies with code 3."""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-c",
-                'import sys; print(\'{"event": "sync", "n": 1}\'); print("not json"); '
-                'print("boom", file=sys.stderr); sys.exit(3)']
+        return [
+            sys.executable,
+            "-c",
+            'import sys; print(\'{"event": "sync", "n": 1}\'); print("not json"); '
+            'print("boom", file=sys.stderr); sys.exit(3)',
+        ]
 
 
 def test_a_dying_child_is_reported_and_restarted(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    cfg = load_config(write_config(tmp_path / "gate.toml", ledger_key=LedgerKit().key,
-                                   state_dir=state, device="north-1",
-                                   extra='[hub]\nurl = "http://127.0.0.1:9"\n'))
+    cfg = load_config(
+        write_config(
+            tmp_path / "gate.toml",
+            ledger_key=LedgerKit().key,
+            state_dir=state,
+            device="north-1",
+            extra='[hub]\nurl = "http://127.0.0.1:9"\n',
+        )
+    )
     events: list[dict[str, Any]] = []
     two_exits = threading.Event()
 
@@ -59,8 +68,14 @@ def test_a_dying_child_is_reported_and_restarted(tmp_path: Path) -> None:
 def test_retries_back_off_with_jitter_and_reset_on_success() -> None:
     rng = random.Random(4)
     assert retry_delay(5.0, 0, rng) == 5.0
-    for failures, low, high in ((1, 5.0, 10.0), (2, 10.0, 20.0), (3, 20.0, 40.0),
-                                (4, 30.0, 60.0), (12, 30.0, 60.0), (10_000, 30.0, 60.0)):
+    for failures, low, high in (
+        (1, 5.0, 10.0),
+        (2, 10.0, 20.0),
+        (3, 20.0, 40.0),
+        (4, 30.0, 60.0),
+        (12, 30.0, 60.0),
+        (10_000, 30.0, 60.0),
+    ):
         drawn = [retry_delay(5.0, failures, rng) for _ in range(200)]
         assert all(low <= d <= high for d in drawn), (failures, min(drawn), max(drawn))
         assert max(drawn) - min(drawn) > (high - low) / 4  # spread: gates do not retry together
@@ -75,9 +90,15 @@ def test_the_loop_backs_off_while_the_hub_is_away(tmp_path: Path) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = load_config(write_config(tmp_path / "gate.toml", ledger_key=LedgerKit().key,
-                                   state_dir=state, device="north-1",
-                                   extra=f'[hub]\nurl = "http://127.0.0.1:{port}"\n'))
+    cfg = load_config(
+        write_config(
+            tmp_path / "gate.toml",
+            ledger_key=LedgerKit().key,
+            state_dir=state,
+            device="north-1",
+            extra=f'[hub]\nurl = "http://127.0.0.1:{port}"\n',
+        )
+    )
     rounds: list[float] = []
     alarms: list[str] = []
     stop = threading.Event()
@@ -88,8 +109,7 @@ def test_the_loop_backs_off_while_the_hub_is_away(tmp_path: Path) -> None:
         elif event["event"] == "alarm":
             alarms.append(event["alarm"])
 
-    loop = threading.Thread(target=run_sync_loop, args=(cfg, emit, stop),
-                            kwargs={"interval": 0.1})
+    loop = threading.Thread(target=run_sync_loop, args=(cfg, emit, stop), kwargs={"interval": 0.1})
     loop.start()
     time.sleep(2.5)
     stop.set()

@@ -21,8 +21,14 @@ import time
 from collections.abc import Callable, Iterable
 
 VERSION = "0.7.1 (gatehouse test fake)"
-RPI_INFO = {"P1_REVISION": 3, "REVISION": "c03114", "TYPE": "Pi 4 Model B",
-            "MANUFACTURER": "Sony", "PROCESSOR": "BCM2711", "RAM": "4G"}
+RPI_INFO = {
+    "P1_REVISION": 3,
+    "REVISION": "c03114",
+    "TYPE": "Pi 4 Model B",
+    "MANUFACTURER": "Sony",
+    "PROCESSOR": "BCM2711",
+    "RAM": "4G",
+}
 RPI_REVISION = 3
 
 HIGH, LOW = 1, 0
@@ -100,15 +106,19 @@ def fake_drive(channel: int, level: int, at: float | None = None) -> int:
             return 0
         now = time.monotonic() if at is None else at
         bounce = event["bouncetime"]
-        if bounce is not None and event["last"] is not None and \
-                (now - event["last"]) * 1000 < bounce:
+        if (
+            bounce is not None
+            and event["last"] is not None
+            and (now - event["last"]) * 1000 < bounce
+        ):
             return 0
         event["last"] = now
         event["detected"] = True
         callbacks = list(event["callbacks"])
     # The real module calls back from its own poll thread, never the caller's.
-    thread = threading.Thread(target=lambda: [cb(channel) for cb in callbacks],
-                              name=f"fake-gpio-event-{channel}")
+    thread = threading.Thread(
+        target=lambda: [cb(channel) for cb in callbacks], name=f"fake-gpio-event-{channel}"
+    )
     thread.start()
     thread.join()
     return len(callbacks)
@@ -123,8 +133,9 @@ def _set_level(channel: int, level: int) -> None:
 
 def _check_mode() -> None:
     if _mode is None:
-        raise RuntimeError("Please set pin numbering mode using GPIO.setmode(GPIO.BOARD) "
-                           "or GPIO.setmode(GPIO.BCM)")
+        raise RuntimeError(
+            "Please set pin numbering mode using GPIO.setmode(GPIO.BOARD) or GPIO.setmode(GPIO.BCM)"
+        )
 
 
 def _check_channel(channel: object) -> int:
@@ -158,8 +169,9 @@ def getmode() -> int | None:
     return _mode
 
 
-def setup(channel: int | Iterable[int], direction: int, pull_up_down: int = PUD_OFF,
-          initial: int = -1) -> None:
+def setup(
+    channel: int | Iterable[int], direction: int, pull_up_down: int = PUD_OFF, initial: int = -1
+) -> None:
     with _lock:
         _check_mode()
         if direction not in (IN, OUT):
@@ -169,16 +181,18 @@ def setup(channel: int | Iterable[int], direction: int, pull_up_down: int = PUD_
         if direction == IN and initial != -1:
             raise ValueError("initial parameter is not valid for inputs")
         if pull_up_down not in (PUD_OFF, PUD_DOWN, PUD_UP):
-            raise ValueError("Invalid value for pull_up_down - should be either PUD_OFF, "
-                             "PUD_UP or PUD_DOWN")
+            raise ValueError(
+                "Invalid value for pull_up_down - should be either PUD_OFF, PUD_UP or PUD_DOWN"
+            )
         for ch in _channels(channel):
             if ch in _events and direction == OUT:
                 raise RuntimeError("Cannot set up an output while edge detection is active")
             _direction[ch] = direction
             _pull[ch] = pull_up_down
             if direction == OUT:
-                _set_level(ch, HIGH if initial == HIGH else LOW if initial == LOW
-                           else _level.get(ch, LOW))
+                _set_level(
+                    ch, HIGH if initial == HIGH else LOW if initial == LOW else _level.get(ch, LOW)
+                )
             else:
                 _set_level(ch, HIGH if pull_up_down == PUD_UP else LOW)
 
@@ -219,8 +233,12 @@ def cleanup(channel: int | Iterable[int] | None = None) -> None:
             _mode = None
 
 
-def add_event_detect(channel: int, edge: int, callback: Callable[[int], None] | None = None,
-                     bouncetime: int | None = None) -> None:
+def add_event_detect(
+    channel: int,
+    edge: int,
+    callback: Callable[[int], None] | None = None,
+    bouncetime: int | None = None,
+) -> None:
     with _lock:
         _check_mode()
         ch = _check_channel(channel)
@@ -231,18 +249,23 @@ def add_event_detect(channel: int, edge: int, callback: Callable[[int], None] | 
         if bouncetime is not None and bouncetime <= 0:
             raise ValueError("Bouncetime must be greater than 0")
         if ch in _events:
-            raise RuntimeError("Conflicting edge detection already enabled for this "
-                               "GPIO channel")
-        _events[ch] = {"edge": edge, "bouncetime": bouncetime, "last": None,
-                       "detected": False, "callbacks": [callback] if callback else []}
+            raise RuntimeError("Conflicting edge detection already enabled for this GPIO channel")
+        _events[ch] = {
+            "edge": edge,
+            "bouncetime": bouncetime,
+            "last": None,
+            "detected": False,
+            "callbacks": [callback] if callback else [],
+        }
 
 
 def add_event_callback(channel: int, callback: Callable[[int], None]) -> None:
     with _lock:
         ch = _check_channel(channel)
         if ch not in _events:
-            raise RuntimeError("Add event detection using add_event_detect first before "
-                               "adding a callback")
+            raise RuntimeError(
+                "Add event detection using add_event_detect first before adding a callback"
+            )
         _events[ch]["callbacks"].append(callback)
 
 
