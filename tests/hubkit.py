@@ -5,9 +5,6 @@ gate-client and end-to-end ones (tests/sync)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -99,19 +96,6 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
-
-
-def gate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
-    return subprocess.run(
-        [sys.executable, "-m", "gate", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
 
 
 def make_gate(tmp_path: Path, name: str, key: bytes, url: str) -> Path:

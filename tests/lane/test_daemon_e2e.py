@@ -19,6 +19,7 @@ from hardware import read_sim_log
 from scanner.render import render_frame
 from verifier import verify_records
 
+from ..clikit import gate
 from ..ledgerkit import LedgerKit, code, issue, show, signer, ticket_id, write_config
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -63,19 +64,6 @@ red = "sim:red?pulse_ms=100"
 debounce = 3.0
 """
         + extra,
-    )
-
-
-def gate(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
-    return subprocess.run(
-        [sys.executable, "-m", "gate", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        cwd=ROOT,
-        check=False,
     )
 
 

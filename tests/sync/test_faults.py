@@ -33,10 +33,10 @@ from sync.client import HubClient, PushReport
 from sync.request_auth import sign_request
 from verifier import Checkpoint, verify_records
 
+from ..clikit import gate
 from ..hubkit import (
     RunningHub,
     admitted,
-    gate,
     held_rows,
     make_gate,
     redeems,

@@ -27,7 +27,8 @@ from gate.sync_worker import SyncWorker
 from sync.client import HubClient
 from verifier import Checkpoint
 
-from ..hubkit import gate, make_gate
+from ..clikit import gate
+from ..hubkit import make_gate
 from ..ledgerkit import NOW, LedgerKit, code, issue, show
 
 MAX_BYTES = 256 * 1024

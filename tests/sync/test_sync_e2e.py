@@ -13,7 +13,8 @@ from pathlib import Path
 from hub import Hub
 from verifier import verify_records
 
-from ..hubkit import gate, held_rows, make_gate, seed_hub
+from ..clikit import gate
+from ..hubkit import held_rows, make_gate, seed_hub
 from ..ledgerkit import NOW, LedgerKit, code, issue, show, signer
 
 
