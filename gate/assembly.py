@@ -4,9 +4,10 @@ Every command and the daemon open their parts through here, so a new ``Checkpoin
 argument or a new indicator is added once and cannot drift between ``gate admit``,
 ``gate run``, ``gate selftest`` and the sync worker.
 
-Only ``verifier`` is imported at module level: the drivers (``hardware``) and the decoders
-(``scanner``, which brings OpenCV and numpy) are imported inside the function that needs
-them, so ``gate check`` or ``gate relay reset`` never load the camera stack.
+Nothing heavy is imported at module level: the state (``verifier``'s files and
+checkpoint), the drivers (``hardware``) and the decoders (``scanner``, which brings
+OpenCV and numpy) are imported inside the function that needs them, so ``gate relay
+reset`` or ``gate config check`` open no database code and never load the camera stack.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from errors import ConfigError
-from verifier import Checkpoint
 
 from .config import GateConfig
 
 if TYPE_CHECKING:
     from hardware import Output
     from scanner.frame import Decoder
+    from verifier import Checkpoint
 
     from .outputs import Outputs
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 def open_checkpoint(cfg: GateConfig, *, integrity: str = "quick") -> Checkpoint:
     """This gate's state (ledger copy, record log, device key) as the configuration says;
     the caller closes it. ``integrity`` is the database check made on opening."""
+    from verifier import Checkpoint  # the state files: not for relay reset or config check
+
     return Checkpoint(
         cfg.state_dir,
         device=cfg.device,

@@ -7,8 +7,10 @@ steward would see; the JSON form (``Decision.to_json``) is for programs.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from verifier import Decision
+if TYPE_CHECKING:
+    from verifier import Decision
 
 
 def local_time(unix: int | None) -> str:

@@ -3,16 +3,18 @@
 systemd runs ``gate relay reset`` before the lane starts and after it stops, to put the
 turnstile at rest: it must work on a unit whose OpenCV is missing or broken, and it
 must be quick. The same holds for the commands a technician types at a lane and the
-sync child that runs all day. Each command runs in a subprocess under ``python -X
-importtime``, whose report names every module the process imported.
+sync child that runs all day. Each command runs as ``python -m gate`` in a subprocess
+that writes, as it exits, every module it holds (``sys.modules``: whatever imported
+them, an ``import`` statement or ``importlib``).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,21 +33,43 @@ HEAVY = (
     "starlette",
     "pydantic",
 )
-_IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)\s*$", re.M)
+#: Run as ``python -c``: record sys.modules at exit into argv[1], then run argv[2:]
+#: (``-m MODULE ARGS`` or ``-c CODE``) as the interpreter would.
+_RECORDER = """
+import atexit, runpy, sys
+out, how, what, *rest = sys.argv[1:]
+atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
+sys.argv = [what, *rest]
+if how == "-m":
+    runpy.run_module(what, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(what, "<command>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def loaded_by(args: list[str], **kw) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``python ARGS`` (``-m gate ...`` or ``-c CODE``); return the result and the
+    full dotted names of every module it had loaded when it exited."""
+    env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_CONFIG"}
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "modules"
+        result = subprocess.run(
+            [sys.executable, "-c", _RECORDER, str(listing), *args],
+            capture_output=True,
+            text=True,
+            env={**env, **kw.pop("env", {})},
+            timeout=60,
+            check=False,
+            **kw,
+        )
+        modules = set(listing.read_text().split()) if listing.exists() else set()
+    return result, modules
 
 
 def imported_by(args: list[str], **kw) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_CONFIG"}
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-        **kw,
-    )
-    return result, {name.split(".")[0] for name in _IMPORTED.findall(result.stderr)}
+    """As :func:`loaded_by`, with top-level package names."""
+    result, modules = loaded_by(args, **kw)
+    return result, {name.split(".")[0] for name in modules}
 
 
 @pytest.fixture
@@ -128,3 +152,19 @@ def test_package_imports_stay_light(package: str, forbidden: tuple[str, ...]) ->
     result, modules = imported_by(["-c", f"import {package}"])
     assert result.returncode == 0, result.stderr
     assert not modules & set(forbidden), f"import {package} loaded {modules & set(forbidden)}"
+
+
+def test_verifier_names_load_from_their_modules_on_first_use() -> None:
+    """``import verifier`` is cheap; every public name still resolves, and only the
+    module that defines it is loaded (the configuration needs the policy, not the
+    state files)."""
+    import verifier
+
+    assert set(verifier.__all__) == set(verifier._WHERE)
+    for name, module in verifier._WHERE.items():
+        defined = importlib.import_module(f"verifier.{module}")
+        assert getattr(verifier, name) is getattr(defined, name)
+    result, loaded = loaded_by(["-c", "from verifier import Policy"])
+    assert result.returncode == 0, result.stderr
+    assert "verifier.decision" in loaded
+    assert not loaded & {"verifier.checkpoint", "verifier.state_files", "verifier.blocks"}

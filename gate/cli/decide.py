@@ -11,14 +11,15 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from typing import IO, Any
-
-from verifier import Decision
+from typing import IO, TYPE_CHECKING, Any
 
 from ..assembly import open_checkpoint
 from ..config import GateConfig
 from ..decision_text import describe
 from .base import EXIT_OK, EXIT_REJECTED
+
+if TYPE_CHECKING:
+    from verifier import Decision
 
 #: Longest stdin line read as one token; longer lines are refused as malformed unread.
 MAX_LINE = 64 * 1024

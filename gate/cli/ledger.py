@@ -16,7 +16,6 @@ from contextlib import closing
 from typing import IO, Any
 
 from errors import ConfigError
-from verifier.blocks import read_blocks
 
 from ..assembly import open_checkpoint
 from ..config import GateConfig
@@ -48,6 +47,8 @@ def _ledger_sources(files: list[str]) -> Iterator[tuple[str, IO[bytes]]]:
 
 
 def cmd_ledger_apply(cfg: GateConfig, args: argparse.Namespace) -> int:
+    from verifier.blocks import read_blocks  # the parser: only when applying
+
     missing = [f for f in args.files if f != "-" and not os.path.isfile(f)]
     if missing:
         raise ConfigError(f"{missing[0]}: ledger file not found")

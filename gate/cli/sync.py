@@ -17,7 +17,6 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from errors import ConfigError, SyncError
-from verifier import Checkpoint
 
 from ..assembly import open_checkpoint
 from ..config import GateConfig
@@ -26,6 +25,7 @@ from .base import EXIT_OK, EXIT_REJECTED, add_group
 
 if TYPE_CHECKING:
     from sync.client import HubClient
+    from verifier import Checkpoint
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
