@@ -8,7 +8,7 @@ Text output is for people (one line per decision, the reason in words); ``--json
 for programs and keeps the keys documented in docs/protocol.md.
 
 One module per command group (``decide``, ``ledger``, ``records``, ``device``,
-``config_cmd``, ``lane``, ``sync``, ``hub``, ``demo``), each adding its parsers with
+``config_cmd``, ``lane``, ``sync``, ``steward``, ``hub``, ``demo``), each adding its parsers with
 ``add_commands``. This module builds the
 parser and turns errors into exit codes. Command modules import only what light
 commands need (``verifier``, ``errors``); the camera stack, the daemon, the demo and the
@@ -26,13 +26,13 @@ import sys
 from errors import DeviceKeyError, GatehouseError, StoreCorrupt
 
 from ..config import config_path, load_config
-from . import config_cmd, decide, demo, device, hub, lane, ledger, records, sync
+from . import config_cmd, decide, demo, device, hub, lane, ledger, records, steward, sync
 from .base import EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, Parser
 
 __all__ = ["build_parser", "main"]
 
 #: In the order ``gate --help`` lists them.
-_GROUPS = (decide, ledger, records, device, config_cmd, lane, sync)
+_GROUPS = (decide, ledger, records, device, config_cmd, lane, sync, steward)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,58 @@
+"""``gate steward``: the steward's console at the lane (a Textual terminal UI).
+
+Textual and the console are imported inside the command: ``gate --help`` and every
+other command stay light, and a unit without the ``steward`` extra says what to
+install. The console reaches the daemon only through the control socket, so it needs
+nothing of the configuration but ``[control] socket`` (or ``--socket``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from errors import ConfigError
+
+from ..config import config_path, load_config
+from .base import EXIT_OK
+
+#: docs/control.md: the daemon's socket when the configuration does not name one.
+DEFAULT_SOCKET = "/run/gatehouse/control.sock"
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("steward", parents=[common], help="the steward's console for this lane")
+    p.add_argument("--as", dest="steward", metavar="NAME", help="your name (asked if not given)")
+    p.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="the lane daemon's control socket (default: [control] socket of the config)",
+    )
+    p.set_defaults(run=cmd_steward)
+
+
+def socket_from_config(cfg: Any) -> str:
+    """``[control] socket``, or the protocol's default where the config has none."""
+    control = getattr(cfg, "control", None)
+    return str(getattr(control, "socket", None) or DEFAULT_SOCKET)
+
+
+def cmd_steward(args: argparse.Namespace) -> int:
+    """Run the console until the steward quits; the lane runs on regardless."""
+    path = args.socket or socket_from_config(
+        load_config(config_path(getattr(args, "config", None)))
+    )
+    try:
+        from gate.steward.app import StewardApp
+    except ImportError as exc:
+        raise ConfigError(
+            f"gate steward needs Textual ({exc}): pip install 'gatehouse[steward]'"
+        ) from exc
+
+    def connect() -> Any:
+        from gate.control_client import ControlClient  # the other half of docs/control.md
+
+        return ControlClient(path)
+
+    StewardApp(connect, socket_path=path, steward=args.steward).run()
+    return EXIT_OK

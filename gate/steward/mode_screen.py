@@ -1,0 +1,63 @@
+"""Confirm a lane mode change, with its reason: closed refuses everyone, free admits anyone.
+
+A wrong key here stops a queue or lets a crowd in unchecked, so each change names its
+consequence and needs a reason before it goes to the daemon.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+CONSEQUENCES = {
+    "normal": "Every ticket is checked; only valid ones open the turnstile.",
+    "closed": "Every scan is refused (recorded as lane closed); nobody's entry is used.",
+    "free": "The turnstile lets everyone through without a ticket check.",
+}
+
+
+class ModeScreen(ModalScreen[str | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Set the lane to {self.mode.upper()}?", classes="title")
+            yield Static(CONSEQUENCES.get(self.mode, ""))
+            yield Input(placeholder="reason (required)", id="reason")
+            yield Static("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button(f"Set {self.mode}", variant="warning", id="confirm")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        field = self.query_one("#reason", Input)
+        field.cursor_blink = getattr(self.app, "blink", True)
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._confirm()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm":
+            self._confirm()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _confirm(self) -> None:
+        reason = self.query_one("#reason", Input).value.strip()
+        if not reason:
+            self.query_one("#error", Static).update("A reason is required.")
+            return
+        self.dismiss(reason)
