@@ -65,6 +65,8 @@ class StewardApp(App[None]):
     decisions: reactive[tuple[dict[str, Any], ...]] = reactive(())
     steward: reactive[str] = reactive("")
     now: reactive[float] = reactive(0.0)
+    #: False until the watcher has tried once: "connecting" rather than "not reachable".
+    tried: reactive[bool] = reactive(False)
 
     def __init__(
         self,
@@ -120,6 +122,7 @@ class StewardApp(App[None]):
 
     def on_link_changed(self, message: LinkChanged) -> None:
         self.device = message.device
+        self.tried = True
 
     def on_lane_event(self, message: LaneEvent) -> None:
         event = message.event

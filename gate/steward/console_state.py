@@ -21,6 +21,7 @@ class ConsoleState(Protocol):
     tz: tzinfo | None
     blink: bool
     socket_path: str
+    tried: bool
 
     def command(
         self,

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -34,19 +34,22 @@ class LaneScreen(Screen[None]):
         yield TopLine(id="topline")
         yield LinkNote(id="linknote")
         yield DecisionBanner(id="banner")
+        yield Health(id="health")
         with Horizontal(id="middle"):
             yield RecentDecisions(id="recent")
-            with Vertical(id="side"):
-                yield Counters(id="counters")
-                yield Health(id="health")
+            yield Counters(id="counters")
         yield Alarms(id="alarms")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#recent").border_title = "Recent"
         self.query_one("#counters").border_title = "Counters"
-        self.query_one("#health").border_title = "Health"
         self.query_one("#alarms").border_title = "Alarms"
+        self.watch(self.app, "device", self._linked)
+
+    def _linked(self, device: str | None) -> None:
+        """Dim what is left on screen while the daemon is away: it is no longer live."""
+        self.set_class(device is None, "-stale")
 
     def action_lookup(self) -> None:
         self.app.push_screen(LookupScreen())

@@ -59,13 +59,15 @@ class TopLine(_Panel):
 class LinkNote(_Panel):
     """Shown only while the daemon cannot be reached; everything below is then old."""
 
-    WATCHES = ("device",)
+    WATCHES = ("device", "tried")
 
     def _changed(self, *_: Any) -> None:
         self.display = self.state.device is None
         super()._changed()
 
     def render_view(self) -> str:
+        if not self.state.tried:
+            return f"connecting to the lane daemon at {self.state.socket_path} …"
         return f"⚠ {view.unreachable(self.state.socket_path)}"
 
 
@@ -114,17 +116,31 @@ class Counters(_Panel):
 
 
 class Health(_Panel):
-    """The lane's vital signs; anything not fine is drawn as a warning."""
+    """The lane's vital signs as a bar that wraps between items, never inside one (two
+    lines at 80 columns, one at 120); anything not fine is marked ⚠ and drawn red."""
 
     WATCHES = ("status",)
+    SEPARATOR = "  ·  "
 
-    def render_view(self) -> Table:
-        table = Table.grid(padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(no_wrap=True, overflow="ellipsis")
+    def on_resize(self) -> None:
+        self._changed()
+
+    def render_view(self) -> Text:
+        width = max(self.content_size.width, 20)
+        text, used = Text(), 0
         for name, value, fine in view.health_lines(self.state.status):
-            table.add_row(name, Text(value if fine else f"{value} ⚠", style="" if fine else "red"))
-        return table
+            shown = value if fine else f"{value} ⚠"
+            size = len(name) + 1 + len(shown)
+            if used and used + len(self.SEPARATOR) + size > width:
+                text.append("\n")
+                used = 0
+            elif used:
+                text.append(self.SEPARATOR, style="dim")
+                used += len(self.SEPARATOR)
+            text.append(f"{name} ", style="bold")
+            text.append(shown, style="" if fine else "bold red")
+            used += size
+        return text
 
 
 class Alarms(_Panel):
@@ -138,5 +154,5 @@ class Alarms(_Panel):
         text = Text()
         for n, (what, todo) in enumerate(lines):
             text.append(("\n" if n else "") + what, style="bold")
-            text.append(f"\n  {todo}")
+            text.append(f"\n→ {todo}")
         return text
