@@ -126,6 +126,8 @@ class Health(_Panel):
         self._changed()
 
     def render_view(self) -> Text:
+        if self.state.status is None:
+            return Text("waiting for the lane's first status report", style="italic")
         width = max(self.content_size.width, 20)
         text, used = Text(), 0
         for name, value, fine in view.health_lines(self.state.status):
