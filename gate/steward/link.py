@@ -80,7 +80,8 @@ class Watcher:
             client, self._client = self._client, None
         if client is not None:
             _close_quietly(client)
-        self._thread.join(timeout=2.0)
+        self._thread.join(timeout=0.5)  # a daemon thread: a read stuck on a dead socket
+        # must not hold up quitting (closing does not wake a blocked recv everywhere)
 
     def _run(self) -> None:
         linked = True  # so the first failure is reported once
