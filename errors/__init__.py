@@ -32,6 +32,9 @@ lane, not by a developer with a debugger.
     ├── SyncError (ConnectionError)           an exchange with the hub did not complete
     │   ├── HubMisbehaved                     the hub broke the rules (size or time caps)
     │   └── HubRefusal                        the hub refused a request (HTTP status)
+    ├── ControlError (OSError)                the lane daemon's control socket (docs/control.md)
+    │   ├── DaemonNotRunning (ConnectionError) nothing listens on the socket (gate ctl exits 4)
+    │   └── ControlSocketInUse                another daemon already listens on the socket
     ├── Refused (ValueError)                  a command that cannot be done as asked
     │                                         (an override with no reason, a bad lane mode)
     └── InvalidArgument (ValueError)          a caller broke a function's contract (a bug
@@ -195,6 +198,24 @@ class HubRefusal(SyncError):
         self.reason = reason
 
 
+# -- the lane daemon's control socket ---------------------------------------------------
+
+
+class ControlError(GatehouseError, OSError):
+    """The control socket of ``gate run`` cannot be served or reached; the message names
+    its path."""
+
+
+class DaemonNotRunning(ControlError, ConnectionError):
+    """No daemon answers on the control socket (no socket file, connection refused, or
+    the daemon closed the connection): ``gate ctl`` exits 4."""
+
+
+class ControlSocketInUse(ControlError):
+    """Another daemon already listens on the configured control socket; starting a
+    second lane on it would take the first one's stewards away."""
+
+
 # -- commands and callers --------------------------------------------------------------
 
 
@@ -212,6 +233,9 @@ __all__ = [
     "BadDriverURL",
     "BlockRejected",
     "ConfigError",
+    "ControlError",
+    "ControlSocketInUse",
+    "DaemonNotRunning",
     "DecodeError",
     "DeviceClosed",
     "DeviceKeyError",

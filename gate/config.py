@@ -26,6 +26,9 @@ Sections for the lane daemon (``gate run``); each is optional for the other comm
     [lane]        mode = "normal"   debounce = 3.0                 # seconds
     [hub]         url = "https://hub.example:8443"   max_ledger_age = 120   max_clock_skew = 30
                   batch = 500                       # records per upload request (1-5000)
+    [control]     socket = "/run/gatehouse/control.sock"   group = "gatehouse"
+                  # gate run's control socket (docs/control.md); relative paths are
+                  # relative to this file; the group's members may use it (gate ctl)
 
 Every driver URL (camera, relay, indicators, sensor) is checked here by its own driver,
 scheme, path and options, without opening a device or loading a device library, so a
@@ -83,6 +86,19 @@ class LaneConfig:
 LANE_DEFAULTS = LaneConfig()
 
 
+#: Where ``gate run`` listens for ``gate ctl`` and the steward console, and who may talk.
+DEFAULT_CONTROL_SOCKET = "/run/gatehouse/control.sock"
+DEFAULT_CONTROL_GROUP = "gatehouse"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """The ``[control]`` section: the daemon's control socket and the group it serves."""
+
+    socket: Path = Path(DEFAULT_CONTROL_SOCKET)
+    group: str = DEFAULT_CONTROL_GROUP
+
+
 @dataclass(frozen=True, slots=True)
 class GateConfig:
     """A validated configuration."""
@@ -93,6 +109,7 @@ class GateConfig:
     state_dir: Path
     policy: Policy
     lane: LaneConfig = LaneConfig()
+    control: ControlConfig = ControlConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +163,7 @@ def _seconds(low: float, high: float) -> Callable[[Any], bool]:
     return lambda v: type(v) in (int, float) and low <= v <= high
 
 
+_GROUP = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,31}\$?\Z")
 _URL = "a driver URL string such as 'sim:relay' or 'gpio:17?active=low'"
 SECTIONS: Mapping[str, Mapping[str, Key]] = {
     "camera": {"url": Key(True, "a source URL such as 'v4l2:/dev/video0' or 'images:DIR'", _url)},
@@ -191,6 +209,20 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = {
             "normal",
         ),
         "debounce": Key(False, "seconds from 0.1 to 60", _seconds(0.1, 60), 3.0),
+    },
+    "control": {
+        "socket": Key(
+            False,
+            "a path string for the control socket",
+            lambda v: type(v) is str and v != "" and "\0" not in v,
+            DEFAULT_CONTROL_SOCKET,
+        ),
+        "group": Key(
+            False,
+            "a group name (letters, digits, '.', '_', '-'; at most 32)",
+            lambda v: type(v) is str and bool(_GROUP.match(v)),
+            DEFAULT_CONTROL_GROUP,
+        ),
     },
 }
 
@@ -276,6 +308,10 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         max_clock_skew=float(get("hub", "max_clock_skew") or LANE_DEFAULTS.max_clock_skew),
         hub_batch=get("hub", "batch") or 500,
     )
+    control = sections.get("control", {})
+    socket_path = Path(control.get("socket", DEFAULT_CONTROL_SOCKET)).expanduser()
+    if not socket_path.is_absolute():
+        socket_path = path.parent / socket_path
     return GateConfig(
         path=path,
         device=values["device"],
@@ -283,6 +319,9 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         state_dir=state_dir,
         policy=policy,
         lane=lane,
+        control=ControlConfig(
+            socket=socket_path, group=control.get("group", DEFAULT_CONTROL_GROUP)
+        ),
     )
 
 

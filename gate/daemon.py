@@ -9,8 +9,11 @@ way out. A recorded source (``images:``, ``file:``) ends the daemon when it is p
 out, which is how the end-to-end tests run it.
 
 Everything the lane does is one JSON line on stdout (journald keeps it, see
-``gate.events``): decisions with their latency parts, mode changes, voids, alarms,
-start and stop. The state, the outputs and the decoder are opened by
+``gate.events``): decisions with their latency parts, mode changes, overrides, voids,
+alarms, start and stop. The same lines feed the control socket (docs/control.md,
+``gate.control_server``): ``gate ctl`` and the steward console watch them there, and
+their commands run on this loop's thread, between items, through
+``gate.control_commands``. The state, the outputs and the decoder are opened by
 ``gate.assembly``, as every command opens them, so the daemon and ``gate admit`` can
 never disagree about what the configuration means.
 """
@@ -29,8 +32,11 @@ from hardware import sensor_for_url
 
 from .assembly import decoder_for_config, open_checkpoint, open_outputs
 from .config import GateConfig
+from .control_commands import LaneControl
+from .control_server import ControlServer
 from .events import emit_json
 from .lane import Lane
+from .lane_health import LaneHealth
 from .systemd import Notifier
 
 #: How long one read waits for a frame before the loop does its housekeeping.
@@ -71,9 +77,24 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None, emit: Any =
                 sensor = sensor_for_url(lane_cfg.sensor)
                 stack.callback(sensor.close)
             decoder = decoder_for_config(cfg)
+            journal = emit
+            health = LaneHealth(hub_configured=lane_cfg.hub is not None)
+
+            def warn(text: str) -> None:
+                journal({"event": "warning", "time": int(time.time()), "detail": text})
+
+            server = ControlServer(
+                cfg.control.socket, device=cfg.device, group=cfg.control.group, warn=warn
+            )
+            stack.callback(server.close)
+
+            def tell(line: dict[str, Any]) -> None:  # the journal, then the watchers
+                journal(line)
+                for event in health.observe(line):
+                    server.publish(event)
 
             def alarm(text: str | None) -> None:
-                emit(
+                tell(
                     {
                         "event": "alarm" if text else "alarm_cleared",
                         "time": int(time.time()),
@@ -93,17 +114,21 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None, emit: Any =
                 mode=lane_cfg.mode,
                 sensor=sensor,
                 passage_timeout=lane_cfg.passage_timeout,
-                emit=emit,
+                emit=tell,
             )
             stack.callback(outputs.reset)
+            control = LaneControl(
+                lane, server, health, device=cfg.device, decoder=getattr(decoder, "name", None)
+            )
+            server.start()
             if lane_cfg.hub:
                 from .sync_worker import SyncWorker  # the hub client: only when configured
 
-                worker = SyncWorker(cfg, emit)
+                worker = SyncWorker(cfg, tell)
                 worker.start()
                 stack.callback(worker.stop)
             head = checkpoint.ledger.head()
-            emit(
+            tell(
                 {
                     "event": "started",
                     "time": int(time.time()),
@@ -112,18 +137,20 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None, emit: Any =
                     "decoder": decoder.name,
                     "ledger_height": head.height,
                     "mode": lane.mode,
+                    "control": str(cfg.control.socket),
                 }
             )
             notifier.ready(f"lane {cfg.device} ready, ledger height {head.height}")
-            _loop(lane, source, stop, notifier)
+            _loop(lane, source, stop, notifier, control)
             # Let pending passages resolve before a recorded source's run ends.
             deadline = time.monotonic() + lane_cfg.passage_timeout
             while lane.pending and not stop.event.is_set() and time.monotonic() < deadline:
                 lane.tick()
+                control.service()
                 stop.event.wait(0.05)
             lane.tick()
             notifier.stopping()
-            emit(
+            tell(
                 {
                     "event": "stopped",
                     "time": int(time.time()),
@@ -140,14 +167,16 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None, emit: Any =
         notifier.close()
 
 
-def _loop(lane: Lane, source: Any, stop: Stop, notifier: Notifier) -> None:
+def _loop(lane: Lane, source: Any, stop: Stop, notifier: Notifier, control: LaneControl) -> None:
     interval = notifier.watchdog_interval
     next_ping = time.monotonic()
     while not stop.event.is_set() and not source.ended:
         item = source.read(timeout=READ_TIMEOUT_S)
         if item is not None:
+            control.health.frame()
             lane.handle(item)
         lane.tick()
+        control.service()
         if interval is not None and time.monotonic() >= next_ping:
             notifier.watchdog()
             next_ping = time.monotonic() + interval

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -67,14 +68,42 @@ class Pending:
     seq: int
     mark: int
     deadline: float
+    ticket: str | None = None
+
+
+#: The window of ``entries_per_minute``: admissions of the last five minutes.
+RATE_WINDOW_S = 300
 
 
 @dataclass(slots=True)
 class LaneStats:
+    """What the lane did since it started; the steward's counters.
+
+    ``admitted`` counts decisions and stewards' overrides alike (each is a person let
+    through); ``overrides`` says how many of them were by hand.
+    """
+
     admitted: int = 0
     rejected: int = 0
     voided: int = 0
+    overrides: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    #: Unix times of the admissions inside :data:`RATE_WINDOW_S`, oldest first.
+    recent: deque[float] = field(default_factory=deque)
+
+    def admission(self, now: float) -> None:
+        self.admitted += 1
+        self.recent.append(now)
+        self._forget(now)
+
+    def entries_per_minute(self, now: float) -> float:
+        """Admissions of the last five minutes divided by five (docs/control.md)."""
+        self._forget(now)
+        return round(len(self.recent) / (RATE_WINDOW_S / 60), 1)
+
+    def _forget(self, now: float) -> None:
+        while self.recent and self.recent[0] < now - RATE_WINDOW_S:
+            self.recent.popleft()
 
 
 class Lane:
@@ -113,10 +142,15 @@ class Lane:
     def mode(self) -> str:
         return self._mode
 
-    def set_mode(self, mode: str, *, announce: bool = True) -> None:
-        """Switch the lane mode; ``free`` holds the turnstile open until switched back."""
+    def set_mode(
+        self, mode: str, *, announce: bool = True, by: str | None = None, reason: str | None = None
+    ) -> str:
+        """Switch the lane mode and return the previous one; ``free`` holds the
+        turnstile open until switched back. ``by`` and ``reason`` (a steward's, over the
+        control socket) go into the journal's ``mode`` line."""
         if mode not in MODES:
             raise Refused(f"lane mode {mode!r} is not one of {', '.join(MODES)}")
+        previous = self._mode
         self.checkpoint.policy = replace(self.checkpoint.policy, closed=(mode == "closed"))
         if mode == "free":
             relay = self.outputs.relay  # "open" is whatever is not the resting state
@@ -125,7 +159,43 @@ class Lane:
             self.outputs.relay.reset()
         self._mode = mode
         if announce:
-            self.emit({"event": "mode", "time": int(self.clock()), "mode": mode})
+            line: dict[str, Any] = {
+                "event": "mode",
+                "time": int(self.clock()),
+                "mode": mode,
+                "previous": previous,
+            }
+            if by is not None:
+                line.update(by=by, reason=reason)
+            self.emit(line)
+        return previous
+
+    def open_once(self, by: str, reason: str, ticket: str | None = None) -> int:
+        """A steward lets one person through: the ``admitted``/``override`` record (note
+        ``"BY: REASON"``, counting as ``ticket``'s admission when one is named) is
+        committed first, then the relay opens as for an admission; return its seq."""
+        if not by.strip() or not reason.strip():
+            raise Refused("opening the gate by hand needs the steward's name and a reason")
+        now = int(self.clock())
+        seq = self.checkpoint.override(now, f"{by.strip()}: {reason.strip()}", ticket)
+        out = self.outputs
+        if self._mode != "free":
+            out.relay.pulse()
+        if out.green is not None:
+            out.green.pulse()
+        self.stats.overrides += 1
+        self.stats.admission(now)
+        self.emit(
+            {
+                "event": "override",
+                "time": now,
+                "seq": seq,
+                "ticket": ticket,
+                "by": by.strip(),
+                "reason": reason.strip(),
+            }
+        )
+        return seq
 
     def handle(self, item: Item) -> list[Decision]:
         """Decide on every new code an item carries; return the decisions made."""
@@ -154,8 +224,15 @@ class Lane:
                 "result": decision.result,
                 "reason": decision.reason,
                 "ticket": decision.ticket,
+                "label": decision.label,
+                "show": decision.event,
                 "seq": decision.seq,
                 "mode": self._mode,
+                **(
+                    {"first_at": decision.first_at, "first_device": decision.first_device}
+                    if decision.first_device is not None
+                    else {}
+                ),
                 "latency_ms": {
                     "decode": round((decoded - captured) * 1000, 3),
                     "decide": round(timings.get("decide", 0.0) * 1000, 3),
@@ -174,7 +251,10 @@ class Lane:
             if self.sensor is not None and decision.seq is not None:
                 self.pending.append(
                     Pending(
-                        decision.seq, self.sensor.mark(), self.monotonic() + self.passage_timeout
+                        decision.seq,
+                        self.sensor.mark(),
+                        self.monotonic() + self.passage_timeout,
+                        decision.ticket,
                     )
                 )
             if self._mode != "free":
@@ -189,7 +269,7 @@ class Lane:
 
     def _count(self, decision: Decision) -> None:
         if decision.admitted:
-            self.stats.admitted += 1
+            self.stats.admission(self.clock())
         else:
             self.stats.rejected += 1
         self.stats.reasons[decision.reason] = self.stats.reasons.get(decision.reason, 0) + 1
@@ -213,6 +293,13 @@ class Lane:
             seq = self.checkpoint.void(p.seq, now)
             self.stats.voided += 1
             self.emit(
-                {"event": "voided", "time": now, "ref": p.seq, "seq": seq, "reason": "no_passage"}
+                {
+                    "event": "voided",
+                    "time": now,
+                    "ref": p.seq,
+                    "seq": seq,
+                    "ticket": p.ticket,
+                    "reason": "no_passage",
+                }
             )
         self.pending = still

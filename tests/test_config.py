@@ -66,6 +66,15 @@ def test_defaults_without_sections() -> None:
     assert lane.hub is None and lane.hub_batch == 500
 
 
+def test_control_section() -> None:
+    """The control socket's path (relative to the file, like state_dir) and its group."""
+    default = load("").control
+    assert (default.socket, default.group) == (Path("/run/gatehouse/control.sock"), "gatehouse")
+    control = load("[control]\nsocket = 'run/ctl.sock'\ngroup = 'stewards'\n").control
+    assert control.socket == Path("/etc/gatehouse/run/ctl.sock")
+    assert control.group == "stewards"
+
+
 def test_hub_batch() -> None:
     """Uploads in smaller requests lose less on a link that keeps breaking."""
     assert load("[hub]\nurl = 'http://hub:8080'\nbatch = 20\n").lane.hub_batch == 20
@@ -85,6 +94,10 @@ def test_hub_batch() -> None:
         ("[hub]\nurl = 'http://h'\nbatch = 2.5\n", "key 'hub.batch'"),
         ("relay = 'sim:'\n", "[relay] must be a table"),
         ("[cameras]\nurl = 'x:'\n", "unknown key 'cameras'"),
+        ("[control]\nsocket = '/run/x.sock'\nmode = 0o666\n", "unknown key 'control.mode'"),
+        ("[control]\nsocket = ''\n", "key 'control.socket' must be a path string"),
+        ("[control]\ngroup = 'a b'\n", "key 'control.group' must be a group name"),
+        ("[control]\ngroup = 1000\n", "key 'control.group'"),
     ],
 )
 def test_section_errors_name_file_and_key(extra: str, needle: str) -> None:

@@ -18,7 +18,7 @@ from verifier import Checkpoint, verify_records
 from verifier.canonical import canonical_json
 from verifier.device_key import load_device_key
 from verifier.records import make_record
-from verifier.schema import SCHEMA_V1
+from verifier.schema import SCHEMA_V1, SCHEMA_VERSION
 from verifier.state_files import StateFiles, statements
 
 from .ledgerkit import NOW, LedgerKit, code, signer, simple_ledger, ticket_id
@@ -188,7 +188,7 @@ def test_version_1_state_moves_its_log_to_records_db(state_dir: Path) -> None:
         assert cp.admit(code("t1", NOW + 15), NOW + 15).reason == "ok"  # it was voided
         assert verify_records(list(cp.export_records()), me.public_key, device="north-1") == 4
     db = sqlite3.connect(state_dir / "ledger.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # all the way up
     assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'records'").fetchone()
     assert db.execute("SELECT count(*) FROM admissions WHERE origin = 'local'").fetchone() == (0,)
     db.close()

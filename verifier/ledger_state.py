@@ -125,6 +125,28 @@ class LedgerState:
             )
         ]
 
+    def tickets_by_label(self, label: str, limit: int = 20) -> list[bytes]:
+        """The ids of tickets whose label is ``label``, ignoring ASCII case; at most
+        ``limit``, in id order (a steward's lookup; the index is ``tickets_by_label``)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM tickets WHERE label = ? COLLATE NOCASE ORDER BY id LIMIT ?",
+                (label, limit),
+            )
+        ]
+
+    def transfers(self, ticket: bytes) -> list[tuple[bytes, int]]:
+        """Each earlier holder key of ``ticket`` with the height of the block that
+        transferred the ticket away from it, oldest first."""
+        return [
+            (r[0], r[1])
+            for r in self.conn.execute(
+                "SELECT holder, height FROM previous_holders WHERE ticket=? ORDER BY height",
+                (ticket,),
+            )
+        ]
+
     def admissions(self, ticket: bytes) -> Sequence[Admission]:
         return [
             Admission(device=r[0], seq=r[1], step=r[2], at=r[3])

@@ -101,8 +101,15 @@ DELETE FROM main.voids WHERE origin = 'local';
 DROP TABLE main.records;
 """
 
+# Version 3 indexes tickets by label, case-insensitively (ASCII), for a steward's lookup
+# over the control socket ("the GA ticket of Ann"): without it a lookup by label scans
+# the whole ticket table on the lane's thread, between two decisions.
+LEDGER_V3 = """
+CREATE INDEX tickets_by_label ON tickets (label COLLATE NOCASE);
+"""
+
 #: MIGRATIONS[i] upgrades ledger.db at version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, LEDGER_V2)
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, LEDGER_V2, LEDGER_V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # records.db: this gate's decision log and what it implies for the decision. It is the

@@ -1,19 +1,20 @@
 """The ``gate`` command: what technicians, scripts, the scanner path and tests drive.
 
 Exit codes: 0 admitted / done; 1 rejected, or a ledger block refused; 2 usage,
-configuration or state-directory error; 3 damaged database or device key. Errors are
+configuration or state-directory error; 3 damaged database or device key; 4 (``gate
+ctl``) the lane daemon is not running. Errors are
 one line on stderr naming the file, key, height or ticket; never a traceback.
 
 Text output is for people (one line per decision, the reason in words); ``--json`` is
 for programs and keeps the keys documented in docs/protocol.md.
 
 One module per command group (``decide``, ``ledger``, ``records``, ``device``,
-``config_cmd``, ``lane``, ``sync``, ``steward``, ``hub``, ``demo``), each adding its parsers with
-``add_commands``. This module builds the
-parser and turns errors into exit codes. Command modules import only what light
-commands need (``verifier``, ``errors``); the camera stack, the daemon, the demo and the
-hub are imported inside the command that runs them, so ``gate check`` or ``gate relay
-reset`` start in a blink on a Pi.
+``config_cmd``, ``lane``, ``ctl``, ``sync``, ``steward``, ``hub``, ``demo``), each adding
+its parsers with ``add_commands``. This module builds the parser and turns errors into
+exit codes. Command modules import only what light commands need (``verifier``,
+``errors``); the camera stack, the daemon, the demo, the console and the hub are imported
+inside the command that runs them, so ``gate check`` or ``gate relay reset`` start in a
+blink on a Pi.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ import sys
 from errors import DeviceKeyError, GatehouseError, StoreCorrupt
 
 from ..config import config_path, load_config
-from . import config_cmd, decide, demo, device, hub, lane, ledger, records, steward, sync
+from . import config_cmd, ctl, decide, demo, device, hub, lane, ledger, records, steward, sync
 from .base import EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, Parser
 
 __all__ = ["build_parser", "main"]
 
 #: In the order ``gate --help`` lists them.
-_GROUPS = (decide, ledger, records, device, config_cmd, lane, sync, steward)
+_GROUPS = (decide, ledger, records, device, config_cmd, lane, ctl, sync, steward)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,8 @@ import argparse
 from typing import Any, NoReturn
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DAMAGED = 0, 1, 2, 3
+#: ``gate ctl``: no lane daemon answers on the control socket.
+EXIT_NOT_RUNNING = 4
 
 
 class Parser(argparse.ArgumentParser):

@@ -13,11 +13,9 @@ from typing import Any
 
 from errors import ConfigError
 
-from ..config import config_path, load_config
+from ..config import GateConfig, config_path, load_config
+from ..control_client import ControlClient
 from .base import EXIT_OK
-
-#: docs/control.md: the daemon's socket when the configuration does not name one.
-DEFAULT_SOCKET = "/run/gatehouse/control.sock"
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -31,10 +29,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(run=cmd_steward)
 
 
-def socket_from_config(cfg: Any) -> str:
-    """``[control] socket``, or the protocol's default where the config has none."""
-    control = getattr(cfg, "control", None)
-    return str(getattr(control, "socket", None) or DEFAULT_SOCKET)
+def socket_from_config(cfg: GateConfig) -> str:
+    """``[control] socket`` (the configuration's default when the file names none)."""
+    return str(cfg.control.socket)
 
 
 def cmd_steward(args: argparse.Namespace) -> int:
@@ -49,9 +46,7 @@ def cmd_steward(args: argparse.Namespace) -> int:
             f"gate steward needs Textual ({exc}): pip install 'gatehouse[steward]'"
         ) from exc
 
-    def connect() -> Any:
-        from gate.control_client import ControlClient  # the other half of docs/control.md
-
+    def connect() -> ControlClient:
         return ControlClient(path)
 
     StewardApp(connect, socket_path=path, steward=args.steward).run()

@@ -62,6 +62,9 @@ green = "sim:green?pulse_ms=100"
 red = "sim:red?pulse_ms=100"
 [lane]
 debounce = 3.0
+[control]
+socket = "{tmp_path / "control.sock"}"
+group = "root"
 """
         + extra,
     )

@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("textual")
 
+from gate.control_client import ControlClient
 from gate.steward.app import StewardApp
 
-from .fake_client import FakeClient
 from .fake_daemon import NOW, FakeDaemon
 
 
@@ -50,7 +50,7 @@ def make_app(path: Path, **kw: Any) -> StewardApp:
         "silence": 3.0,
     }
     options.update(kw)
-    return StewardApp(lambda: FakeClient(path, timeout=2.0), **options)
+    return StewardApp(lambda: ControlClient(path, timeout=2.0), **options)
 
 
 async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -30,11 +30,19 @@ def test_steward_help_loads_no_textual() -> None:
     assert "textual" not in modules
 
 
-def test_the_socket_comes_from_the_config_or_the_default() -> None:
-    from types import SimpleNamespace
+def test_the_socket_comes_from_the_config(tmp_path) -> None:
+    from gate.cli.steward import socket_from_config
+    from gate.config import DEFAULT_CONTROL_SOCKET, load_config
+    from tests.ledgerkit import signer, write_config
 
-    from gate.cli.steward import DEFAULT_SOCKET, socket_from_config
-
-    assert socket_from_config(SimpleNamespace()) == DEFAULT_SOCKET
-    control = SimpleNamespace(socket="/run/lane2/control.sock")
-    assert socket_from_config(SimpleNamespace(control=control)) == "/run/lane2/control.sock"
+    state = tmp_path / "state"
+    state.mkdir()
+    plain = write_config(tmp_path / "a.toml", ledger_key=signer("a").public_key, state_dir=state)
+    assert socket_from_config(load_config(plain)) == DEFAULT_CONTROL_SOCKET
+    named = write_config(
+        tmp_path / "b.toml",
+        ledger_key=signer("a").public_key,
+        state_dir=state,
+        extra='[control]\nsocket = "/run/lane2/control.sock"\n',
+    )
+    assert socket_from_config(load_config(named)) == "/run/lane2/control.sock"

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def _live(pilot, app) -> None:
+    """Connected, with a status, and that status drawn (widgets update on the next pass)."""
     await until(pilot, lambda: app.device is not None and app.status is not None)
+    await pilot.pause()
 
 
 async def test_decisions_show_as_a_banner_and_a_recent_list(daemon: FakeDaemon) -> None:

@@ -160,6 +160,8 @@ def test_the_daemon_syncs_on_its_own(tmp_path: Path, start_hub) -> None:
 url = "images:{frames}?fps=5"
 [relay]
 url = "sim:relay?pulse_ms=50"
+[control]
+socket = "{tmp_path / "control.sock"}"
 """
     )
     run = gate(config, "run")

@@ -1,0 +1,175 @@
+"""Benchmark of the control socket's cost to the lane: does a stalled watcher slow decisions?
+
+Run it with ``.venv/bin/python -m bench.control`` (bench/README.md explains the figures).
+
+A real ``gate.lane.Lane`` (real state, synced commits, sim relay) is fed scanner text
+lines (``TextLine``: no decoder, so the figure is the decision's own path) with the live
+code of a new attendee each, so every one is an admission. Its journal is tapped as in
+the daemon (``LaneHealth.observe`` -> ``ControlServer.publish``), the server thread is
+running, and ``LaneControl.service`` runs between admissions, as the daemon's loop does.
+
+Three phases of ``--admissions`` each, in one run: no client connected; a client that
+sent ``watch`` and never reads (its queue full, every event counted as dropped, its
+kernel buffer full so the server's sends would block); no client again, to show the
+run's own noise. Printed: p50/p99 of decide+commit and of the whole decision (decide,
+commit, relay) per phase, and the ratio stalled / no client. Target: p99 ratio <= 1.2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gate.control_commands import LaneControl
+from gate.control_server import ControlServer
+from gate.lane import Lane
+from gate.lane_health import LaneHealth
+from gate.outputs import Outputs
+from hardware import output_for_url
+from scanner.frame import TextLine
+from scanner.render import Wallet
+from verifier import Checkpoint, Policy
+from verifier.blocks import read_blocks
+
+from .lane import build_ledger
+from .verifier import cpu_model, filesystem_of, percentile
+
+TARGET_RATIO = 1.2
+DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+class _NoDecoder:
+    name = "none (scanner text)"
+
+    def decode(self, frame: Any) -> list[str]:
+        return []
+
+
+def run(admissions: int, workdir: Path) -> dict[str, list[dict[str, float]]]:
+    now = int(time.time())
+    wallets = [Wallet.named(f"control-bench-{i}", "bench") for i in range(3 * admissions)]
+    authority, lines = build_ledger(wallets, now)
+    state = workdir / "state"
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    sock_path = workdir / "control.sock"
+    phases: dict[str, list[dict[str, float]]] = {}
+    journal: list[dict[str, Any]] = []
+    with Checkpoint(
+        state,
+        device="bench-control",
+        ledger_key=authority.public_key,
+        policy=Policy(events=frozenset({"bench-show"})),
+    ) as cp:
+        report = cp.apply_lines(read_blocks(lines))
+        if report.error is not None:
+            raise SystemExit(f"bench ledger refused: {report.error}")
+        relay = output_for_url("sim:relay?pulse_ms=5")
+        health = LaneHealth(hub_configured=False)
+        server = ControlServer(sock_path, device="bench-control", group="root", warn=print)
+
+        def tell(line: dict[str, Any]) -> None:
+            journal.append(line)
+            for event in health.observe(line):
+                server.publish(event)
+
+        lane = Lane(
+            cp,
+            Outputs(relay=relay),
+            _NoDecoder(),
+            debounce_s=0.0,
+            emit=tell,
+            clock=lambda: float(now),
+        )
+        control = LaneControl(lane, server, health, device="bench-control", decoder=None)
+        server.start()
+        stalled: socket.socket | None = None
+        try:
+            codes = iter(w.code(now) for w in wallets)
+            for phase in ("no client", "stalled client", "no client again"):
+                if phase == "stalled client":
+                    stalled = socket.socket(socket.AF_UNIX)
+                    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    stalled.connect(str(sock_path))
+                    stalled.sendall(b'{"id": 1, "cmd": "watch"}\n')
+                    time.sleep(0.2)
+                    control.service()  # the watch is taken on the lane's thread
+                    for _ in range(2000):  # its buffers and queue full: the steady state
+                        server.publish({"type": "filler", "pad": "x" * 200})
+                    time.sleep(0.2)
+                elif stalled is not None:
+                    stalled.close()
+                    stalled = None
+                    time.sleep(0.2)
+                samples = []
+                for i in range(admissions):
+                    before = len(journal)
+                    text = next(codes)
+                    item = TextLine(text, text.encode(), time.monotonic(), i)
+                    decisions = lane.handle(item)
+                    if [d.reason for d in decisions] != ["ok"]:
+                        raise SystemExit(f"wrong decision: {[d.reason for d in decisions]}")
+                    parts = next(e for e in journal[before:] if e["event"] == "decision")
+                    samples.append(parts["latency_ms"])
+                    lane.tick()
+                    control.service()
+                phases[phase] = samples
+        finally:
+            if stalled is not None:
+                stalled.close()
+            server.close()
+            relay.close()
+    return phases
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.control",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--admissions", type=int, default=200, help="per phase (200)")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args(argv)
+    workdir = args.cache_dir / f"control-run-{os.getpid()}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"cpu: {cpu_model()}; state on {filesystem_of(workdir)}")
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    try:
+        phases = run(args.admissions, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def pct(values: list[float]) -> tuple[float, float]:
+        ordered = sorted(values)
+        return percentile(ordered, 50), percentile(ordered, 99)
+
+    print(f"\n{args.admissions} admissions a phase (ms)")
+    print(f"{'phase':<18}{'decide+commit p50':>19}{'p99':>9}{'decision p50':>14}{'p99':>9}")
+    p99: dict[str, float] = {}
+    for phase, samples in phases.items():
+        dc50, dc99 = pct([s["decide"] + s["commit"] for s in samples])
+        t50, t99 = pct([s["decide"] + s["commit"] + s["actuate"] for s in samples])
+        p99[phase] = dc99
+        print(f"{phase:<18}{dc50:>19.3f}{dc99:>9.3f}{t50:>14.3f}{t99:>9.3f}")
+    ratio = p99["stalled client"] / p99["no client"]
+    noise = p99["no client again"] / p99["no client"]
+    verdict = "ok" if ratio <= TARGET_RATIO else "MISS"
+    print(
+        f"ratio decide+commit p99, stalled / no client: {ratio:.2f} (target <= {TARGET_RATIO}: "
+        f"{verdict}); no client again / no client: {noise:.2f} (the run's noise)"
+    )
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(json.dumps({"ratio_p99": round(ratio, 3), "noise_p99": round(noise, 3)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
