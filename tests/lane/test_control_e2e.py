@@ -7,120 +7,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gate.control_client import ControlClient
-from hardware import read_sim_log
 
-from ..clikit import ROOT, gate
-from ..ledgerkit import LedgerKit, code, issue, show, signer, ticket_id, write_config
-
-
-class Lane:
-    """A running daemon: its config, its journal (read on a thread), its scanner pty."""
-
-    def __init__(self, tmp_path: Path, *, group: str = "root", socket_path: Path | None = None):
-        self.now = now = int(time.time())
-        kit = LedgerKit(time=now - 7200)
-        kit.append([show(starts=now - 3600, ends=now + 7200)])
-        live = {"valid_from": now - 3600, "until": now + 7200}
-        kit.append(
-            [
-                issue("t0", **live),
-                issue("t1", **live),
-                issue("t2", label="Box 7", entries=2, **live),
-                issue("t3", **live),
-            ]
-        )
-        holder = signer("buyer").public_key.hex()
-        kit.append([{"op": "transfer", "ticket": ticket_id("t3"), "holder": holder}])
-        state = tmp_path / "state"
-        state.mkdir(mode=0o700)
-        (tmp_path / "ledger.jsonl").write_text("".join(kit.lines()), encoding="utf-8")
-        self.master, slave = os.openpty()
-        self.tty = os.ttyname(slave)
-        self.relay_log = tmp_path / "relay.log"
-        self.socket = socket_path or tmp_path / "control.sock"
-        self.config = write_config(
-            tmp_path / "gate.toml",
-            ledger_key=kit.key,
-            state_dir=state,
-            extra=f"""
-[camera]
-url = "serial:{self.tty}"
-[relay]
-url = "sim:relay?log={self.relay_log}&pulse_ms=300"
-[lane]
-debounce = 0.1
-[control]
-socket = "{self.socket}"
-group = "{group}"
-""",
-        )
-        assert gate(self.config, "ledger", "apply", str(tmp_path / "ledger.jsonl")).returncode == 0
-        env = {**os.environ, "GATEHOUSE_CONFIG": str(self.config)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gate", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.journal: list[dict] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for(lambda e: e["event"] == "started")
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                with self._cond:
-                    self.journal.append(json.loads(line))
-                    self._cond.notify_all()
-
-    def wait_for(self, pred: Callable[[dict], bool], timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for e in self.journal:
-                    if pred(e):
-                        return e
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    pytest.fail(f"not in the journal: {[e['event'] for e in self.journal]}")
-                self._cond.wait(min(left, 0.2))
-
-    def decisions(self) -> list[dict]:
-        with self._cond:
-            return [e for e in self.journal if e["event"] == "decision"]
-
-    def scan(self, text: str) -> None:
-        os.write(self.master, text.encode() + b"\r\n")
-
-    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return gate(self.config, "ctl", *args)
-
-    def relay_states(self) -> list[bool]:
-        return [s for _, s in read_sim_log(self.relay_log)]
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=30)
-        os.close(self.master)
-        return err
+from ..clikit import gate
+from ..lanekit import Lane, wait_until
+from ..ledgerkit import LedgerKit, code, signer, ticket_id, write_config
 
 
 @pytest.fixture
@@ -129,16 +29,8 @@ def lane(tmp_path: Path) -> Iterator[Lane]:
     try:
         yield running
     finally:
-        err = running.stop()
+        err = running.close()
         assert running.proc.returncode == 0, err
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail("timed out")
-        time.sleep(0.05)
 
 
 def test_status_and_lookup(lane: Lane) -> None:
@@ -301,7 +193,7 @@ def test_a_stale_socket_is_replaced_and_the_file_mode_is_0660(tmp_path: Path) ->
         assert mode == 0o660 and (tmp_path / "control.sock").stat().st_gid == 0
         assert running.ctl("status").returncode == 0
     finally:
-        assert running.stop() is not None
+        assert running.close() is not None
     assert not (tmp_path / "control.sock").exists()  # removed on the way out
 
 
@@ -360,7 +252,7 @@ def test_peers_outside_root_the_daemon_user_and_the_group_are_refused(tmp_path: 
             running.scan(code("t0", running.now))
             running.wait_for(lambda e: e["event"] == "decision")
         finally:
-            running.stop()
+            running.close()
     finally:
         shutil.rmtree(where)
 
@@ -373,7 +265,7 @@ def test_a_missing_group_falls_back_with_a_warning(tmp_path: Path) -> None:
         assert (tmp_path / "control.sock").stat().st_gid == os.getgid()
         assert running.ctl("status").returncode == 0
     finally:
-        running.stop()
+        running.close()
 
 
 # -- a client that does not read -----------------------------------------------------------
