@@ -268,12 +268,16 @@ class ControlServer:
                 if what == "listen":
                     self._accept()
                 elif what == "wake":
-                    self._woken = False
+                    # Drain first, then re-arm: re-arming first let a wake-up sent in
+                    # between be drained with the flag still set, and every later
+                    # _wake() returned early, leaving replies unsent until some other
+                    # socket stirred (seen as a 3 s stall in the console's e2e test).
                     try:
                         while self._wake_r.recv(4096):
                             pass
                     except (BlockingIOError, OSError):
                         pass
+                    self._woken = False
                 else:
                     client: Client = what
                     if mask & selectors.EVENT_READ:

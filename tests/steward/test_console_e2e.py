@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from gate.steward.app import StewardApp
 from ..clikit import gate
 from ..lanekit import Lane
 from ..ledgerkit import ticket_id
-from .conftest import screen_text, until
+from .conftest import screen_text
+from .conftest import until as wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -66,7 +68,23 @@ async def _shift(lane: Lane) -> None:
         retry=0.2,
         silence=3.0,
     )
+    notified: list[str] = []
+    plain_notify = app.notify
+    app.notify = lambda message, **kw: (notified.append(message), plain_notify(message, **kw))[1]
     async with app.run_test(size=(80, 24)) as pilot:
+
+        async def until(_: object, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+            """As conftest's, and a timeout shows the screen and the journal's tail."""
+            try:
+                await wait_until(pilot, condition, timeout)
+            except AssertionError:
+                tail = [(e["event"], e.get("reason")) for e in list(lane.journal)][-12:]
+                tail += [f"notified: {n}" for n in notified]
+                tail += [f"worker {w.name}: {w.state}" for w in app.workers]
+                raise AssertionError(
+                    f"timed out; journal tail {tail}; screen:\n{screen_text(app)}"
+                ) from None
+
         # Decisions appear: both honest wallets admitted, the seller's code refused.
         await until(pilot, lambda: app.device == "north-1", timeout=20)
         await until(
@@ -88,11 +106,13 @@ async def _shift(lane: Lane) -> None:
         # Lookup by id, then by label.
         await pilot.press("l", *ticket_id("t3"), "enter")
         await until(pilot, lambda: bool(app.screen.found), 10)
+        await pilot.pause()
         text = screen_text(app)
         assert f"ticket {ticket_id('t3')}" in text and "at ledger height" in text
         app.screen.query_one("#query").value = ""
         await pilot.press(*"box 7", "enter")
         await until(pilot, lambda: app.screen.query_text == "box 7" and app.screen.found, 10)
+        await pilot.pause()
         assert "Box 7" in screen_text(app) and ticket_id("t2") in screen_text(app)
         await pilot.press("escape")
 
