@@ -14,12 +14,13 @@ errors from :mod:`errors` (``InvalidArgument``, ``Refused``) that become the rep
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from errors import InvalidArgument, Refused
+from errors import GatehouseError, InvalidArgument, Refused
 
 from .control_server import ControlServer, Request
 from .lane import Lane
@@ -87,6 +88,11 @@ class LaneControl:
             self.server.answer(request, code="usage", error=str(exc))
         except Refused as exc:
             self.server.answer(request, code="refused", error=str(exc))
+        except (GatehouseError, sqlite3.Error) as exc:
+            # A steward's command that fails (a busy or damaged database, an output that
+            # will not move) is that command's failure, told to the one who asked; it
+            # must not end the lane, whose own next decision meets the same fault.
+            self.server.answer(request, code="refused", error=f"{request.cmd} failed: {exc}")
         else:
             self.server.answer(request, result)
             if request.cmd == "watch":
