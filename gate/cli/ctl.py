@@ -51,20 +51,22 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_lookup)
 
 
+def _failed(exc: DaemonNotRunning | Refused | InvalidArgument) -> int:
+    """Say why the daemon did not do it, and the exit code that means so."""
+    if isinstance(exc, Refused):
+        print(f"gate: refused: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"gate: {exc}", file=sys.stderr)
+    return EXIT_NOT_RUNNING if isinstance(exc, DaemonNotRunning) else EXIT_USAGE
+
+
 def _talk(cfg: GateConfig, args: argparse.Namespace, cmd: str, **request: Any) -> int:
     """One request; print its result; map the daemon's answers to exit codes."""
     try:
         with ControlClient(cfg.control.socket) as client:
             result = client.request(cmd, **request)
-    except DaemonNotRunning as exc:
-        print(f"gate: {exc}", file=sys.stderr)
-        return EXIT_NOT_RUNNING
-    except Refused as exc:
-        print(f"gate: refused: {exc}", file=sys.stderr)
-        return EXIT_REJECTED
-    except InvalidArgument as exc:
-        print(f"gate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except (DaemonNotRunning, Refused, InvalidArgument) as exc:
+        return _failed(exc)
     print(json.dumps(result, ensure_ascii=False) if args.json else describe(cmd, result))
     return EXIT_OK
 
@@ -93,12 +95,8 @@ def cmd_watch(cfg: GateConfig, args: argparse.Namespace) -> int:
             for event in client.events():
                 print(json.dumps(event, ensure_ascii=False) if args.json else line_of(event))
                 sys.stdout.flush()
-    except DaemonNotRunning as exc:
-        print(f"gate: {exc}", file=sys.stderr)
-        return EXIT_NOT_RUNNING
-    except Refused as exc:
-        print(f"gate: refused: {exc}", file=sys.stderr)
-        return EXIT_REJECTED
+    except (DaemonNotRunning, Refused, InvalidArgument) as exc:
+        return _failed(exc)
     print(f"gate: {cfg.control.socket}: the daemon closed the connection", file=sys.stderr)
     return EXIT_NOT_RUNNING
 

@@ -6,13 +6,11 @@ consequence and needs a reason before it goes to the daemon.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+from .reason_dialog import ReasonDialog
 
 CONSEQUENCES = {
     "normal": "Every ticket is checked; only valid ones open the turnstile.",
@@ -21,9 +19,7 @@ CONSEQUENCES = {
 }
 
 
-class ModeScreen(ModalScreen[str | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
+class ModeScreen(ReasonDialog[str]):
     def __init__(self, mode: str) -> None:
         super().__init__()
         self.mode = mode
@@ -38,26 +34,8 @@ class ModeScreen(ModalScreen[str | None]):
                 yield Button(f"Set {self.mode}", variant="warning", id="confirm")
                 yield Button("Cancel", id="cancel")
 
-    def on_mount(self) -> None:
-        field = self.query_one("#reason", Input)
-        field.cursor_blink = getattr(self.app, "blink", True)
-        field.focus()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._confirm()
+        self.confirm()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm":
-            self._confirm()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _confirm(self) -> None:
-        reason = self.query_one("#reason", Input).value.strip()
-        if not reason:
-            self.query_one("#error", Static).update("A reason is required.")
-            return
-        self.dismiss(reason)
+    def confirmed(self, reason: str) -> str:
+        return reason
