@@ -39,10 +39,8 @@ from gate.outputs import Outputs
 from hardware import output_for_url
 from scanner.frame import TextLine
 from scanner.render import Wallet
-from verifier import Checkpoint, Policy
-from verifier.blocks import read_blocks
 
-from .lane import build_ledger
+from .lane import bench_checkpoint, build_ledger
 from .verifier import cpu_model, filesystem_of, percentile
 
 TARGET_RATIO = 1.2
@@ -71,15 +69,7 @@ def run(admissions: int, rounds: int, workdir: Path) -> dict[str, list[dict[str,
         "no client, odd rounds": [],
     }
     journal: list[dict[str, Any]] = []
-    with Checkpoint(
-        state,
-        device="bench-control",
-        ledger_key=authority.public_key,
-        policy=Policy(events=frozenset({"bench-show"})),
-    ) as cp:
-        report = cp.apply_lines(read_blocks(lines))
-        if report.error is not None:
-            raise SystemExit(f"bench ledger refused: {report.error}")
+    with bench_checkpoint(state, "bench-control", authority, lines) as cp:
         relay = output_for_url("sim:relay?pulse_ms=5")
         health = LaneHealth(hub_configured=False)
         server = ControlServer(sock_path, device="bench-control", group="root", warn=print)

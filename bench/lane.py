@@ -82,6 +82,22 @@ def build_ledger(wallets: Sequence[Wallet], now: int) -> tuple[Signer, list[str]
     return authority, lines
 
 
+def bench_checkpoint(state: Path, device: str, authority: Signer, lines: list[str]) -> Checkpoint:
+    """A gate over ``state`` holding the bench ledger ``lines`` (``build_ledger``); the
+    caller closes it. A refused ledger ends the bench: its figures would mean nothing."""
+    cp = Checkpoint(
+        state,
+        device=device,
+        ledger_key=authority.public_key,
+        policy=Policy(events=frozenset({"bench-show"})),
+    )
+    report = cp.apply_lines(read_blocks(lines))
+    if report.error is not None:
+        cp.close()
+        raise SystemExit(f"bench ledger refused: {report.error}")
+    return cp
+
+
 def commit_floor(db: sqlite3.Connection, i: int) -> float:
     start = time.perf_counter()
     db.execute("BEGIN IMMEDIATE")
@@ -115,15 +131,7 @@ def run_size(
     floor_db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, x INTEGER)")
     samples: list[Sample] = []
     unread = wrong = 0
-    with Checkpoint(
-        state,
-        device="bench-lane",
-        ledger_key=authority.public_key,
-        policy=Policy(events=frozenset({"bench-show"})),
-    ) as cp:
-        report = cp.apply_lines(read_blocks(lines))
-        if report.error is not None:
-            raise SystemExit(f"bench ledger refused: {report.error}")
+    with bench_checkpoint(state, "bench-lane", authority, lines) as cp:
         relay = output_for_url("sim:relay?pulse_ms=5")
         green = output_for_url("sim:green?pulse_ms=5")
         # The lane decides "as of" the time the codes were made: rendering takes longer
