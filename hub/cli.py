@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from errors import BlockRejected, ConfigError, HubRefusal
+from verifier.key_fingerprint import key_fingerprint
 from verifier.keys import Signer
 from verifier.token import encode_token, step_of
 
@@ -205,6 +206,7 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
     authority = hub.authority
     if command == "init":
         print(f'hub ready; ledger_key = "{authority.public_key.hex()}"')
+        print(f"ledger key fingerprint: {key_fingerprint(authority.public_key)}")
         return 0
     events: list[dict[str, Any]] = []
     if command == "event":
@@ -251,6 +253,11 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
         return 0
     if command == "enrol-code":
         print(hub.enrol_code(now, args.ttl))
+        print(
+            f"valid {args.ttl} s; on the unit: gate provision --code CODE "
+            f"--ledger-key-fingerprint {key_fingerprint(hub.authority.public_key)} ...",
+            file=sys.stderr,
+        )
     elif command == "register":
         try:
             hub.intake.register(args.device, bytes.fromhex(args.public_key), now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +62,31 @@ class Hub:
             public_key = b""
         if len(public_key) != 32:
             raise HubRefusal(400, "public_key must be 64 hex digits")
+        code_hash = _code_hash(code.strip().upper())
         with transaction(self.db):
             row = self.db.execute(
-                "SELECT expires, used FROM enrol_codes WHERE code_hash = ?",
-                (_code_hash(code.strip().upper()),),
+                "SELECT expires, used, device FROM enrol_codes WHERE code_hash = ?", (code_hash,)
             ).fetchone()
-            if row is None or row[1] is not None or row[0] < now:
-                raise HubRefusal(403, "enrolment code unknown, already used or expired")
+            if row is None:
+                raise HubRefusal(
+                    403, "enrolment code unknown: check it was typed as the hub operator gave it"
+                )
+            expires, used, used_by = row
+            if used is not None:
+                raise HubRefusal(
+                    403,
+                    f"enrolment code already used (by device {used_by} at "
+                    f"{_utc(used)}): ask the hub operator for a new one",
+                )
+            if expires < now:
+                raise HubRefusal(
+                    403,
+                    f"enrolment code expired at {_utc(expires)}: ask the hub operator for a "
+                    "new one",
+                )
             self.db.execute(
                 "UPDATE enrol_codes SET used = ?, device = ? WHERE code_hash = ?",
-                (now, device, _code_hash(code.strip().upper())),
+                (now, device, code_hash),
             )
         self.intake.register(device, public_key, now)  # HubRefusal 409: another key
         return {"device": device, "ledger_key": self.authority.public_key.hex(), "server_time": now}
@@ -112,6 +128,10 @@ class Hub:
 
     def conflicts(self) -> list[Conflict]:
         return self.authority.conflicts()
+
+
+def _utc(t: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t))
 
 
 def _code_hash(code: str) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 from errors import HubMisbehaved, SyncError
 from verifier import Checkpoint
-from verifier.blocks import read_blocks
+from verifier.blocks import Block, read_blocks
 
 from .request_auth import sign_request
 from .wire import HEADER_HEIGHT
@@ -43,6 +43,17 @@ class PullReport:
     applied: int
     height: int
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PullProgress:
+    """Where a pull stands, told after each block applied (and once the hub's height is
+    known): a first sync of a big ledger takes minutes, and a technician must see it move."""
+
+    height: int  # ours, now
+    hub_height: int | None  # what the hub says it holds (None until it said so)
+    blocks: int  # applied by this pull so far
+    tickets: int  # tickets issued in those blocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,22 +176,38 @@ class HubClient:
             raise SyncError(f"enrolment refused: {body.get('error', status)}")
         return body
 
-    def pull(self) -> PullReport:
+    def pull(self, progress: Callable[[PullProgress], None] | None = None) -> PullReport:
         """Apply every block the hub has above our height, each in its own transaction.
 
         The hub answers a page at a time (bounded memory on both sides) and says its own
         height; pages are asked for until we hold that height, the hub stops making
         progress, or a block is refused. Only verified blocks count, whatever the
-        header says: it decides when to ask again, never what to apply.
+        header says: it decides when to ask again, never what to apply. ``progress``
+        hears of each block applied.
         """
         applied = 0
+        tickets = 0
+        target: int | None = None
+        first = self.cp.ledger.head().height
+
+        def on_block(block: Block) -> None:
+            nonlocal tickets
+            tickets += sum(1 for e in block.events if e.get("op") == "issue")
+            if progress is not None:  # blocks apply in order, one height at a time
+                progress(PullProgress(block.height, target, block.height - first, tickets))
+
         while True:
             height = self.cp.ledger.head().height
             status, raw, headers = self._request_with_headers("GET", f"/v1/blocks?since={height}")
             if status != 200:
                 return PullReport(applied, height, f"hub answered {status} to /v1/blocks")
+            target = _int_header(headers, HEADER_HEIGHT)
+            if progress is not None:
+                progress(PullProgress(height, target, applied, tickets))
             report = self.cp.apply_lines(
-                read_blocks(raw.split(b"\n")), source=f"{self.url}/v1/blocks?since={height}"
+                read_blocks(raw.split(b"\n")),
+                source=f"{self.url}/v1/blocks?since={height}",
+                on_block=on_block if progress is not None else None,
             )
             applied += report.applied
             if report.error is not None:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from errors import BlockRejected, DeviceKeyError, Refused
 
-from .blocks import parse_ahead
+from .blocks import Block, parse_ahead
 from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
 from .ledger_state import LedgerState
@@ -142,9 +142,14 @@ class Checkpoint:
             return self.log.append(now, ticket, None, "voided", "no_passage", ref=seq)
 
     def apply_lines(
-        self, lines: Iterable[tuple[int, str | bytes]], *, source: str | None = None
+        self,
+        lines: Iterable[tuple[int, str | bytes]],
+        *,
+        source: str | None = None,
+        on_block: Callable[[Block], None] | None = None,
     ) -> ApplyReport:
-        """Verify and apply numbered JSONL lines in order; stop at the first refused block."""
+        """Verify and apply numbered JSONL lines in order; stop at the first refused block.
+        ``on_block`` hears of each block applied (a first sync's progress bar)."""
         applied = held = 0
         error: BlockRejected | None = None
         for number, block in parse_ahead(lines, source=source):
@@ -153,6 +158,8 @@ class Checkpoint:
                     raise block
                 if self.ledger.apply_block(block):
                     applied += 1
+                    if on_block is not None:
+                        on_block(block)
                 else:
                     held += 1
             except BlockRejected as exc:
