@@ -284,7 +284,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
     _check_driver_urls(sections, path)
     state_dir = Path(values["state_dir"]).expanduser()
     if not state_dir.is_absolute():
-        state_dir = path.parent / state_dir
+        state_dir = Path(os.path.normpath(path.parent / state_dir))
     policy = Policy(
         events=frozenset(values["events"]),
         zone=values["zone"],
@@ -311,7 +311,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
     control = sections.get("control", {})
     socket_path = Path(control.get("socket", DEFAULT_CONTROL_SOCKET)).expanduser()
     if not socket_path.is_absolute():
-        socket_path = path.parent / socket_path
+        socket_path = Path(os.path.normpath(path.parent / socket_path))
     return GateConfig(
         path=path,
         device=values["device"],

@@ -252,7 +252,7 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
             print(f"ticket {ticket}")
         return 0
     if command == "enrol-code":
-        print(hub.enrol_code(now, args.ttl))
+        print(hub.enrol_code(now, args.ttl), flush=True)
         print(
             f"valid {args.ttl} s; on the unit: gate provision --code CODE "
             f"--ledger-key-fingerprint {key_fingerprint(hub.authority.public_key)} ...",

@@ -63,27 +63,23 @@ class PushReport:
     error: str | None
 
 
-class HubClient:
-    """One gate talking to one hub."""
+class HubConnection:
+    """HTTP to one hub, bounded in time and size, and what needs no gate state: the
+    hub's public status (``gate provision`` checks the ledger key with it before a gate
+    has any state)."""
 
     def __init__(
         self,
         url: str,
-        checkpoint: Checkpoint,
         *,
         timeout: float = 10.0,
         max_bytes: int = 32 * 1024 * 1024,
         deadline: float = 120.0,
-        batch: int = 500,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url.rstrip("/")
-        self.clock = clock  # signs request times; the hub refuses a stale one
-        self.cp = checkpoint
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.deadline = deadline
-        self.batch = batch
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -158,13 +154,33 @@ class HubClient:
                 f"hub {self.url}{path} answered {status} with something that is not JSON"
             ) from None
 
-    # -- what a gate does --------------------------------------------------------------
-
     def status(self) -> dict[str, Any]:
         status, body = self._json("GET", "/v1/status")
         if status != 200 or not isinstance(body, dict):
             raise SyncError(f"hub {self.url}/v1/status answered {status}")
         return body
+
+
+class HubClient(HubConnection):
+    """One gate talking to one hub."""
+
+    def __init__(
+        self,
+        url: str,
+        checkpoint: Checkpoint,
+        *,
+        timeout: float = 10.0,
+        max_bytes: int = 32 * 1024 * 1024,
+        deadline: float = 120.0,
+        batch: int = 500,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(url, timeout=timeout, max_bytes=max_bytes, deadline=deadline)
+        self.clock = clock  # signs request times; the hub refuses a stale one
+        self.cp = checkpoint
+        self.batch = batch
+
+    # -- what a gate does --------------------------------------------------------------
 
     def enrol(self, code: str) -> dict[str, Any]:
         status, body = self._json(

@@ -9,12 +9,12 @@ Text output is for people (one line per decision, the reason in words); ``--json
 for programs and keeps the keys documented in docs/protocol.md.
 
 One module per command group (``decide``, ``ledger``, ``records``, ``device``,
-``config_cmd``, ``lane``, ``ctl``, ``sync``, ``steward``, ``hub``, ``demo``), each adding
-its parsers with ``add_commands``. This module builds the parser and turns errors into
-exit codes. Command modules import only what light commands need (``verifier``,
-``errors``); the camera stack, the daemon, the demo, the console and the hub are imported
-inside the command that runs them, so ``gate check`` or ``gate relay reset`` start in a
-blink on a Pi.
+``config_cmd``, ``provision``, ``lane``, ``ctl``, ``sync``, ``steward``, ``hub``,
+``demo``), each adding its parsers with ``add_commands``. This module builds the parser
+and turns errors into exit codes. Command modules import only what light commands need
+(``verifier``, ``errors``); the camera stack, the daemon, the demo, the console and the
+hub are imported inside the command that runs them, so ``gate check`` or ``gate relay
+reset`` start in a blink on a Pi.
 """
 
 from __future__ import annotations
@@ -27,13 +27,26 @@ import sys
 from errors import DeviceKeyError, GatehouseError, StoreCorrupt
 
 from ..config import config_path, load_config
-from . import config_cmd, ctl, decide, demo, device, hub, lane, ledger, records, steward, sync
+from . import (
+    config_cmd,
+    ctl,
+    decide,
+    demo,
+    device,
+    hub,
+    lane,
+    ledger,
+    provision,
+    records,
+    steward,
+    sync,
+)
 from .base import EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, Parser
 
 __all__ = ["build_parser", "main"]
 
 #: In the order ``gate --help`` lists them.
-_GROUPS = (decide, ledger, records, device, config_cmd, lane, ctl, sync, steward)
+_GROUPS = (decide, ledger, records, device, config_cmd, provision, lane, ctl, sync, steward)
 
 
 def build_parser() -> argparse.ArgumentParser:
