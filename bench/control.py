@@ -62,7 +62,7 @@ def run(admissions: int, rounds: int, workdir: Path) -> dict[str, list[dict[str,
     authority, lines = build_ledger(wallets, now)
     state = workdir / "state"
     shutil.rmtree(state, ignore_errors=True)
-    state.mkdir(parents=True)
+    state.mkdir(mode=0o700, parents=True)
     sock_path = workdir / "control.sock"
     phases: dict[str, list[dict[str, float]]] = {
         "no client": [],

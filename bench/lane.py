@@ -115,7 +115,7 @@ def run_size(
     authority, lines = build_ledger(wallets, now)
     state = workdir / f"state-{size[0]}x{size[1]}"
     shutil.rmtree(state, ignore_errors=True)
-    state.mkdir(parents=True)
+    state.mkdir(mode=0o700, parents=True)
     print(f"  rendering {frames} frames at {size[0]}x{size[1]} (not timed)…", flush=True)
     images = []
     for i, wallet in enumerate(wallets):  # one new attendee a frame: every scan admits

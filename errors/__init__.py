@@ -28,7 +28,8 @@ lane, not by a developer with a debugger.
     ├── StoreError (RuntimeError)             the state directory or a database
     │   ├── StoreCorrupt                      a database file is damaged
     │   ├── DeviceMismatch                    state of another device or ledger key
-    │   └── DeviceKeyError                    the device key is missing, unsafe or damaged
+    │   ├── DeviceKeyError                    the device key is missing, unsafe or damaged
+    │   └── UnsafePermissions                 state others may read, or another user's
     ├── SyncError (ConnectionError)           an exchange with the hub did not complete
     │   ├── HubMisbehaved                     the hub broke the rules (size or time caps)
     │   └── HubRefusal                        the hub refused a request (HTTP status)
@@ -178,6 +179,11 @@ class DeviceKeyError(StoreError):
     """The device key file is missing, has unsafe permissions, or is damaged."""
 
 
+class UnsafePermissions(StoreError):
+    """A state directory or file that others may read or write, or that belongs to
+    another user than the state directory's owner: refused until fixed."""
+
+
 # -- sync and the hub ------------------------------------------------------------------
 
 
@@ -257,4 +263,5 @@ __all__ = [
     "SyncError",
     "TokenRejected",
     "UnknownScheme",
+    "UnsafePermissions",
 ]

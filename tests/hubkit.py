@@ -100,7 +100,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def make_gate(tmp_path: Path, name: str, key: bytes, url: str) -> Path:
     state = tmp_path / name
-    state.mkdir()
+    state.mkdir(mode=0o700)
     return write_config(
         tmp_path / f"{name}.toml",
         ledger_key=key,

@@ -122,7 +122,7 @@ def test_config_check_refuses_bad_driver_urls(
     tmp_path: Path, section: str, key: str, url: str, named: list[str]
 ) -> None:
     """Through the real CLI: exit 2, and stderr names the file, the key and the choices."""
-    (tmp_path / "state").mkdir()
+    (tmp_path / "state").mkdir(mode=0o700)
     cfg = tmp_path / "gate.toml"
     cfg.write_text(BASE + f"[{section}]\n{key} = {url!r}\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_CONFIG"}

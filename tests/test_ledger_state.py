@@ -83,7 +83,7 @@ def test_issue_needs_a_defined_event_and_a_new_ticket(state_dir: Path, tmp_path:
     kit2 = LedgerKit()
     kit2.append([show("one")])
     kit2.append([issue("a", event="two")])
-    (tmp_path / "s2").mkdir()
+    (tmp_path / "s2").mkdir(mode=0o700)
     with Checkpoint(tmp_path / "s2", device="n", ledger_key=kit2.key, policy=POLICY) as cp:
         report = apply(cp, kit2)
         assert report.height == 0 and "not defined" in str(report.error)

@@ -93,8 +93,8 @@ def _dump(db: Path) -> dict[str, list]:
 def test_tamper_file_stops_at_applied_height(case: dict, tmp_path: Path) -> None:
     policy = Policy(events=frozenset({"pub-expo"}))
     bad_dir, good_dir = tmp_path / "bad", tmp_path / "good"
-    bad_dir.mkdir()
-    good_dir.mkdir()
+    bad_dir.mkdir(mode=0o700)
+    good_dir.mkdir(mode=0o700)
     with Checkpoint(bad_dir, device="x", ledger_key=LEDGER_KEY, policy=policy) as cp:
         report = _apply(cp, VECTORS / case["file"])
         assert report.error is not None, "the tampered file must be refused"

@@ -25,6 +25,7 @@ from pathlib import Path
 from errors import DeviceKeyError, DeviceMismatch, StoreCorrupt, StoreError
 
 from .device_key import KEY_FILE
+from .permissions import check_private_dir, check_private_file
 from .schema import MIGRATIONS, MOVED_TO_RECORDS, RECORDS_MIGRATIONS, SCHEMA_VERSION
 from .transactions import file_transaction, immediate_transaction
 
@@ -59,6 +60,12 @@ class StateFiles:
                 f"state_dir {self.state_dir} does not exist or is not a directory "
                 "(create it, owned by the gate's user, mode 0700)"
             )
+        owner = check_private_dir(self.state_dir)
+        check_private_file(self.state_dir / KEY_FILE, owner, self.state_dir)
+        for name in (DB_FILE, RECORDS_FILE):
+            for suffix in ("", "-wal", "-shm"):
+                path = self.state_dir / (name + suffix)
+                check_private_file(path, owner, self.state_dir, tighten=True)
         records_missing = not _has_content(self.records_path)
         self._refuse_lost_device_log()
         _create_private(self.path)

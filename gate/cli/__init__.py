@@ -1,7 +1,8 @@
 """The ``gate`` command: what technicians, scripts, the scanner path and tests drive.
 
 Exit codes: 0 admitted / done; 1 rejected, or a ledger block refused; 2 usage,
-configuration or state-directory error; 3 damaged database or device key; 4 (``gate
+configuration or state-directory error; 3 damaged database or device key, or state
+others may read (or another user owns); 4 (``gate
 ctl``) the lane daemon is not running. Errors are
 one line on stderr naming the file, key, height or ticket; never a traceback.
 
@@ -24,7 +25,7 @@ import os
 import sqlite3
 import sys
 
-from errors import DeviceKeyError, GatehouseError, StoreCorrupt
+from errors import DeviceKeyError, GatehouseError, StoreCorrupt, UnsafePermissions
 
 from ..config import config_path, load_config
 from . import (
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.run(args))
         cfg = load_config(config_path(getattr(args, "config", None)))
         return int(args.handler(cfg, args))
-    except (StoreCorrupt, DeviceKeyError) as exc:
+    except (StoreCorrupt, DeviceKeyError, UnsafePermissions) as exc:
         print(f"gate: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
     except GatehouseError as exc:

@@ -94,7 +94,7 @@ def run_hub_demo(directory: Path, now: int) -> int:
     try:
         for gate in GATES:
             state = directory / gate
-            state.mkdir(exist_ok=True)
+            state.mkdir(mode=0o700, exist_ok=True)
             config = directory / f"{gate}.toml"
             config.write_text(
                 f'device = "{gate}"\nledger_key = "{ledger_key}"\nstate_dir = "{gate}"\n'

@@ -30,7 +30,7 @@ def run_demo(directory: Path | None = None) -> int:
     now = int(time.time())
     directory.mkdir(parents=True, exist_ok=True)
     state = directory / "state"
-    state.mkdir(exist_ok=True)
+    state.mkdir(mode=0o700, exist_ok=True)
     authority, blocks = build_ledger(now)
     ledger = directory / "ledger.jsonl"
     ledger.write_text(

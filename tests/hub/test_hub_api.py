@@ -81,7 +81,7 @@ def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
     blocks = client.get("/v1/blocks", params={"since": -1}, headers={"Accept-Encoding": "gzip"})
     assert blocks.headers.get("content-encoding") == "gzip"
     state = tmp_path / "north-1"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     cp = Checkpoint(
         state, device="north-1", ledger_key=bytes.fromhex(status["ledger_key"]), policy=POLICY
     )
@@ -157,7 +157,7 @@ def test_a_gate_far_behind_pulls_page_after_page(
     from sync.client import HubClient
 
     state = tmp_path / "gate"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     pages: list[str] = []
     with Checkpoint(state, device="north-1", ledger_key=key, policy=POLICY) as cp:
         client = HubClient(hub.url, cp)

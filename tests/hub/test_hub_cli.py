@@ -74,7 +74,7 @@ def test_operator_commands_and_sneakernet(tmp_path: Path) -> None:
             "".join(line + "\n" for line in authority.blocks_since(-1))
         )
     state = tmp_path / "gate"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     config = write_config(
         tmp_path / "gate.toml", ledger_key=ledger_key, state_dir=state, zone="north"
     )

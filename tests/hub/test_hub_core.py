@@ -31,7 +31,7 @@ def hub(tmp_path: Path) -> Authority:
 
 def gate(tmp_path: Path, hub: Authority, name: str) -> Checkpoint:
     state = tmp_path / name
-    state.mkdir()
+    state.mkdir(mode=0o700)
     cp = Checkpoint(state, device=name, ledger_key=hub.public_key, policy=POLICY)
     assert cp.apply_lines(read_blocks(list(hub.blocks_since(-1)))).error is None
     return cp

@@ -191,7 +191,7 @@ def test_sigkill_mid_pulse_then_relay_reset(tmp_path: Path) -> None:
 def test_gate_run_without_camera_or_relay(tmp_path: Path) -> None:
     kit = live_ledger(int(time.time()), ["t0"])
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     config = write_config(tmp_path / "gate.toml", ledger_key=kit.key, state_dir=state)
     run = gate(config, "run")
     assert run.returncode == 2 and "camera.url" in run.stderr

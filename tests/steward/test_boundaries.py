@@ -36,7 +36,7 @@ def test_the_socket_comes_from_the_config(tmp_path) -> None:
     from tests.ledgerkit import signer, write_config
 
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     plain = write_config(tmp_path / "a.toml", ledger_key=signer("a").public_key, state_dir=state)
     assert socket_from_config(load_config(plain)) == DEFAULT_CONTROL_SOCKET
     named = write_config(

@@ -41,7 +41,7 @@ def test_alarms_from_health(age: int | None, offset: int | None, alarms: list[st
 
 def _config(tmp_path: Path, hub: str) -> Path:
     state = tmp_path / "state"
-    state.mkdir(exist_ok=True)
+    state.mkdir(mode=0o700, exist_ok=True)
     return write_config(
         tmp_path / "gate.toml", ledger_key=LedgerKit().key, state_dir=state, extra=hub
     )

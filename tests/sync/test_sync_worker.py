@@ -32,7 +32,7 @@ class ShortLivedChild(SyncWorker):
 
 def test_a_dying_child_is_reported_and_restarted(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     cfg = load_config(
         write_config(
             tmp_path / "gate.toml",
@@ -86,7 +86,7 @@ def test_the_loop_backs_off_while_the_hub_is_away(tmp_path: Path) -> None:
     """Against a hub that is not there, rounds come further and further apart (each
     still reports hub_unreachable), instead of every ``interval``."""
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
