@@ -124,8 +124,8 @@ def _measure(name: str, url: str, source: Any, seconds: float) -> Finding:
     if not frames:
         return fail(
             name,
-            f"{url} opened but gave no frame in {elapsed:.1f} s"
-            + (f": {source.alarm}" if source.alarm else ""),
+            f"{url}: no frame in {elapsed:.1f} s"
+            + (f": {source.alarm}" if source.alarm else " (the device opened)"),
             "check the cable and the camera (v4l2-ctl --list-devices; another process "
             "using it?), then gate selftest",
         )
