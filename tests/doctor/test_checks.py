@@ -22,7 +22,7 @@ from hardware import read_sim_log
 from verifier import Checkpoint
 
 from ..hubkit import RunningHub, seed_hub
-from ..ledgerkit import LedgerKit, issue, show, write_config
+from ..ledgerkit import NOW, LedgerKit, code, issue, show, write_config
 from ..steward.fake_daemon import FakeDaemon
 from .conftest import Unit, by_check, not_ok, one, provision, tree_hash
 
@@ -386,3 +386,61 @@ def test_report_forms(monkeypatch: pytest.MonkeyPatch) -> None:
     assert use_colour(Terminal())  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "1")
     assert not use_colour(Terminal())  # type: ignore[arg-type]
+
+
+def test_an_upload_backlog_warns_with_the_oldest_age(tmp_path: Path) -> None:
+    kit = _fresh_ledger(time.time() - 30)
+    kit.append([issue("t1", valid_from=NOW - 3600)])
+    unit = _unit_with_ledger(tmp_path, kit, hub_url="http://127.0.0.1:9")
+    cfg = unit.cfg
+    with closing(
+        Checkpoint(unit.state, device=cfg.device, ledger_key=cfg.ledger_key, policy=cfg.policy)
+    ) as cp:
+        assert cp.admit(code("solo"), NOW).admitted  # decided long ago, never uploaded
+        cp.admit("junk", NOW + 1)
+    backlog = one(examined(unit, timeout=0.5), "backlog")
+    assert backlog.status is Status.WARN
+    assert backlog.detail.startswith("2 record(s) not yet acknowledged by the hub (after seq 0)")
+    assert "days ago" in backlog.detail and "records.db" in (backlog.fix or "")
+
+
+SERVICE = {
+    "LoadState": "loaded",
+    "ActiveState": "active",
+    "SubState": "running",
+    "UnitFileState": "enabled",
+    "Environment": "GATEHOUSE_CONFIG=@config@",
+}
+
+
+@pytest.mark.parametrize(
+    ("shown", "status", "words"),
+    [
+        ({}, Status.OK, "gatehouse.service active (running), enabled"),
+        ({"LoadState": "not-found"}, Status.WARN, "not installed"),
+        ({"ActiveState": "failed", "SubState": "failed"}, Status.FAIL, "keeps stopping"),
+        ({"ActiveState": "activating", "SubState": "auto-restart"}, Status.FAIL, "keeps stopping"),
+        ({"ActiveState": "inactive", "SubState": "dead"}, Status.WARN, "not running"),
+        ({"UnitFileState": "disabled"}, Status.WARN, "will not start at the next boot"),
+        ({"Environment": "GATEHOUSE_CONFIG=/etc/other.toml"}, Status.WARN, "runs /etc/other.toml"),
+        ({"User": "nobody-else"}, Status.FAIL, "runs as nobody-else"),
+    ],
+)
+def test_services_as_systemd_reports_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shown: dict, status: Status, words: str
+) -> None:
+    """systemd is not this machine's init, so what ``systemctl show`` would print is
+    given; the reading of it is what is tested."""
+    import pwd
+
+    from gate.doctor import system
+
+    unit = _unit_with_ledger(tmp_path, None, hub_url=None)
+    owner = pwd.getpwuid(unit.state.stat().st_uid).pw_name
+    answer = {**SERVICE, "User": owner, **shown}
+    answer["Environment"] = answer["Environment"].replace("@config@", str(unit.config))
+    monkeypatch.setattr(system, "systemd_running", lambda: True)
+    monkeypatch.setattr(system.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(system, "_show", lambda name: answer)
+    [services] = by_check(examined(unit))["services"]
+    assert services.status is status and words in services.detail, services
