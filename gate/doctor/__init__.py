@@ -77,7 +77,7 @@ def examine(config: str | Path | None, options: Options | None = None) -> list[F
             fail(
                 "config",
                 str(exc),
-                "fix the file as the message says; gate config check gives the same message",
+                "do as the message says (gate config check gives the same message)",
             ),
             *(skip(name, "needs a valid configuration") for name in CHECKS),
         ]
@@ -91,9 +91,9 @@ def examine(config: str | Path | None, options: Options | None = None) -> list[F
     ]
     ctx = Context(cfg, options)
     for name, check in _CHECKS:
-        if name == "camera":  # the devices: from the daemon's status if it runs
-            devices.ask_daemon(ctx)
         try:
+            if name == "camera":  # the devices: from the daemon's status if it runs
+                devices.ask_daemon(ctx)
             found = check(ctx)
         except Exception as exc:  # a doctor that crashes tells nothing: report it, go on
             found = fail(

@@ -95,4 +95,3 @@ class Context:
     hub_error: str | None = None
     daemon: dict[str, Any] | None = None  # the running lane daemon's status object
     daemon_note: str | None = None  # why its status could not be had, when it runs
-    notes: dict[str, Any] = field(default_factory=dict)
