@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-from errors import HubMisbehaved, SyncError
+from errors import HubMisbehaved, HubRefusal, SyncError
 from verifier import Checkpoint
 from verifier.blocks import Block, read_blocks
 
@@ -191,6 +191,38 @@ class HubClient(HubConnection):
         if status != 200:
             raise SyncError(f"enrolment refused: {body.get('error', status)}")
         return body
+
+    def probe_enrolment(self) -> int:
+        """Whether the hub takes this device's signed requests, sending nothing: an upload
+        of no records, signed like every upload (``gate doctor``). Returns the last seq
+        the hub holds of this device's log. :class:`~errors.HubRefusal` carries the hub's
+        reason when it refuses (not enrolled, revoked, another key, the request time too
+        far off its clock); nothing changes on either side but the hub's memory of the
+        request (its replay protection: a second probe within the same second is signed
+        again a second later, as a push is). Uses only ``device`` and ``signer`` of the
+        checkpoint, so any object with those two will do."""
+        body = json.dumps({"records": []}).encode()
+        for attempt in range(MAX_RESIGN + 1):
+            headers = sign_request(
+                self.cp.signer, self.cp.device, "POST", "/v1/records", int(self.clock()), body
+            )
+            status, raw = self._request(
+                "POST", "/v1/records", body, {"Content-Type": "application/json", **headers}
+            )
+            try:
+                reply = json.loads(raw)
+            except ValueError:
+                reply = None
+            if not isinstance(reply, dict):
+                raise SyncError(f"hub {self.url}/v1/records answered {status} with no JSON object")
+            acked = reply.get("acked")
+            if status == 200 and type(acked) is int:
+                return acked
+            if status == 409 and "acked" not in reply and attempt < MAX_RESIGN:
+                time.sleep(1.0)  # the same request within one second: a replay to the hub
+                continue
+            break
+        raise HubRefusal(status, str(reply.get("error") or f"answered {status}"))
 
     def pull(self, progress: Callable[[PullProgress], None] | None = None) -> PullReport:
         """Apply every block the hub has above our height, each in its own transaction.

@@ -171,3 +171,16 @@ def test_verifier_names_load_from_their_modules_on_first_use() -> None:
     assert result.returncode == 0, result.stderr
     assert "verifier.decision" in loaded
     assert not loaded & {"verifier.checkpoint", "verifier.state_files", "verifier.blocks"}
+
+
+def test_doctor_without_a_camera_loads_no_heavy_library(light_config: Path) -> None:
+    """``gate doctor`` loads the camera stack only for its camera check; with no
+    ``[camera]`` (here: and a hub that is away, so it exits 2) it stays light."""
+    result, modules = imported_by(
+        ["-m", "gate", "-c", str(light_config), "doctor", "--timeout", "1"]
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 2, result.stdout
+    assert "FAIL camera" in result.stdout and "FAIL hub" in result.stdout
+    assert "gate" in modules
+    assert not modules & set(HEAVY), f"gate doctor imported {modules & set(HEAVY)}"

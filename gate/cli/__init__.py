@@ -34,6 +34,7 @@ from . import (
     decide,
     demo,
     device,
+    doctor,
     hub,
     lane,
     ledger,
@@ -47,7 +48,7 @@ from .base import EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, Parser
 __all__ = ["build_parser", "main"]
 
 #: In the order ``gate --help`` lists them.
-_GROUPS = (decide, ledger, records, device, config_cmd, provision, lane, ctl, sync, steward)
+_GROUPS = (decide, ledger, records, device, config_cmd, provision, lane, ctl, sync, steward, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
