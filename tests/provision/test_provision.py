@@ -273,3 +273,30 @@ def test_first_sync_draws_a_bar_on_a_terminal_and_lines_in_a_pipe(
     assert piped.returncode == 0, piped.stderr
     assert "\x1b" not in piped.stdout
     assert re.search(r"sync: \d+ block\(s\), 3,000 ticket\(s\) in", piped.stdout)
+
+
+def test_gpio_outputs_get_their_resting_level_in_the_boot_config(tmp_path: Path, start_hub) -> None:
+    from gate.boot_pins import pin_problems
+    from gate.config import load_config
+
+    hub_dir = tmp_path / "hub"
+    key = seed(hub_dir)
+    hub = start_hub(hub_dir)
+    root = tmp_path / "root"
+    boot = root / "boot/firmware/config.txt"
+    boot.parent.mkdir(parents=True)
+    boot.write_text("dtparam=audio=on\n[all]\n")
+    relay = ("--relay", "gpio:17?active=low&pulse_ms=800", "--red", "gpio:23")
+    done = provision(
+        hub.url, new_code(hub_dir), key_fingerprint(key), root, "--no-selftest", *relay
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"wrote the relay and indicator pins in {boot}" in done.stdout
+    text = boot.read_text()
+    assert text.startswith("dtparam=audio=on\n[all]\n")
+    assert "gpio=17=op,dh" in text and "gpio=23=op,dl" in text
+    cfg = load_config(root / "etc/gatehouse/gate.toml")
+    assert pin_problems(cfg, text) == []
+    again = provision(hub.url, "USEDALREADY1", key_fingerprint(key), root, "--no-selftest", *relay)
+    assert again.returncode == 0 and f"kept the relay and indicator pins in {boot}" in again.stdout
+    assert boot.read_text() == text
