@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -32,8 +33,10 @@ from errors import Refused
 from hardware import PassageSensor
 from scanner.frame import Decoder, Item, texts_of
 from verifier import Checkpoint, Decision
+from verifier.reasons import CANNOT_RECORD
 
 from .outputs import Outputs
+from .record_faults import RecordFaults
 
 log = logging.getLogger("gatehouse.lane")
 
@@ -135,6 +138,7 @@ class Lane:
         self.pending: list[Pending] = []
         self._passages_used = sensor.mark() if sensor is not None else 0
         self.stats = LaneStats()
+        self.faults = RecordFaults(checkpoint.state_dir, self.emit)
         self._mode = "normal"
         self.set_mode(mode, announce=False)  # the daemon's "started" line names the mode
 
@@ -212,7 +216,14 @@ class Lane:
     def _decide(self, text: str, captured: float, decoded: float) -> Decision:
         now = int(self.clock())
         timings: dict[str, float] = {}
-        decision = self.checkpoint.admit(text, now, timings=timings)
+        try:
+            decision = self.checkpoint.admit(text, now, timings=timings)
+        except (sqlite3.Error, OSError) as exc:
+            # Not recorded, so not admitted: red, nothing opens, one alarm (record_faults).
+            self.faults.failed(exc, now)
+            decision = Decision("rejected", CANNOT_RECORD)
+        else:
+            self.faults.recovered(now)
         committed = self.monotonic()
         self._actuate(decision)
         actuated = self.monotonic()
@@ -290,7 +301,13 @@ class Lane:
                 still.append(p)
                 continue
             now = int(self.clock())
-            seq = self.checkpoint.void(p.seq, now)
+            try:
+                seq = self.checkpoint.void(p.seq, now)
+            except (sqlite3.Error, OSError) as exc:
+                self.faults.failed(exc, now)  # the void waits for the card, as admissions do
+                still.append(p)
+                continue
+            self.faults.recovered(now)
             self.stats.voided += 1
             self.emit(
                 {

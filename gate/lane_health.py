@@ -21,6 +21,8 @@ import time
 from collections import deque
 from typing import Any
 
+from .record_faults import LANE_ALARMS
+
 #: The camera's frame rate is the frames read over this window (seconds).
 FPS_WINDOW_S = 5.0
 CAMERA_ALARM = "camera"
@@ -128,7 +130,9 @@ class LaneHealth:
             if kind == "alarm":
                 return self._raise(CAMERA_ALARM, str(line.get("alarm")), now)
             return self._clear([CAMERA_ALARM], now)
-        if kind == "alarm":  # the sync child's, repeated every round while it lasts
+        if kind == "alarm_cleared" and line.get("alarm") in LANE_ALARMS:  # the lane's own
+            return self._clear([str(line["alarm"])], now)
+        if kind == "alarm":  # the lane's, or the sync child's (repeated every round)
             detail = line.get("detail")
             if isinstance(detail, list):
                 detail = "; ".join(str(d) for d in detail)
@@ -138,7 +142,9 @@ class LaneHealth:
                 self._sync = {k: line.get(k) for k in ("hub", "clock_offset", "backlog")}
                 current = set(line.get("alarms") or ())
                 gone = [
-                    name for name in self._alarms if name != CAMERA_ALARM and name not in current
+                    name
+                    for name in self._alarms
+                    if name != CAMERA_ALARM and name not in LANE_ALARMS and name not in current
                 ]
             return self._clear(gone, now)
         return []

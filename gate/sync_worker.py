@@ -9,7 +9,8 @@ or lying only raises an alarm.
 
 Every round logs one ``sync`` line (ledger age, clock offset, backlog) and an ``alarm``
 line when something is wrong: ``hub_unreachable``, ``hub_refused`` (a block or records
-refused), ``ledger_stale`` and ``clock_skew`` (decided by :mod:`gate.sync_health`, as
+refused), ``disk_low`` (blocks wait: applying them would eat the record log's reserve of
+free space), ``ledger_stale`` and ``clock_skew`` (decided by :mod:`gate.sync_health`, as
 ``gate sync status`` decides them). The daemon relays the child's lines into its
 own log; if the child dies it raises ``sync_worker_exited`` and starts it again.
 """
@@ -63,7 +64,10 @@ def sync_round(client: HubClient, cfg: GateConfig, emit: Emit) -> bool:
     try:
         pulled, pushed = client.exchange(now)
         detail = {"pulled": pulled.applied, "pushed": pushed.sent}
-        for problem in (pulled.error, pushed.error):
+        if pulled.disk_low:
+            alarms.append("disk_low")
+            detail.setdefault("problems", []).append(pulled.error)
+        for problem in (None if pulled.disk_low else pulled.error, pushed.error):
             if problem:
                 alarms.append("hub_refused")
                 detail.setdefault("problems", []).append(problem)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -43,6 +44,15 @@ class PullReport:
     applied: int
     height: int
     error: str | None
+    disk_low: bool = False  # stopped to keep the record log's reserve (RECORD_RESERVE)
+
+
+#: Free space a pull leaves for the record log: blocks are not applied into it, so a
+#: growing ledger can never take the room the next admissions need (an admission that
+#: cannot be recorded lets nobody in). 64 MiB is some 60,000 records.
+RECORD_RESERVE = 64 << 20
+#: Bytes of state a page of blocks may take, per byte of the page (rows, indexes, WAL).
+PAGE_GROWTH = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +184,13 @@ class HubClient(HubConnection):
         deadline: float = 120.0,
         batch: int = 500,
         clock: Callable[[], float] = time.time,
+        reserve: int = RECORD_RESERVE,
     ) -> None:
         super().__init__(url, timeout=timeout, max_bytes=max_bytes, deadline=deadline)
         self.clock = clock  # signs request times; the hub refuses a stale one
         self.cp = checkpoint
         self.batch = batch
+        self.reserve = reserve
 
     # -- what a gate does --------------------------------------------------------------
 
@@ -250,6 +262,9 @@ class HubClient(HubConnection):
             if status != 200:
                 return PullReport(applied, height, f"hub answered {status} to /v1/blocks")
             target = _int_header(headers, HEADER_HEIGHT)
+            short = self._short_of_space(len(raw))
+            if short is not None:
+                return PullReport(applied, height, short, disk_low=True)
             if progress is not None:
                 progress(PullProgress(height, target, applied, tickets))
             report = self.cp.apply_lines(
@@ -274,6 +289,22 @@ class HubClient(HubConnection):
             hub_height = _int_header(headers, HEADER_HEIGHT)
             if report.applied == 0 or hub_height is None or report.height >= hub_height:
                 return PullReport(applied, report.height, None)
+
+    def _short_of_space(self, page: int) -> str | None:
+        """Why a page of ``page`` bytes must wait, or None: applied, it would eat into
+        the free space kept for the record log."""
+        state = self.cp.state_dir
+        st = os.statvfs(state)
+        free = st.f_bavail * st.f_frsize
+        need = self.reserve + PAGE_GROWTH * page
+        if free >= need:
+            return None
+        mib = 1 << 20
+        return (
+            f"{state}: {free / mib:.1f} MiB free; applying {page / mib:.1f} MiB of blocks "
+            f"would leave less than the {self.reserve / mib:.0f} MiB kept for the record log, "
+            "so the ledger waits: free space on the card"
+        )
 
     def cursor(self) -> int:
         return self.cp.log.upload_cursor()

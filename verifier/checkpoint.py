@@ -55,7 +55,7 @@ class Checkpoint:
     ) -> None:
         self.device = device
         self.policy = policy
-        state = Path(state_dir)
+        state = self.state_dir = Path(state_dir)
         key_file = state / KEY_FILE
         # The files first: they refuse a missing state_dir or a lost record log before a
         # key is written there.

@@ -12,6 +12,9 @@ from typing import Final
 
 OK: Final = "ok"
 LANE_CLOSED: Final = "lane_closed"
+#: The lane could not record the decision (a full or failing card): nobody is admitted
+#: by code. Never in a record, by its nature; the journal and the steward see it.
+CANNOT_RECORD: Final = "cannot_record"
 NOT_A_TICKET: Final = "not_a_ticket"
 MALFORMED: Final = "malformed"
 UNSUPPORTED: Final = "unsupported"
@@ -47,11 +50,12 @@ CHECK_ORDER: Final = (
 )
 
 #: Every reason a decision can give (``lane_closed`` is added by the lane, before check 1).
-DECISION_REASONS: Final = frozenset((OK, LANE_CLOSED, *CHECK_ORDER))
+DECISION_REASONS: Final = frozenset((OK, LANE_CLOSED, CANNOT_RECORD, *CHECK_ORDER))
 
 WORDS: Final = {
     OK: "valid ticket, admitted",
     LANE_CLOSED: "this lane is closed",
+    CANNOT_RECORD: "this gate cannot record right now (card full or failing): nobody is let in",
     NOT_A_TICKET: "not a Gatehouse ticket code",
     MALFORMED: "damaged or incomplete ticket code",
     UNSUPPORTED: "ticket code from an unsupported wallet version",

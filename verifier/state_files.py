@@ -161,7 +161,29 @@ class StateFiles:
                     "the gate will not run on it. Move it aside and "
                     "re-provision"
                 ) from None
+            self._refuse_unwritable(exc)
             raise StoreCorrupt(f"{path} cannot be used: {exc}") from None
+
+    def _refuse_unwritable(self, exc: Exception) -> None:
+        """A database that will not open on a card that takes no writes is a card
+        problem, not a damaged file: say which (ext4 turns a failing card read-only,
+        sometimes without marking the mount, so a write is tried)."""
+        probe = self.state_dir / f".gatehouse-write-probe.{os.getpid()}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, b"x")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                probe.unlink()
+        except OSError as probe_exc:
+            raise StoreError(
+                f"state_dir {self.state_dir} is on a read-only filesystem ({probe_exc.strerror};"
+                f" SQLite: {exc}): the gate cannot record, so it does not decide. A card that "
+                "turned read-only by itself is failing (see dmesg): replace the unit and "
+                "recover its records.db"
+            ) from None
 
     def _verify_integrity(self, level: str, schema: str, path: Path) -> None:
         if level == "none":

@@ -68,6 +68,15 @@ REASONS: Final = _reasons(
         "Direct them to another lane.",
     ),
     ReasonText(
+        r.CANNOT_RECORD,
+        "this gate cannot record: nobody is let in here, use another lane",
+        "The gate's card is full or failing, so it cannot record a decision, and a decision "
+        "it cannot record lets nobody in. Nothing was used up. It recovers by itself when "
+        "the card takes writes again.",
+        "Send people to another lane, or let them through by hand if you must (write down "
+        "who and why). Call a technician.",
+    ),
+    ReasonText(
         r.NOT_A_TICKET,
         "not one of our tickets: ask for the ticket in the wallet app",
         "The QR code is not one of our tickets: a web link, a payment code, another venue's "
@@ -190,6 +199,30 @@ ALARMS: Final = {
             "Check the camera's cable and that nothing covers it. The alarm clears by itself "
             "when the camera is back; send people to another lane meanwhile.",
             "A technician if it does not clear within a minute.",
+        ),
+        AlarmText(
+            "disk_full",
+            "The gate's card is full: it cannot record decisions, so it lets nobody in by "
+            "code. Nothing recorded is lost; it recovers by itself when space is freed.",
+            "Send people to another lane.",
+            "A technician, now: free space on the card (gate doctor shows the disk).",
+        ),
+        AlarmText(
+            "disk_low",
+            "The gate's card is nearly full: it stopped taking ledger updates so that the "
+            "room left stays for recording decisions. The lane keeps deciding on the ledger "
+            "it has.",
+            "Keep working. Tickets changed since the alarm may be unknown here: send those "
+            "people to the box office.",
+            "A technician, soon: free space on the card before it fills.",
+        ),
+        AlarmText(
+            "state_unwritable",
+            "The gate cannot write to its card (failing, or turned read-only). It lets "
+            "nobody in by code. What it recorded before is kept on the card.",
+            "Send people to another lane; do not unplug the gate.",
+            "A technician, now: the unit must be replaced (its records are recovered from "
+            "the card).",
         ),
         AlarmText(
             "ledger_stale",

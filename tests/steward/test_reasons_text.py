@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gate.record_faults import LANE_ALARMS
 from gate.steward import reasons_text as rt
 from verifier.reasons import DECISION_REASONS, WORDS
 
@@ -31,6 +32,7 @@ def test_every_alarm_the_code_raises_has_words() -> None:
     for path in (ROOT / "gate").glob("*.py"):
         raised |= set(re.findall(r'alarms\.append\("([a-z_]+)"\)', path.read_text()))
         raised |= set(re.findall(r'"alarm": "([a-z_]+)"', path.read_text()))
+    raised |= set(LANE_ALARMS)  # the lane's own, named by constants (gate/record_faults.py)
     assert raised >= {"ledger_stale", "clock_skew", "hub_unreachable", "hub_refused"}
     assert raised <= set(rt.ALARMS), raised - set(rt.ALARMS)
     assert rt.CAMERA in rt.ALARMS
