@@ -25,7 +25,9 @@ KILLS = 55
 TICKETS = 4000
 
 
-def check_state(state_dir: Path, public_key: bytes, reported: dict[str, int]) -> int:
+def check_state(
+    state_dir: Path, public_key: bytes, reported: dict[str, int], *, device: str = "crash-1"
+) -> int:
     for name in ("ledger.db", "records.db"):
         conn = sqlite3.connect(state_dir / name)
         try:
@@ -34,7 +36,7 @@ def check_state(state_dir: Path, public_key: bytes, reported: dict[str, int]) ->
                 bodies = [r[0] for r in conn.execute("SELECT body FROM records ORDER BY seq")]
         finally:
             conn.close()
-    assert verify_records(bodies, public_key, device="crash-1") == len(bodies)
+    assert verify_records(bodies, public_key, device=device) == len(bodies)
     records = [json.loads(b) for b in bodies]
     admitted = {r["seq"]: r["ticket"] for r in records if r["result"] == "admitted"}
     twice = [t for t, n in Counter(admitted.values()).items() if n > 1]
