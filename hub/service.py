@@ -84,11 +84,13 @@ class Hub:
                     f"enrolment code expired at {_utc(expires)}: ask the hub operator for a "
                     "new one",
                 )
+            # One transaction for the device and the code: a refused registration (the
+            # id is enrolled with another key) rolls back and leaves the code usable.
+            self.intake.register_in_transaction(device, public_key, now)  # 409: another key
             self.db.execute(
                 "UPDATE enrol_codes SET used = ?, device = ? WHERE code_hash = ?",
                 (now, device, code_hash),
             )
-        self.intake.register(device, public_key, now)  # HubRefusal 409: another key
         return {"device": device, "ledger_key": self.authority.public_key.hex(), "server_time": now}
 
     def authenticate(
