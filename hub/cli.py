@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from errors import BlockRejected, ConfigError, HubRefusal
+from sync.request_auth import canonical_hex
 from verifier.key_fingerprint import key_fingerprint
 from verifier.keys import Signer
 from verifier.token import encode_token, step_of
@@ -259,9 +260,15 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
             file=sys.stderr,
         )
     elif command == "register":
+        public_key = canonical_hex(args.public_key, 32)
+        if public_key is None:
+            raise ConfigError(
+                f"device {args.device}: the public key must be 64 lower-case hex digits, "
+                "as `gate device show` prints it"
+            )
         try:
-            hub.intake.register(args.device, bytes.fromhex(args.public_key), now)
-        except (ValueError, HubRefusal) as exc:  # not hex; enrolled with another key
+            hub.intake.register(args.device, public_key, now)
+        except HubRefusal as exc:  # enrolled with another key
             raise ConfigError(f"device {args.device}: {exc}") from None
         print(f"device {args.device} enrolled")
     elif command == "revoke-device":
