@@ -7,6 +7,7 @@ the SQLite connections never cross threads and the hub needs no locks of its own
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from pathlib import Path
@@ -43,14 +44,10 @@ class Hub:
         self.authority.close()
 
     def status(self, now: int) -> dict[str, Any]:
-        height, head, time = self.authority.head()
-        return {
-            "height": height,
-            "head": head,
-            "time": time,
-            "server_time": now,
-            "ledger_key": self.authority.public_key.hex(),
-        }
+        """What anyone may know: the ledger key (a unit checks it before it enrols) and
+        the hub's clock. Nothing that grows with sales: the height is in the signed
+        reply of /v1/blocks."""
+        return {"server_time": now, "ledger_key": self.authority.public_key.hex()}
 
     def enrol_code(self, now: int, ttl: int = 3600) -> str:
         """A one-time enrolment code, valid for ``ttl`` seconds."""
@@ -61,6 +58,30 @@ class Hub:
                 (_code_hash(code), now + ttl),
             )
         return code
+
+    def new_operator_token(self, now: int) -> str:
+        """A new operator token for reading the ledger and the conflicts over HTTP
+        (``Authorization: Bearer TOKEN``); it replaces any earlier one. Only its hash is
+        kept, so it is shown once."""
+        token = secrets.token_urlsafe(32)
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO operator_token(id, sha256, made) VALUES (1, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET sha256 = excluded.sha256, made = excluded.made",
+                (hashlib.sha256(token.encode()).hexdigest(), now),
+            )
+        return token
+
+    def drop_operator_token(self) -> bool:
+        """Withdraw the operator token; whether there was one."""
+        with transaction(self.db):
+            return self.db.execute("DELETE FROM operator_token").rowcount > 0
+
+    def is_operator(self, token: str) -> bool:
+        """Whether ``token`` is the operator token (compared by hash, in constant time)."""
+        row = self.db.execute("SELECT sha256 FROM operator_token WHERE id = 1").fetchone()
+        presented = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+        return row is not None and hmac.compare_digest(presented, row[0])
 
     def enrol(self, code: str, device: str, public_key_hex: str, now: int) -> dict[str, Any]:
         """Register a device with a one-time code; the reply is what the gate needs."""

@@ -1,6 +1,7 @@
-"""Signed requests tried as an attacker would, on a real hub on loopback over real HTTP:
-replays refused whatever the spelling of the signature, and one spelling for the hex
-the hub takes."""
+"""Who may read the hub, tried as an attacker would, on a real hub on loopback over real
+HTTP: the ledger and the conflicts only for an enrolled device's signed request or the
+operator's token; replays refused whatever the spelling of the signature; no way to
+tell an unknown device from a bad signature."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import httpx
 import pytest
 
 from hub import Hub
+from sync.client import HubClient
 from sync.request_auth import sign_request
-from sync.wire import HEADER_SIGNATURE, HEADER_TIME
+from sync.wire import HEADER_HEIGHT, HEADER_SIGNATURE, HEADER_TIME
 from verifier import Checkpoint, Policy, Signer
+from verifier.blocks import read_blocks
 
 from ..clikit import gate
-from ..hubkit import RunningHub, enrol_code, seed_hub
+from ..hubkit import RunningHub, enrol_code, operator_token, seed_hub, signed_get
 from ..ledgerkit import NOW, code
 
 POLICY = Policy(events=frozenset({"show"}))
@@ -68,6 +71,89 @@ def site(tmp_path: Path, start_hub: Callable[..., RunningHub]) -> Iterator[Site]
     made.cp.close()
 
 
+def test_status_is_public_and_tells_nothing_of_sales(site: Site) -> None:
+    status = site.http.get("/v1/status")
+    assert status.status_code == 200
+    assert status.json() == {"server_time": NOW, "ledger_key": site.key.hex()}
+
+
+@pytest.mark.parametrize("path", READS)
+def test_reads_need_a_signature_or_the_operator_token(site: Site, path: str) -> None:
+    unsigned = site.http.get(path)
+    assert unsigned.status_code == 401
+    assert unsigned.headers["WWW-Authenticate"].startswith("Bearer")
+    signed = signed_get(site.http, site.signer, "north-1", path, NOW)
+    assert signed.status_code == 200, signed.text
+    # The same signed request again (captured on the way): a replay.
+    replay = site.get(path, dict(signed.request.headers))
+    assert replay.status_code == 409 and "replay" in replay.json()["error"]
+    # The signature covers the path and its query: it does not open another read.
+    if "?" in path:
+        moved = site.get("/v1/blocks?since=2", dict(signed.request.headers))
+        assert moved.status_code == 401
+    # A stale signed read is refused, like a stale upload.
+    stale = signed_get(site.http, site.signer, "north-1", path, NOW - 3600)
+    assert stale.status_code == 401 and "clock" in stale.json()["error"]
+
+    token = operator_token(site.hub_dir)
+    by_operator = site.get(path, {"Authorization": f"Bearer {token}"})
+    assert by_operator.status_code == 200 and by_operator.content == signed.content
+    assert site.get(path, {"Authorization": f"bearer {token}"}).status_code == 200
+    for wrong in (f"Bearer {token[:-1]}x", "Bearer", f"Basic {token}", token):
+        refused = site.get(path, {"Authorization": wrong})
+        assert refused.status_code == 401, wrong
+        assert refused.json() == {"error": "the operator token is not the hub's"}
+    # A new token replaces the old one.
+    newer = operator_token(site.hub_dir)
+    assert site.get(path, {"Authorization": f"Bearer {token}"}).status_code == 401
+    assert site.get(path, {"Authorization": f"Bearer {newer}"}).status_code == 200
+
+
+def test_the_signed_blocks_reply_carries_the_height(site: Site) -> None:
+    reply = signed_get(site.http, site.signer, "north-1", "/v1/blocks?since=-1", NOW)
+    lines = reply.text.splitlines()
+    assert int(reply.headers[HEADER_HEIGHT]) == len(lines) - 1
+    assert site.cp.apply_lines(read_blocks(lines)).error is None
+    above = signed_get(site.http, site.signer, "north-1", f"/v1/blocks?since={2**62}", NOW)
+    assert above.text == "" and above.headers[HEADER_HEIGHT] == reply.headers[HEADER_HEIGHT]
+
+
+def test_an_unknown_device_looks_like_a_bad_signature(site: Site) -> None:
+    """Same status, same body, byte for byte: nobody learns which device ids exist."""
+    stranger = Signer(bytes([7]) * 32)
+    for path in READS:
+        unknown = signed_get(site.http, stranger, "nobody-9", path, NOW)
+        forged = signed_get(site.http, stranger, "north-1", path, NOW)  # known id, wrong key
+        assert unknown.status_code == forged.status_code == 401
+        assert unknown.content == forged.content
+        assert "north-1" not in forged.text and "nobody-9" not in unknown.text
+    lines = [json.dumps({"nope": 1})]
+    body = json.dumps({"records": lines}).encode()
+    answers = []
+    for device in ("nobody-9", "north-1"):
+        headers = sign_request(stranger, device, "POST", "/v1/records", NOW, body)
+        answers.append(
+            site.http.post(
+                "/v1/records", content=body, headers={**headers, "Content-Type": "application/json"}
+            )
+        )
+    assert answers[0].status_code == answers[1].status_code == 401
+    assert answers[0].content == answers[1].content
+
+
+def test_a_revoked_device_reads_nothing(site: Site) -> None:
+    operator = Hub(site.hub_dir)
+    try:
+        operator.intake.revoke("north-1", NOW)
+    finally:
+        operator.close()
+    refused = signed_get(site.http, site.signer, "north-1", "/v1/blocks?since=-1", NOW)
+    assert refused.status_code == 401 and "revoked" in refused.json()["error"]
+    # Only a request its own key signed learns that it is revoked.
+    forged = signed_get(site.http, Signer(bytes(32)), "north-1", "/v1/blocks?since=-1", NOW)
+    assert forged.status_code == 401 and "revoked" not in forged.text
+
+
 def respelled(signature: str) -> list[str]:
     """Other spellings of the same 64 bytes."""
     return [
@@ -106,6 +192,19 @@ def test_a_captured_upload_replayed_in_another_spelling_is_refused(site: Site) -
         headers={**captured, TIME: f"0{captured[TIME]}"},
     )
     assert padded.status_code == 401 and "decimal" in padded.json()["error"]
+
+
+def test_a_first_request_in_another_spelling_is_refused(site: Site) -> None:
+    """Not only replays: the hub takes a signature in one spelling, lower-case hex."""
+    headers = sign_request(site.signer, "north-1", "GET", "/v1/conflicts", NOW, b"")
+    for other in respelled(headers[HEADER_SIGNATURE]):
+        refused = site.get("/v1/conflicts", {**headers, HEADER_SIGNATURE: other})  # replaced
+        assert refused.status_code == 401, other
+    captured = signed_get(site.http, site.signer, "north-1", "/v1/blocks?since=0", NOW)
+    assert captured.status_code == 200
+    upper = dict(captured.request.headers)
+    upper[SIGNATURE] = upper[SIGNATURE].upper()
+    assert site.get("/v1/blocks?since=0", upper).status_code == 401
 
 
 def test_other_hex_the_hub_takes_has_one_spelling(site: Site, tmp_path: Path) -> None:
@@ -148,3 +247,28 @@ def test_other_hex_the_hub_takes_has_one_spelling(site: Site, tmp_path: Path) ->
         key.upper(),
     )
     assert by_hand.returncode == 2 and "lower-case hex" in by_hand.stderr
+
+
+def test_the_gate_signs_its_reads(site: Site) -> None:
+    """HubClient pulls with signed reads, one second apart when it asks the same twice,
+    and learns the hub's height from the signed reply."""
+    times = iter(range(NOW, NOW + 100))
+    client = HubClient(site.hub.url, site.cp, timeout=5, clock=lambda: NOW)
+    report = client.pull()
+    assert report.error is None and report.applied > 0
+    assert client.hub_height == report.height
+    again = client.pull()  # the same request at the same clock second: signed a second on
+    assert again.error is None and again.applied == 0
+    health = client.health(NOW)
+    assert health["hub_height"] == report.height and health["clock_offset"] == 0
+    fresh = HubClient(site.hub.url, site.cp, timeout=5, clock=lambda: next(times))
+    assert fresh.health(NOW)["hub_height"] == report.height  # asked with a signed read
+
+    stranger_state = site.hub_dir.parent / "stranger"
+    stranger_state.mkdir()
+    with Checkpoint(stranger_state, device="west-4", ledger_key=site.key, policy=POLICY) as cp:
+        stranger = HubClient(site.hub.url, cp, timeout=5, clock=lambda: NOW)
+        refused = stranger.pull()
+        assert refused.applied == 0 and refused.error is not None
+        assert "401" in refused.error and "enrolled device" in refused.error
+        assert stranger.health(NOW)["hub_height"] is None

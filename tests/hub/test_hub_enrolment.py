@@ -1,5 +1,5 @@
 """Enrolment tried as an attacker would, on a real hub on loopback over real HTTP: a
-refused enrolment spends no code, and guessing codes is throttled per address."""
+refused enrolment spends no code."""
 
 from __future__ import annotations
 
