@@ -48,6 +48,7 @@ from sync.wire import (
 )
 
 from .service import Hub
+from .throttle import Throttle
 
 T = TypeVar("T")
 
@@ -86,9 +87,15 @@ def create_app(
     *,
     heartbeat: float = 10.0,
     clock: Callable[[], float] = time.time,
+    enrol_attempts: int = 10,
+    enrol_window: float = 60.0,
 ) -> FastAPI:
-    """The hub app over ``hub_dir`` (which must exist)."""
+    """The hub app over ``hub_dir`` (which must exist). ``clock`` is the hub's time for
+    everything (signed requests, codes, blocks, the enrolment throttle); each client
+    address may make ``enrol_attempts`` refused enrolment attempts per ``enrol_window``
+    seconds (:mod:`hub.throttle`)."""
     state: dict[str, HubWorker] = {}
+    throttle = Throttle(enrol_attempts, enrol_window, clock)
 
     def now() -> int:
         return int(clock())
@@ -186,10 +193,25 @@ def create_app(
             headers={HEADER_HEIGHT: str(height)},
         )
 
-    @app.post("/v1/enrol")
-    async def enrol(body: EnrolRequest) -> dict[str, Any]:
+    @app.post("/v1/enrol", response_model=None)
+    async def enrol(request: Request, body: EnrolRequest) -> dict[str, Any] | JSONResponse:
+        address = request.client.host if request.client else None
+        wait = throttle.take(address)
+        if wait:
+            return JSONResponse(
+                {
+                    "error": f"too many refused enrolment attempts from this address: try "
+                    f"again in {wait} s"
+                },
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
         hub = state["worker"].hub
-        return await state["worker"].call(hub.enrol, body.code, body.device, body.public_key, now())
+        reply = await state["worker"].call(
+            hub.enrol, body.code, body.device, body.public_key, now()
+        )  # a refusal keeps the token taken
+        throttle.give_back(address)
+        return reply
 
     @app.post("/v1/records")
     async def records(

@@ -25,7 +25,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
     hub_dir = Path(tmp_path_factory.mktemp("fuzz")) / "hub"
     seed_hub(hub_dir)
     token = operator_token(hub_dir)
-    app = create_app(hub_dir, heartbeat=0, clock=lambda: NOW)
+    # A throttle that never bites, so enrolment is fuzzed past it (test_hub_enrolment
+    # covers the throttle).
+    app = create_app(hub_dir, heartbeat=0, clock=lambda: NOW, enrol_attempts=10**6)
     with TestClient(app) as client:
         yield client, schemathesis.openapi.from_asgi("/openapi.json", client.app), token
 
