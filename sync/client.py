@@ -1,6 +1,8 @@
 """The gate's side of sync: enrol, pull blocks, push records, and say how healthy it is.
 
-Standard library only (urllib), so a gate installs nothing for it. A hub is not trusted:
+Standard library only (urllib), so a gate installs nothing for it. Every request but the
+enrolment and the public status is signed with the device key (``sync.request_auth``):
+the hub serves the ledger only to enrolled devices. A hub is not trusted:
 pulled blocks go through the same verification as a USB file (signature under the
 pinned ledger key, chain, every event rule) and each applies in its own transaction, so
 a tampered block, a foreign key, a rollback or garbage changes nothing and is reported;
