@@ -37,7 +37,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -446,11 +445,10 @@ def phase_first_sync(b: Bench) -> None:
     try:
         state = b.run_dir / "first-gate"
         state.mkdir(mode=0o700)
+        register_device(hub_dir, state, ledger)  # only an enrolled gate may pull
         cfg = write_config(b.run_dir / "first.toml", ledger, state, hub.url)
         seconds, rss, code = run_cli(["-c", str(cfg), "sync", "once"], b.run_dir / "first-sync.log")
-        hub_height = json.loads(urllib.request.urlopen(hub.url + "/v1/status", timeout=10).read())[
-            "height"
-        ]
+        hub_height = hub_query(hub_dir, "SELECT max(height) FROM blocks")
     finally:
         hub_rss = hub.stop_measured()
     if code != 0:

@@ -2,12 +2,18 @@
 
 Endpoints (docs/hub-api.md explains them for integrators who replace this hub):
 
-    GET  /v1/status            ledger height, head, newest block time, the hub's clock
-    GET  /v1/blocks?since=H    blocks above height H as JSON Lines, a page at a time
-                               (gzip when asked; X-Gatehouse-Height: the hub's head)
-    POST /v1/enrol             {code, device, public_key} -> {device, ledger_key, ...}
+    GET  /v1/status            public: the ledger key and the hub's clock
+    GET  /v1/blocks?since=H    a reader: blocks above height H as JSON Lines, a page at
+                               a time (gzip when asked; X-Gatehouse-Height: the head)
+    POST /v1/enrol             {code, device, public_key} -> {device, ledger_key, ...};
+                               refused attempts are throttled per client address (429)
     POST /v1/records           {records: [...]}, signed by the device -> acknowledgement
-    GET  /v1/conflicts         tickets admitted more often than their entries
+    GET  /v1/conflicts         a reader: tickets admitted more often than their entries
+
+A reader is an enrolled, unrevoked device signing the request as it signs an upload
+(GET, the path with its query, an empty body), or the hub operator with the token
+``gate hub operator-token`` made (``Authorization: Bearer TOKEN``). The ledger names
+every ticket and holder key, and the conflicts every admission: neither is public.
 
 Every hub call runs on one worker thread (``HubWorker``): SQLite connections never
 cross threads, and requests are applied one at a time, which is what a ledger authority
@@ -20,12 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -42,6 +48,7 @@ from sync.wire import (
 )
 
 from .service import Hub
+from .throttle import Throttle
 
 T = TypeVar("T")
 
@@ -76,13 +83,58 @@ class EnrolRequest(BaseModel):
 
 
 def create_app(
-    hub_dir: str | Path, *, heartbeat: float = 10.0, clock: Callable[[], float] = time.time
+    hub_dir: str | Path,
+    *,
+    heartbeat: float = 10.0,
+    clock: Callable[[], float] = time.time,
+    enrol_attempts: int = 10,
+    enrol_window: float = 60.0,
 ) -> FastAPI:
-    """The hub app over ``hub_dir`` (which must exist)."""
+    """The hub app over ``hub_dir`` (which must exist). ``clock`` is the hub's time for
+    everything (signed requests, codes, blocks, the enrolment throttle); each client
+    address may make ``enrol_attempts`` refused enrolment attempts per ``enrol_window``
+    seconds (:mod:`hub.throttle`)."""
     state: dict[str, HubWorker] = {}
+    throttle = Throttle(enrol_attempts, enrol_window, clock)
 
     def now() -> int:
         return int(clock())
+
+    def reader(path: str) -> Callable[..., Awaitable[None]]:
+        """What lets a request for ``path`` through: an enrolled device's signature over
+        it (``path`` and the query, as sent) or the operator's token; for anyone else
+        :class:`HubRefusal` 401 (409 for a signed request already received)."""
+
+        async def check(
+            request: Request,
+            # Declared so that the OpenAPI description shows them; checked below (401
+            # for any of them wrong, in any way), never by FastAPI.
+            authorization: str | None = Header(None, description="Bearer OPERATOR-TOKEN"),
+            device: str = Header("", alias=HEADER_DEVICE),
+            signed_at: str = Header("", alias=HEADER_TIME),
+            signature: str = Header("", alias=HEADER_SIGNATURE),
+        ) -> None:
+            worker = state["worker"]
+            if authorization is not None:
+                scheme, _, token = authorization.partition(" ")
+                if scheme.lower() != "bearer" or not await worker.call(
+                    worker.hub.is_operator, token.strip()
+                ):
+                    raise HubRefusal(401, "the operator token is not the hub's")
+                return
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            await worker.call(
+                worker.hub.authenticate,
+                device,
+                request.method,
+                path + (f"?{query}" if query else ""),
+                signed_at,
+                signature,
+                await request.body(),
+                now(),
+            )
+
+        return check
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,7 +154,10 @@ def create_app(
 
     @app.exception_handler(HubRefusal)
     async def refused(request: Request, exc: HubRefusal) -> JSONResponse:
-        return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        headers = (
+            {"WWW-Authenticate": 'Bearer realm="gatehouse-hub"'} if exc.status == 401 else None
+        )
+        return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -122,7 +177,9 @@ def create_app(
     async def status() -> dict[str, Any]:
         return await state["worker"].call(state["worker"].hub.status, now())
 
-    @app.get("/v1/blocks", response_class=PlainTextResponse)
+    @app.get(
+        "/v1/blocks", response_class=PlainTextResponse, dependencies=[Depends(reader("/v1/blocks"))]
+    )
     async def blocks(since: int = Query(-1, ge=-1, le=2**62)) -> PlainTextResponse:
         hub = state["worker"].hub
 
@@ -136,18 +193,34 @@ def create_app(
             headers={HEADER_HEIGHT: str(height)},
         )
 
-    @app.post("/v1/enrol")
-    async def enrol(body: EnrolRequest) -> dict[str, Any]:
+    @app.post("/v1/enrol", response_model=None)
+    async def enrol(request: Request, body: EnrolRequest) -> dict[str, Any] | JSONResponse:
+        address = request.client.host if request.client else None
+        wait = throttle.take(address)
+        if wait:
+            return JSONResponse(
+                {
+                    "error": f"too many refused enrolment attempts from this address: try "
+                    f"again in {wait} s"
+                },
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
         hub = state["worker"].hub
-        return await state["worker"].call(hub.enrol, body.code, body.device, body.public_key, now())
+        reply = await state["worker"].call(
+            hub.enrol, body.code, body.device, body.public_key, now()
+        )  # a refusal keeps the token taken
+        throttle.give_back(address)
+        return reply
 
     @app.post("/v1/records")
     async def records(
         request: Request,
         upload: RecordsUpload,
-        device: str = Header("", alias=HEADER_DEVICE, max_length=64),
-        signed_at: str = Header("", alias=HEADER_TIME, max_length=20),
-        signature: str = Header("", alias=HEADER_SIGNATURE, max_length=128),
+        # Checked by Hub.authenticate (401 for any of them wrong, in any way), not here.
+        device: str = Header("", alias=HEADER_DEVICE),
+        signed_at: str = Header("", alias=HEADER_TIME),
+        signature: str = Header("", alias=HEADER_SIGNATURE),
     ) -> JSONResponse:
         hub = state["worker"].hub
         raw = await request.body()  # the exact bytes the device signed
@@ -164,7 +237,7 @@ def create_app(
         }
         return JSONResponse(reply, status_code=200 if result.error is None else 409)
 
-    @app.get("/v1/conflicts")
+    @app.get("/v1/conflicts", dependencies=[Depends(reader("/v1/conflicts"))])
     async def conflicts() -> list[dict[str, Any]]:
         found = await state["worker"].call(state["worker"].hub.conflicts)
         return [

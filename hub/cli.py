@@ -9,7 +9,8 @@ damaged database or key).
 Enough to run a show end to end without any other backend: create the hub, define a
 show, issue tickets one by one or from a CSV file, transfer and revoke them, make test
 wallets, hand out enrolment codes, serve the API, take a gate's records from a USB
-stick, and list double entries. Every command works on the hub directory given by
+stick, list double entries, and make the operator's token for reading the ledger and
+the conflicts over HTTP. Every command works on the hub directory given by
 ``--dir`` or ``$GATEHOUSE_HUB_DIR``; issuing while ``gate hub serve`` runs is safe (a
 block appended concurrently by the server's heartbeat is built upon, not overwritten).
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from errors import BlockRejected, ConfigError, HubRefusal
+from sync.request_auth import canonical_hex
 from verifier.key_fingerprint import key_fingerprint
 from verifier.keys import Signer
 from verifier.token import encode_token, step_of
@@ -80,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["new", "code"])
     p.add_argument("--seed", help="(code) the wallet's seed in hex")
     p.add_argument("--ticket", help="(code) the ticket id")
+    p = hsub.add_parser(
+        "operator-token",
+        help="a new bearer token for reading /v1/blocks and /v1/conflicts over HTTP "
+        "(replaces the previous one)",
+    )
+    p.add_argument("--revoke", action="store_true", help="withdraw the token, make none")
     p = hsub.add_parser("enrol-code", help="a one-time code to enrol a gate")
     p.add_argument("--ttl", type=int, default=3600, help="seconds it stays valid")
     p = hsub.add_parser(
@@ -251,6 +259,18 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
         for ticket in tickets[:20]:
             print(f"ticket {ticket}")
         return 0
+    if command == "operator-token":
+        if args.revoke:
+            had = hub.drop_operator_token()
+            print("operator token withdrawn" if had else "there was no operator token")
+            return 0
+        print(hub.new_operator_token(now), flush=True)
+        print(
+            "shown once (the hub keeps only its hash); any earlier token no longer works. "
+            "Send it as: Authorization: Bearer TOKEN",
+            file=sys.stderr,
+        )
+        return 0
     if command == "enrol-code":
         print(hub.enrol_code(now, args.ttl), flush=True)
         print(
@@ -259,9 +279,15 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
             file=sys.stderr,
         )
     elif command == "register":
+        public_key = canonical_hex(args.public_key, 32)
+        if public_key is None:
+            raise ConfigError(
+                f"device {args.device}: the public key must be 64 lower-case hex digits, "
+                "as `gate device show` prints it"
+            )
         try:
-            hub.intake.register(args.device, bytes.fromhex(args.public_key), now)
-        except (ValueError, HubRefusal) as exc:  # not hex; enrolled with another key
+            hub.intake.register(args.device, public_key, now)
+        except HubRefusal as exc:  # enrolled with another key
             raise ConfigError(f"device {args.device}: {exc}") from None
         print(f"device {args.device} enrolled")
     elif command == "revoke-device":

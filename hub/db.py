@@ -2,11 +2,11 @@
 
 ``hub.db`` holds everything the hub knows, so one transaction can change any of it:
 the signed blocks exactly as served, the enrolled devices, every record received, the
-``redeem``/``void`` events waiting for the next block, and the ledger facts derived
-from the blocks (``hub.facts``: shows, tickets with their entries and revocation,
-redeems, voids), which the ledger rules and the conflict report read. The facts of a
-block are written in the transaction that stores it, so they can never disagree with
-the blocks; ``meta.facts_height`` says which block they are level with.
+``redeem``/``void`` events waiting for the next block, the operator token's hash, and
+the ledger facts derived from the blocks (``hub.facts``: shows, tickets with their
+entries and revocation, redeems, voids), which the ledger rules and the conflict report
+read. The facts of a block are written in the transaction that stores it, so they can
+never disagree with the blocks; ``meta.facts_height`` says which block they are level with.
 
 Older hubs kept the facts in a second file, ``ledger.db`` (a copy of the gate's store);
 a ``hub.db`` from then has no facts yet, and the authority rebuilds them from its blocks
@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS enrol_codes (
 CREATE TABLE IF NOT EXISTS seen_requests (
     signature TEXT PRIMARY KEY,   -- a signed request already served: a replay is refused
     at        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS operator_token (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),  -- one at a time: a new token replaces it
+    sha256 TEXT NOT NULL,         -- SHA-256 of the bearer token; the token is never stored
+    made   INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pending (
     id    INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -40,21 +40,29 @@ class Intake:
         self.db = db
 
     def register(self, device: str, public_key: bytes, now: int) -> None:
-        """Enrol ``device`` with its public key (enrolment codes are the caller's job)."""
+        """Enrol ``device`` with its public key, in a transaction of its own (``gate hub
+        register``; enrolment codes are the caller's job)."""
         with transaction(self.db):
-            row = self.db.execute(
-                "SELECT public_key FROM devices WHERE device = ?", (device,)
-            ).fetchone()
-            if row is not None and row[0] != public_key.hex():
-                raise HubRefusal(
-                    409,
-                    f"device {device!r} is enrolled with another key; revoke "
-                    "it and enrol the new unit under a new device id",
-                )
-            self.db.execute(
-                "INSERT OR IGNORE INTO devices(device, public_key, enrolled) VALUES (?, ?, ?)",
-                (device, public_key.hex(), now),
+            self.register_in_transaction(device, public_key, now)
+
+    def register_in_transaction(self, device: str, public_key: bytes, now: int) -> None:
+        """:meth:`register` inside the caller's open transaction, so that the caller's
+        other writes (an enrolment code marked used) stand or fall with it. A device id
+        already enrolled with the same key is left as it is; with another key,
+        :class:`HubRefusal` 409 (the caller's transaction then rolls back)."""
+        row = self.db.execute(
+            "SELECT public_key FROM devices WHERE device = ?", (device,)
+        ).fetchone()
+        if row is not None and row[0] != public_key.hex():
+            raise HubRefusal(
+                409,
+                f"device {device!r} is enrolled with another key; revoke "
+                "it and enrol the new unit under a new device id",
             )
+        self.db.execute(
+            "INSERT OR IGNORE INTO devices(device, public_key, enrolled) VALUES (?, ?, ?)",
+            (device, public_key.hex(), now),
+        )
 
     def revoke(self, device: str, now: int) -> None:
         with transaction(self.db):

@@ -7,20 +7,29 @@ the SQLite connections never cross threads and the hub needs no locks of its own
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from pathlib import Path
 from typing import Any
 
 from errors import HubRefusal
-from sync.request_auth import check_request
+from sync.request_auth import canonical_hex, signed_headers, verify_request
 from sync.wire import MAX_SKEW
+from verifier.keys import public_key_of
 from verifier.transactions import immediate_transaction as transaction
 
 from .authority import Authority, Conflict
 from .intake import Intake, IntakeResult
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on a Pi
+
+#: The one answer to a request from an unknown device and to a signature that does not
+#: verify: which device ids exist is nobody's business.
+NOT_SIGNED = "the request signature does not verify under the key of an enrolled device"
+#: A public key whose seed was thrown away when the hub started: an unknown device's
+#: request is verified under it, so that it takes as long as a known one's.
+_NOBODY = public_key_of(secrets.token_bytes(32))
 
 
 class Hub:
@@ -35,14 +44,10 @@ class Hub:
         self.authority.close()
 
     def status(self, now: int) -> dict[str, Any]:
-        height, head, time = self.authority.head()
-        return {
-            "height": height,
-            "head": head,
-            "time": time,
-            "server_time": now,
-            "ledger_key": self.authority.public_key.hex(),
-        }
+        """What anyone may know: the ledger key (a unit checks it before it enrols) and
+        the hub's clock. Nothing that grows with sales: the height is in the signed
+        reply of /v1/blocks."""
+        return {"server_time": now, "ledger_key": self.authority.public_key.hex()}
 
     def enrol_code(self, now: int, ttl: int = 3600) -> str:
         """A one-time enrolment code, valid for ``ttl`` seconds."""
@@ -54,14 +59,35 @@ class Hub:
             )
         return code
 
+    def new_operator_token(self, now: int) -> str:
+        """A new operator token for reading the ledger and the conflicts over HTTP
+        (``Authorization: Bearer TOKEN``); it replaces any earlier one. Only its hash is
+        kept, so it is shown once."""
+        token = secrets.token_urlsafe(32)
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO operator_token(id, sha256, made) VALUES (1, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET sha256 = excluded.sha256, made = excluded.made",
+                (hashlib.sha256(token.encode()).hexdigest(), now),
+            )
+        return token
+
+    def drop_operator_token(self) -> bool:
+        """Withdraw the operator token; whether there was one."""
+        with transaction(self.db):
+            return self.db.execute("DELETE FROM operator_token").rowcount > 0
+
+    def is_operator(self, token: str) -> bool:
+        """Whether ``token`` is the operator token (compared by hash, in constant time)."""
+        row = self.db.execute("SELECT sha256 FROM operator_token WHERE id = 1").fetchone()
+        presented = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+        return row is not None and hmac.compare_digest(presented, row[0])
+
     def enrol(self, code: str, device: str, public_key_hex: str, now: int) -> dict[str, Any]:
         """Register a device with a one-time code; the reply is what the gate needs."""
-        try:
-            public_key = bytes.fromhex(public_key_hex)
-        except ValueError:
-            public_key = b""
-        if len(public_key) != 32:
-            raise HubRefusal(400, "public_key must be 64 hex digits")
+        public_key = canonical_hex(public_key_hex, 32)
+        if public_key is None:
+            raise HubRefusal(400, "public_key must be 64 lower-case hex digits")
         code_hash = _code_hash(code.strip().upper())
         with transaction(self.db):
             row = self.db.execute(
@@ -84,11 +110,13 @@ class Hub:
                     f"enrolment code expired at {_utc(expires)}: ask the hub operator for a "
                     "new one",
                 )
+            # One transaction for the device and the code: a refused registration (the
+            # id is enrolled with another key) rolls back and leaves the code usable.
+            self.intake.register_in_transaction(device, public_key, now)  # 409: another key
             self.db.execute(
                 "UPDATE enrol_codes SET used = ?, device = ? WHERE code_hash = ?",
                 (now, device, code_hash),
             )
-        self.intake.register(device, public_key, now)  # HubRefusal 409: another key
         return {"device": device, "ledger_key": self.authority.public_key.hex(), "server_time": now}
 
     def authenticate(
@@ -97,31 +125,35 @@ class Hub:
         method: str,
         path: str,
         time_text: str,
-        signature: str,
+        signature_hex: str,
         body: bytes,
         now: int,
     ) -> None:
-        """Refuse a request that is unsigned, stale, forged, replayed or from a revoked
-        or unknown device; remember it so it cannot be replayed."""
+        """Refuse (:class:`HubRefusal` 401) a request that is unsigned, stale, forged or
+        from an unknown or revoked device, and (409) one already received; remember it
+        so that it cannot be replayed. ``path`` includes the query, as signed.
+
+        An unknown device and a signature that does not verify get the same answer, word
+        for word, so nobody can find out which device ids exist by asking. A revoked
+        device is named only to a request its own key signed."""
+        signed_at, signature = signed_headers(time_text, signature_hex, now)
         row = self.db.execute(
             "SELECT public_key, revoked FROM devices WHERE device = ?", (device,)
         ).fetchone()
-        if row is None or row[1] is not None:
-            raise HubRefusal(
-                401, f"device {device!r} is {'not enrolled' if row is None else 'revoked'}"
-            )
-        why = check_request(bytes.fromhex(row[0]), method, path, time_text, signature, body, now)
-        if why:
-            raise HubRefusal(401, why)
+        # An unknown device costs a verification too, under a key nobody holds.
+        key = bytes.fromhex(row[0]) if row is not None else _NOBODY
+        if not verify_request(key, method, path, signed_at, signature, body) or row is None:
+            raise HubRefusal(401, NOT_SIGNED)
+        if row[1] is not None:
+            raise HubRefusal(401, f"device {device!r} is revoked")
+        seen = signature.hex()  # the bytes, in their one spelling
         with transaction(self.db):
             self.db.execute("DELETE FROM seen_requests WHERE at < ?", (now - 2 * MAX_SKEW,))
             if self.db.execute(
-                "SELECT 1 FROM seen_requests WHERE signature = ?", (signature,)
+                "SELECT 1 FROM seen_requests WHERE signature = ?", (seen,)
             ).fetchone():
                 raise HubRefusal(409, "this request was already received (a replay)")
-            self.db.execute(
-                "INSERT INTO seen_requests(signature, at) VALUES (?, ?)", (signature, now)
-            )
+            self.db.execute("INSERT INTO seen_requests(signature, at) VALUES (?, ?)", (seen, now))
 
     def records(self, device: str, records: list[Any], now: int) -> IntakeResult:
         return self.intake.accept(device, records, now)

@@ -1,6 +1,8 @@
 """The gate's side of sync: enrol, pull blocks, push records, and say how healthy it is.
 
-Standard library only (urllib), so a gate installs nothing for it. A hub is not trusted:
+Standard library only (urllib), so a gate installs nothing for it. Every request but the
+enrolment and the public status is signed with the device key (``sync.request_auth``):
+the hub serves the ledger only to enrolled devices. A hub is not trusted:
 pulled blocks go through the same verification as a USB file (signature under the
 pinned ledger key, chain, every event rule) and each applies in its own transaction, so
 a tampered block, a foreign key, a rollback or garbage changes nothing and is reported;
@@ -35,8 +37,12 @@ from verifier.blocks import Block, read_blocks
 from .request_auth import sign_request
 from .wire import HEADER_HEIGHT
 
-#: Times one push signs a batch again after the hub refused it as a replay (409, no acked).
+#: Times one push signs a batch again after the hub refused it as a replay (409, no acked),
+#: and one read signs its request again.
 MAX_RESIGN = 2
+#: ``since`` for a read that wants only the hub's height: above every block (the hub
+#: takes ``since`` up to 2**62).
+ABOVE_ANY_HEIGHT = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +197,32 @@ class HubClient(HubConnection):
         self.cp = checkpoint
         self.batch = batch
         self.reserve = reserve
+        #: The hub's height as its last signed /v1/blocks reply said (None: not asked yet).
+        self.hub_height: int | None = None
+        self._last_read: tuple[str, int] | None = None  # (path, time) last signed for a GET
+
+    # -- signed reads ------------------------------------------------------------------
+
+    def read(self, path: str) -> tuple[int, bytes, Message]:
+        """GET ``path`` (with its query) signed with the device key: the hub serves the
+        ledger and the conflicts only to enrolled devices (and its operator).
+
+        Ed25519 signs the same request the same way, and the hub refuses a signature it
+        has seen: a read repeated within the same second is signed a second later, and
+        one the hub still calls a replay (another process of this gate asked the same
+        that second, or the network delivered a copy first) is signed again later, at
+        most :data:`MAX_RESIGN` times."""
+        for attempt in range(MAX_RESIGN + 1):
+            at = int(self.clock())
+            if self._last_read is not None and self._last_read[0] == path:
+                at = max(at, self._last_read[1] + 1)
+            self._last_read = (path, at)
+            headers = sign_request(self.cp.signer, self.cp.device, "GET", path, at, b"")
+            status, raw, got = self._request_with_headers("GET", path, None, headers)
+            if status != 409 or attempt == MAX_RESIGN or "replay" not in _error_of(raw):
+                return status, raw, got
+            time.sleep(1.0)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- what a gate does --------------------------------------------------------------
 
@@ -258,10 +290,15 @@ class HubClient(HubConnection):
 
         while True:
             height = self.cp.ledger.head().height
-            status, raw, headers = self._request_with_headers("GET", f"/v1/blocks?since={height}")
+            status, raw, headers = self.read(f"/v1/blocks?since={height}")
             if status != 200:
-                return PullReport(applied, height, f"hub answered {status} to /v1/blocks")
-            target = _int_header(headers, HEADER_HEIGHT)
+                why = _error_of(raw)
+                return PullReport(
+                    applied,
+                    height,
+                    f"hub answered {status} to /v1/blocks" + (f": {why}" if why else ""),
+                )
+            target = self.hub_height = _int_header(headers, HEADER_HEIGHT)
             short = self._short_of_space(len(raw))
             if short is not None:
                 return PullReport(applied, height, short, disk_low=True)
@@ -286,8 +323,7 @@ class HubClient(HubConnection):
                         f"{height} when asked for newer ones: rolled back or broken"
                     ),
                 )
-            hub_height = _int_header(headers, HEADER_HEIGHT)
-            if report.applied == 0 or hub_height is None or report.height >= hub_height:
+            if report.applied == 0 or target is None or report.height >= target:
                 return PullReport(applied, report.height, None)
 
     def _short_of_space(self, page: int) -> str | None:
@@ -400,12 +436,27 @@ class HubClient(HubConnection):
         try:
             hub = self.status()
             info["clock_offset"] = int(hub["server_time"]) - now
-            info["hub_height"] = hub.get("height")
             info["hub"] = "reachable"
+            info["hub_height"] = (
+                self.hub_height if self.hub_height is not None else self._ask_height()
+            )
         except (SyncError, KeyError, TypeError, ValueError) as exc:
             info["clock_offset"] = None
             info["hub"] = f"unreachable: {exc}"
         return info
+
+    def _ask_height(self) -> int | None:
+        """The hub's height without pulling: a signed read of the blocks above any
+        height there can be, which holds none, only the header. None when the hub
+        refuses (this gate not enrolled, or revoked) or says nothing usable."""
+        try:
+            status, _, headers = self.read(f"/v1/blocks?since={ABOVE_ANY_HEIGHT}")
+        except SyncError:
+            return None
+        if status != 200:
+            return None
+        self.hub_height = _int_header(headers, HEADER_HEIGHT)
+        return self.hub_height
 
 
 class _Watchdog:
@@ -476,6 +527,16 @@ def _int_header(headers: Message, name: str) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _error_of(raw: bytes) -> str:
+    """The ``error`` of a hub's JSON refusal, or ""."""
+    try:
+        reply = json.loads(raw)
+    except ValueError:
+        return ""
+    error = reply.get("error") if isinstance(reply, dict) else None
+    return error if isinstance(error, str) else ""
 
 
 def _take(items: Iterator[str], n: int) -> Iterator[str]:

@@ -9,13 +9,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
 from hub import Authority, Hub
 from hub.api import create_app
 from hub.served import free_port
+from sync.request_auth import sign_request
+from verifier import Signer
 
 from .ledgerkit import NOW, issue, show, write_config
 
@@ -23,13 +27,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class RunningHub:
-    def __init__(self, hub_dir: Path, clock: Callable[[], float], heartbeat: float) -> None:
+    def __init__(
+        self,
+        hub_dir: Path,
+        clock: Callable[[], float],
+        heartbeat: float,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         self.hub_dir = hub_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
             uvicorn.Config(
-                create_app(hub_dir, heartbeat=heartbeat, clock=clock),
+                create_app(hub_dir, heartbeat=heartbeat, clock=clock, **(options or {})),
                 host="127.0.0.1",
                 port=self.port,
                 log_level="warning",
@@ -54,6 +64,37 @@ def seed_hub(hub_dir: Path) -> bytes:
         authority.append([show()], NOW - 600)
         authority.append([issue("solo"), issue("late"), issue("pair", entries=2)], NOW - 500)
         return authority.public_key
+
+
+def enrol_code(hub_dir: Path, at: int | None = None) -> str:
+    """A one-time code, as the operator makes it (`gate hub enrol-code`)."""
+    operator = Hub(hub_dir)
+    try:
+        return operator.enrol_code(int(time.time()) if at is None else at)
+    finally:
+        operator.close()
+
+
+def operator_token(hub_dir: Path) -> str:
+    """A new operator token, as `gate hub operator-token` makes it."""
+    operator = Hub(hub_dir)
+    try:
+        return operator.new_operator_token(int(time.time()))
+    finally:
+        operator.close()
+
+
+def signed_get(
+    client: httpx.Client,
+    signer: Signer,
+    device: str,
+    path: str,
+    at: int,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """GET ``path`` (its query included) signed by ``device`` at ``at``, as a gate reads."""
+    signed = sign_request(signer, device, "GET", path, at, b"")
+    return client.get(path, headers={**signed, **(headers or {})})
 
 
 def held_rows(hub_dir: Path, device: str) -> list[str]:
@@ -115,9 +156,14 @@ def start_hub() -> Iterator[Callable[..., RunningHub]]:
     running: list[RunningHub] = []
 
     def start(
-        hub_dir: Path, *, clock: Callable[[], float] = time.time, heartbeat: float = 0.3
+        hub_dir: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        heartbeat: float = 0.3,
+        **options: Any,
     ) -> RunningHub:
-        hub = RunningHub(hub_dir, clock, heartbeat)
+        """The hub app on loopback; ``options`` go to ``create_app`` (the throttle)."""
+        hub = RunningHub(hub_dir, clock, heartbeat, options)
         running.append(hub)
         return hub
 

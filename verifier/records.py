@@ -9,6 +9,7 @@ the records and the device's public key.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +23,7 @@ RECORD_FIELDS = frozenset(
     ("v", "device", "seq", "prev", "at", "ticket", "step", "result", "reason", "ref", "note", "sig")
 )
 RESULTS = frozenset(("admitted", "rejected", "voided"))
+_SIG_HEX = re.compile(r"[0-9a-f]{128}")
 
 
 def record_hash(record: dict[str, Any]) -> bytes:
@@ -98,11 +100,11 @@ def verify_records(
                 f"record seq {seq}: prev does not match the hash of seq {last_seq}"
             )
         digest = record_hash(record)
-        try:
-            sig = bytes.fromhex(record["sig"])
-        except (TypeError, ValueError):
-            sig = b""
-        if not verify(public_key, sig, TAG_RECORD, digest):
+        if type(record["sig"]) is not str or not _SIG_HEX.fullmatch(record["sig"]):
+            # One spelling (PROTOCOL.md: lowercase hex): upper case would verify too, as
+            # a different text of the same record.
+            raise RecordChainError(f"record seq {seq}: sig must be 128 lowercase hex")
+        if not verify(public_key, bytes.fromhex(record["sig"]), TAG_RECORD, digest):
             raise RecordChainError(
                 f"record seq {seq}: signature does not verify under the device key"
             )

@@ -20,6 +20,8 @@ from sync.request_auth import sign_request
 from verifier import Checkpoint, Policy, Signer
 from verifier.blocks import read_blocks
 
+from ..hubkit import enrol_code as hubkit_enrol_code
+from ..hubkit import operator_token, signed_get
 from ..ledgerkit import NOW, code, issue, show
 
 POLICY = Policy(events=frozenset({"show"}))
@@ -54,13 +56,7 @@ def hub_url(tmp_path: Path) -> Iterator[str]:
 
 def enrol_code(tmp_path: Path) -> str:
     """Made by the hub operator (`gate hub enrol-code`); the hub's own database holds it."""
-    from hub import Hub
-
-    hub = Hub(tmp_path / "hub")
-    try:
-        return hub.enrol_code(NOW + 30)
-    finally:
-        hub.close()
+    return hubkit_enrol_code(tmp_path / "hub", NOW + 30)
 
 
 def post_records(
@@ -76,24 +72,39 @@ def post_records(
 def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
     client = httpx.Client(base_url=hub_url, timeout=10)
     status = client.get("/v1/status").json()
-    assert status["height"] >= 1 and status["server_time"] == NOW + 30
-    # A gate pulls the ledger (gzip when asked) and admits offline.
-    blocks = client.get("/v1/blocks", params={"since": -1}, headers={"Accept-Encoding": "gzip"})
-    assert blocks.headers.get("content-encoding") == "gzip"
+    # Public: the ledger key (checked before enrolment) and the clock, nothing that
+    # grows with sales.
+    assert status.keys() == {"server_time", "ledger_key"} and status["server_time"] == NOW + 30
     state = tmp_path / "north-1"
     state.mkdir(mode=0o700)
     cp = Checkpoint(
         state, device="north-1", ledger_key=bytes.fromhex(status["ledger_key"]), policy=POLICY
     )
-    assert cp.apply_lines(read_blocks(blocks.text.splitlines())).error is None
-    assert cp.admit(code("solo"), NOW).reason == "ok"
-    lines = list(cp.export_records())
+    # Not enrolled yet: the ledger is not served.
+    assert (
+        signed_get(client, cp.signer, "north-1", "/v1/blocks?since=-1", NOW + 30).status_code == 401
+    )
 
     # Enrolment: a code works once.
     code_text = enrol_code(tmp_path)
     body = {"code": code_text, "device": "north-1", "public_key": cp.public_key.hex()}
     assert client.post("/v1/enrol", json=body).status_code == 200
     assert client.post("/v1/enrol", json=body).status_code == 403
+
+    # The gate pulls the ledger (signed; gzip when asked) and admits offline.
+    blocks = signed_get(
+        client,
+        cp.signer,
+        "north-1",
+        "/v1/blocks?since=-1",
+        NOW + 30,
+        headers={"Accept-Encoding": "gzip"},
+    )
+    assert blocks.status_code == 200 and blocks.headers.get("content-encoding") == "gzip"
+    assert int(blocks.headers["X-Gatehouse-Height"]) >= 1
+    assert cp.apply_lines(read_blocks(blocks.text.splitlines())).error is None
+    assert cp.admit(code("solo"), NOW).reason == "ok"
+    lines = list(cp.export_records())
 
     ok = post_records(client, cp.signer, "north-1", lines)
     assert ok.status_code == 200 and ok.json()["acked"] == 1
@@ -111,19 +122,24 @@ def test_enrol_upload_replay_and_blocks(hub_url: str, tmp_path: Path) -> None:
     again = post_records(client, cp.signer, "north-1", lines, at=NOW + 31)  # resent: acked
     assert again.status_code == 200 and again.json()["duplicates"] == 1
 
-    # The heartbeat carries the redeem to every gate.
+    # The heartbeat carries the redeem to every gate (polled here with the operator's
+    # token: a gate's own polls are signed a second apart).
+    operator = {"Authorization": f"Bearer {operator_token(tmp_path / 'hub')}"}
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        fresh = client.get("/v1/blocks", params={"since": cp.ledger.head().height}).text
+        fresh = client.get(
+            "/v1/blocks", params={"since": cp.ledger.head().height}, headers=operator
+        ).text
         if '"redeem"' in fresh:
             break
         time.sleep(0.1)
     assert '"op":"redeem"' in fresh
-    assert client.get("/v1/conflicts").json() == []
+    assert signed_get(client, cp.signer, "north-1", "/v1/conflicts", NOW + 30).json() == []
     cp.close()
 
 
-def test_bad_requests_are_refused_not_crashes(hub_url: str) -> None:
+def test_bad_requests_are_refused_not_crashes(hub_url: str, tmp_path: Path) -> None:
+    hub_dir = tmp_path / "hub"
     client = httpx.Client(base_url=hub_url, timeout=10)
     assert client.post("/v1/enrol", json={"code": "x"}).status_code == 422
     assert (
@@ -132,7 +148,11 @@ def test_bad_requests_are_refused_not_crashes(hub_url: str) -> None:
         ).status_code
         == 403
     )
-    assert client.get("/v1/blocks", params={"since": "soon"}).status_code == 422
+    # Who may read comes first: unauthenticated, even a bad query is only a 401 (the
+    # same request with the operator's token is a 422).
+    assert client.get("/v1/blocks", params={"since": "soon"}).status_code == 401
+    operator = {"Authorization": f"Bearer {operator_token(hub_dir)}"}
+    assert client.get("/v1/blocks", params={"since": "soon"}, headers=operator).status_code == 422
     assert client.post("/v1/records", content=b"\xff\xfe").status_code == 422
     assert client.get("/openapi.json").json()["info"]["title"] == "Gatehouse reference hub"
 
@@ -161,6 +181,7 @@ def test_a_gate_far_behind_pulls_page_after_page(
     pages: list[str] = []
     with Checkpoint(state, device="north-1", ledger_key=key, policy=POLICY) as cp:
         client = HubClient(hub.url, cp)
+        client.enrol(hubkit_enrol_code(hub_dir))  # only an enrolled gate may pull
         ask = client._request_with_headers
         monkeypatch.setattr(
             client, "_request_with_headers", lambda *a, **k: (pages.append(a[1]), ask(*a, **k))[1]

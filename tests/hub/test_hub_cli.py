@@ -3,10 +3,13 @@ a gate takes the ledger and gives back its records on a USB stick, exactly once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from ..ledgerkit import NOW, code, signer, ticket_id, write_config
@@ -106,3 +109,37 @@ def test_operator_commands_and_sneakernet(tmp_path: Path) -> None:
     assert len(wallet["seed"]) == 64 and len(wallet["holder"]) == 64
     missing = run("hub", "init", env={"GATEHOUSE_HUB_DIR": ""})
     assert missing.returncode == 2 and "GATEHOUSE_HUB_DIR" in missing.stderr
+
+
+def test_the_operator_token_over_http(tmp_path: Path, start_hub) -> None:
+    """`gate hub operator-token` prints a token that reads the ledger and the conflicts
+    of the running hub; a new one replaces it, and --revoke leaves none."""
+    import httpx
+
+    from ..hubkit import seed_hub
+
+    hub_dir = tmp_path / "hub"
+    seed_hub(hub_dir)
+    env = {"GATEHOUSE_HUB_DIR": str(hub_dir)}
+    served = start_hub(hub_dir, heartbeat=0)
+    client = httpx.Client(base_url=served.url, timeout=10)
+
+    def reads(token: str) -> list[int]:
+        auth = {"Authorization": f"Bearer {token}"}
+        return [client.get(p, headers=auth).status_code for p in ("/v1/blocks", "/v1/conflicts")]
+
+    made = run("hub", "operator-token", env=env)
+    first = made.stdout.strip()
+    assert made.returncode == 0 and len(first) >= 40 and "Authorization: Bearer" in made.stderr
+    # Only its hash is kept. (Read through SQLite: reading hub.db's bytes in this process
+    # would drop the POSIX locks the in-process server's connection holds on it.)
+    with closing(sqlite3.connect(hub_dir / "hub.db")) as db:
+        kept = db.execute("SELECT sha256 FROM operator_token").fetchall()
+    assert kept == [(hashlib.sha256(first.encode()).hexdigest(),)]
+    assert reads(first) == [200, 200]
+    second = run("hub", "operator-token", env=env).stdout.strip()
+    assert second != first and reads(first) == [401, 401] and reads(second) == [200, 200]
+    revoked = run("hub", "operator-token", "--revoke", env=env)
+    assert revoked.returncode == 0 and "withdrawn" in revoked.stdout
+    assert reads(second) == [401, 401]
+    assert "no operator token" in run("hub", "operator-token", "--revoke", env=env).stdout

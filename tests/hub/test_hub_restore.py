@@ -30,6 +30,7 @@ import pytest
 from gate.config import load_config
 from hub import Hub
 from sync.client import HubClient, PushReport
+from sync.wire import HEADER_HEIGHT
 from verifier import Checkpoint, verify_records
 
 from ..hubkit import RunningHub, admitted, make_gate, redeems, seed_hub, wait_for
@@ -146,12 +147,13 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
         assert [seq for seq, _ in held_records(hub_dir / "hub.db")] == [1, 2, 3]
         hub = start_hub(hub_dir)
         client = HubClient(hub.url, cp, timeout=5, batch=2)
-        # The hub serves the restored chain, and builds on it (below: new redeems).
-        status = client.status()
-        [(head,)] = query(
-            hub_dir / "hub.db", "SELECT hash FROM blocks WHERE height = ?", status["height"]
-        )
-        assert status["head"] == head
+        # The hub serves the restored chain, and builds on it (below: new redeems). The
+        # head is read signed, as a gate reads (/v1/status no longer tells the height).
+        status, raw, headers = client.read(f"/v1/blocks?since={backup_height - 1}")
+        height = int(headers[HEADER_HEIGHT])
+        [(head,)] = query(hub_dir / "hub.db", "SELECT body FROM blocks WHERE height = ?", height)
+        assert status == 200 and height >= backup_height
+        assert raw.decode().splitlines()[-1] == head
 
         cp.admit("junk-5", NOW + 45)  # one the hub never saw
         last_seq, _ = cp.log.last_record()
