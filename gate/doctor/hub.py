@@ -1,7 +1,7 @@
 """The hub and the clock: is the hub there, does it take this device, and is this unit's
 clock synchronised and close to the hub's.
 
-Reaching the hub is ``GET /v1/status`` (unauthenticated: its time, height and ledger
+Reaching the hub is ``GET /v1/status`` (unauthenticated: its time and ledger
 key). Whether this device is enrolled is the cheapest signed request there is, an
 upload of no records (``HubClient.probe_enrolment``): the hub checks the signature
 against the key it enrolled for this device id and answers how far it holds the log.
@@ -22,11 +22,14 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from errors import DeviceKeyError, HubRefusal, SyncError
 
 from .result import Context, Finding, fail, ok, warn
+
+if TYPE_CHECKING:
+    from sync.client import HubClient
 
 STA_UNSYNC = 0x0040
 TIME_ERROR = 5
@@ -100,8 +103,7 @@ def check_hub(ctx: Context) -> list[Finding]:
             *found,
             warn(
                 name,
-                f"{url} reachable (height {status.get('height')}); enrolment not checked: "
-                f"{key_problem}",
+                f"{url} reachable; enrolment not checked: {key_problem}",
                 "see permissions: the unit needs its own readable device key",
             ),
         ]
@@ -123,10 +125,23 @@ def check_hub(ctx: Context) -> list[Finding]:
             ok(
                 name,
                 f"{url} reachable, {cfg.device} enrolled; the hub is at height "
-                f"{status.get('height')} and holds this unit's records through seq {acked}",
+                f"{_hub_height(client)} and holds this unit's records through seq {acked}",
             )
         )
     return found
+
+
+def _hub_height(client: HubClient) -> str:
+    """The hub's height, from a signed read asking for nothing (``/v1/status`` no longer
+    says it: a height grows with sales)."""
+    from sync.wire import HEADER_HEIGHT
+
+    try:
+        status, _, headers = client.read(f"/v1/blocks?since={2**62}")
+    except SyncError:
+        return "unknown"
+    height = headers.get(HEADER_HEIGHT) if status == 200 else None
+    return str(height) if height is not None else "unknown"
 
 
 def _refused(name: str, url: str, device: str, exc: HubRefusal) -> Finding:
@@ -145,12 +160,16 @@ def _refused(name: str, url: str, device: str, exc: HubRefusal) -> Finding:
             "ask the hub operator why; a revoked unit is re-provisioned under a new device id",
         )
     if "signature" in reason:
+        # The hub answers an unknown device and a wrong key alike (no probing of ids).
         return fail(
             name,
-            f"{url} reachable, but it holds another key for {device} ({reason})",
-            "this state_dir is not the one enrolled as this device id: use the right "
-            "state_dir, or have the operator revoke the old unit and enrol this one under "
-            "a new id",
+            f"{url} reachable, but it refuses this unit's signed requests: either {device} "
+            "is not enrolled there, or it is enrolled with another key (the hub does not "
+            "say which, so that device ids cannot be probed)",
+            "a unit never enrolled: gate enrol CODE with a one-time code from the hub "
+            "operator; one that was: this state_dir is not the enrolled one, so use the "
+            "right state_dir, or have the operator revoke the old unit and enrol this one "
+            "under a new id",
         )
     if "request time" in reason:
         return fail(

@@ -39,7 +39,7 @@ class Site:
         self.hub = start_hub(self.hub_dir, clock=lambda: NOW, heartbeat=0)
         self.http = httpx.Client(base_url=self.hub.url, timeout=10)
         state = tmp_path / "north-1"
-        state.mkdir()
+        state.mkdir(mode=0o700)
         self.cp = Checkpoint(state, device="north-1", ledger_key=self.key, policy=POLICY)
         self.signer = self.cp.signer
         enrolled = self.http.post(
@@ -265,7 +265,7 @@ def test_the_gate_signs_its_reads(site: Site) -> None:
     assert fresh.health(NOW)["hub_height"] == report.height  # asked with a signed read
 
     stranger_state = site.hub_dir.parent / "stranger"
-    stranger_state.mkdir()
+    stranger_state.mkdir(mode=0o700)
     with Checkpoint(stranger_state, device="west-4", ledger_key=site.key, policy=POLICY) as cp:
         stranger = HubClient(site.hub.url, cp, timeout=5, clock=lambda: NOW)
         refused = stranger.pull()

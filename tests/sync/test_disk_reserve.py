@@ -6,10 +6,12 @@ which is what a nearly full card looks like to the pull."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from gate.config import load_config
 from gate.sync_worker import sync_round
+from hub import Hub
 from sync.client import HubClient
 from verifier import Checkpoint, Policy
 
@@ -29,6 +31,12 @@ def test_blocks_wait_when_they_would_eat_the_record_reserve(tmp_path: Path, star
     cfg = load_config(config)
     cp = Checkpoint(cfg.state_dir, device="north-1", ledger_key=key, policy=Policy(frozenset()))
     try:
+        operator = Hub(hub_dir)
+        try:
+            enrol_code = operator.enrol_code(int(time.time()))
+        finally:
+            operator.close()
+        HubClient(hub.url, cp).enrol(enrol_code)  # reads are for enrolled devices
         starved = HubClient(hub.url, cp, reserve=free_bytes(cfg.state_dir) + (1 << 30))
         report = starved.pull()
         assert report.disk_low and report.applied == 0 and cp.ledger.head().height == -1
