@@ -99,10 +99,12 @@ else
   source_dir=$(cd "$source_dir" && pwd)
 fi
 for tool in systemd-sysusers systemd-tmpfiles systemctl; do
-  command -v "$tool" >/dev/null || die "$tool not found: this needs systemd (Debian: apt-get install systemd)"
+  command -v "$tool" >/dev/null ||
+    die "$tool not found: this needs systemd (Debian: apt-get install systemd)"
 done
 "$python" -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 11)' 2>/dev/null ||
-  die "$python cannot make a virtualenv of Python 3.11 or newer (Debian: apt-get install python3-venv)"
+  die "$python cannot make a virtualenv of Python 3.11 or newer" \
+    "(Debian: apt-get install python3-venv)"
 
 # The time server: --ntp, else the host of --hub's URL (no scheme, user, port or path).
 if [ -z "$ntp" ] && [ -n "$hub" ]; then
@@ -182,14 +184,19 @@ if [ -n "$root" ]; then
     ours=$("$python" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')
     theirs=$(basename "$(readlink "$image_python" || echo python3)")
     [ "$theirs" = "$ours" ] || [ "$theirs" = python3 ] ||
-      die "the image's python3 is $theirs, this machine's $python is $ours: build the image on a machine with $theirs"
+      die "the image's python3 is $theirs, this machine's $python is $ours:" \
+        "build the image on a machine with $theirs"
     elf_machine() { od -An -tu2 -j18 -N2 "$1" | tr -d ' '; }
-    if [ -f "$root/usr/bin/$theirs" ] &&
-      [ "$(elf_machine "$root/usr/bin/$theirs")" != "$(elf_machine "$(readlink -f "$python")")" ]; then
-      die "the image is for another architecture than this machine ($machine): run install.sh on a unit of that kind, or inside the image (systemd-nspawn -D $root with qemu-user-static)"
+    image_machine=$(elf_machine "$root/usr/bin/$theirs" 2>/dev/null || true)
+    host_machine=$(elf_machine "$(readlink -f "$python")")
+    if [ -n "$image_machine" ] && [ "$image_machine" != "$host_machine" ]; then
+      die "the image is for another architecture than this machine ($machine):" \
+        "run install.sh on a unit of that kind, or inside the image" \
+        "(systemd-nspawn -D $root, with qemu-user-static)"
     fi
   else
-    say "no python3 in $root/usr/bin: the virtualenv is made for this machine ($machine, $("$python" -V 2>&1))"
+    say "no python3 in $root/usr/bin: the virtualenv is made for this machine" \
+      "($machine, $("$python" -V 2>&1))"
   fi
 fi
 
@@ -243,7 +250,8 @@ if [ -n "$boot_config" ]; then
       if (state != 0) exit 3
       if (!blocks) { if (NR && last != "") print ""; emit() }
     }' "$target" >"$merged"; then
-    die "$boot_config has '$BLOCK_BEGIN' without its end line '$BLOCK_END' (or a pins line without its end): fix it by hand"
+    die "$boot_config has '$BLOCK_BEGIN' without its end line '$BLOCK_END'" \
+      "(or a pins line without its end): fix it by hand"
   fi
 fi
 
@@ -268,7 +276,8 @@ if [ -x "$vroot/bin/python" ]; then
   want=$([ "$site_packages" = yes ] && echo true || echo false)
   note=""
   [ "$made_with" = "$want" ] ||
-    note="; it was made with include-system-site-packages = $made_with: remove $VENV and run again to change that"
+    note="; it was made with include-system-site-packages = $made_with"
+    note+=": remove $VENV and run again to change that"
   say "kept virtualenv $VENV$note"
 else
   venv_args=()
@@ -309,8 +318,10 @@ for record in "$vroot"/lib/python3*/site-packages/gatehouse-*.dist-info/RECORD; 
   rm -f "$(dirname "$record")/direct_url.json"
   sed -i '/\/direct_url\.json,/d' "$record"
 done
-version=$("$vroot/bin/python" -c 'from importlib.metadata import version; print(version("gatehouse"))')
-say "installed gatehouse $version [$extras${extra_reqs[*]:+ + ${extra_reqs[*]}}] from $what into $VENV"
+version=$("$vroot/bin/python" -c \
+  'from importlib.metadata import version; print(version("gatehouse"))')
+say "installed gatehouse $version [$extras${extra_reqs[*]:+ + ${extra_reqs[*]}}]" \
+  "from $what into $VENV"
 if [ -n "$root" ]; then
   # Made at $root/opt/gatehouse, run at /opt/gatehouse: scripts and activate files say so.
   while IFS= read -r -d '' file; do
@@ -385,7 +396,8 @@ else
   if [ "$had_pins" -gt 0 ]; then
     say "kept the pins in $boot_config as they were (gate provision writes them)"
   else
-    say "default pins in $boot_config: relay GPIO17 high, lamps and buzzer GPIO22-24 low, sensor GPIO27 pull-up"
+    say "default pins in $boot_config: relay GPIO17 high, lamps and buzzer GPIO22-24 low," \
+      "sensor GPIO27 pull-up"
   fi
 fi
 
