@@ -47,12 +47,12 @@ def _syscall_numbers() -> tuple[int, int] | None:
 
 
 def _libc_syscall(number: int, *args: int) -> int:
-    libc = ctypes.CDLL(None, use_errno=True)
-    result = int(libc.syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in args)))
-    if result < 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
-    return result
+    """The system call's result; negative when it failed (refused, or unknown here)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return -1
+    return int(libc.syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in args)))
 
 
 def set_idle_io() -> bool:
@@ -61,11 +61,8 @@ def set_idle_io() -> bool:
     numbers = _syscall_numbers()
     if numbers is None:
         return False
-    try:
-        _libc_syscall(numbers[0], IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT)
-    except OSError:
-        return False
-    return True
+    idle = IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT
+    return _libc_syscall(numbers[0], IOPRIO_WHO_PROCESS, 0, idle) == 0
 
 
 def io_priority(pid: int = 0) -> tuple[int, int] | None:
@@ -74,9 +71,8 @@ def io_priority(pid: int = 0) -> tuple[int, int] | None:
     numbers = _syscall_numbers()
     if numbers is None:
         return None
-    try:
-        value = _libc_syscall(numbers[1], IOPRIO_WHO_PROCESS, pid)
-    except OSError:
+    value = _libc_syscall(numbers[1], IOPRIO_WHO_PROCESS, pid)
+    if value < 0:
         return None
     return value >> IOPRIO_CLASS_SHIFT, value & ((1 << IOPRIO_CLASS_SHIFT) - 1)
 

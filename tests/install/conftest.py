@@ -32,13 +32,17 @@ PINS_BEGIN = (
 )
 PINS_END = "# <<< gatehouse pins"
 
+#: The pins sub-block's lines as gate provision writes them (gate.boot_pins.render_pins).
+PROVISIONED_PINS = (
+    "# relay.url = gpio:5?active=low (the relay: resting level high)\ngpio=5=op,dh\n"
+    "# sensor.url = gpio:6?pull=down (the passage sensor: pull-down)\ngpio=6=ip,pd\n"
+)
 #: A Bookworm config.txt as a unit has it after `gate provision` and an older install:
 #: a block with an outdated line and provision's pins, and the owner's lines around it.
 BEFORE = "# For more options and information see\n[all]\ndtparam=audio=on\n\n[pi4]\narm_boost=1\n\n"
 AFTER = "\n[all]\n# added by the venue after our block\ndisplay_rotate=2\n"
 OLD_BLOCK = (
-    f"{BLOCK_BEGIN}\n[all]\nstart_x=1\n{PINS_BEGIN}\ngpio=5=op,dh\ngpio=6=ip,pd\n{PINS_END}\n"
-    f"{BLOCK_END}\n"
+    f"{BLOCK_BEGIN}\n[all]\nstart_x=1\n{PINS_BEGIN}\n{PROVISIONED_PINS}{PINS_END}\n{BLOCK_END}\n"
 )
 
 

@@ -189,3 +189,24 @@ def test_an_image_the_virtualenv_cannot_run_in_is_refused(
     )
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["usr"]  # nothing else made
+
+
+def test_install_sh_and_gate_boot_pins_share_the_markers() -> None:
+    from gate import boot_pins
+
+    script = INSTALL.read_text()
+    for marker in (
+        boot_pins.BLOCK_BEGIN,
+        boot_pins.BLOCK_END,
+        boot_pins.PINS_BEGIN,
+        boot_pins.PINS_END,
+    ):
+        assert f'="{marker}"\n' in script, marker
+    fragment = (FIRMWARE / "config.txt").read_text()
+    assert boot_pins.read_pins(fragment) == {
+        17: "op,dh",
+        22: "op,dl",
+        23: "op,dl",
+        24: "op,dl",
+        27: "ip,pu",
+    }

@@ -20,6 +20,7 @@ from .conftest import (
     INSTALL,
     PINS_BEGIN,
     PINS_END,
+    PROVISIONED_PINS,
     Installed,
     need_install_tools,
     run_install,
@@ -124,7 +125,7 @@ def test_the_boot_block_replaces_the_old_one_in_place_keeping_the_pins(
     assert "start_x=1" not in block  # the old block's content is gone
     assert "\ndtparam=watchdog=on\n" in block and "\nenable_uart=1\n" in block
     pins = block.split(PINS_BEGIN + "\n")[1].split(PINS_END)[0]
-    assert pins == "gpio=5=op,dh\ngpio=6=ip,pd\n"  # provision's, not the defaults
+    assert pins == PROVISIONED_PINS  # provision's, comments and all, not the defaults
     saved = installed.root / "boot/firmware/config.txt.before-gatehouse"
     assert saved.read_text().startswith(BEFORE + BLOCK_BEGIN + "\n[all]\nstart_x=1\n")
 

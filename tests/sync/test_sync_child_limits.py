@@ -44,7 +44,7 @@ def test_the_started_child_runs_nice_idle_and_capped(
     st = os.stat(journal)
     monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     cfg = load_config(
         write_config(
             tmp_path / "gate.toml",
