@@ -35,12 +35,13 @@ def _version(tool: str) -> int:
 def image(installed: Installed) -> Path:
     """The installed tree, with what an image has besides: the distribution's units
     (verify resolves sysinit.target and friends in the root) and, for the hub's unit,
-    that unit copied in beside the gate's (a hub machine installs it by hand)."""
+    that unit among them (a hub machine installs it by hand; the install tests check
+    that /etc/systemd/system holds none)."""
     if not (HOST_UNITS / "sysinit.target").exists():
         pytest.skip(f"no distribution units in {HOST_UNITS} to stand for the image's")
     root = installed.root
     shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True, dirs_exist_ok=True)
-    shutil.copy(SYSTEMD / "gatehouse-hub.service", root / "etc/systemd/system/")
+    shutil.copy(SYSTEMD / "gatehouse-hub.service", root / "usr/lib/systemd/system/")
     return root
 
 
