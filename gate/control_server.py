@@ -152,7 +152,8 @@ class ControlServer:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(str(path))
-            os.chown(path, -1, self.gid)
+            if path.stat().st_gid != self.gid:  # as a rule it is already: the unit's group
+                os.chown(path, -1, self.gid)  # (a seccomp filter may refuse chown)
             os.chmod(path, SOCKET_MODE)
             listener.listen(16)
             listener.setblocking(False)

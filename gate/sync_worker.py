@@ -1,7 +1,8 @@
 """The daemon's sync worker: pulls blocks and pushes records in a child process.
 
 Admissions never wait for the network, nor for a catch-up: the worker is a separate
-process (``gate sync run``, run at a lower CPU priority) with its own connection to the
+process (``gate sync run``, at a lower CPU priority, in the idle I/O class and with
+its data memory capped: :mod:`gate.process_limits`) with its own connection to the
 state, so parsing and verifying a 100,000-event catch-up neither holds the lane's
 interpreter lock nor its database lock (blocks lock ``ledger.db``, admissions
 ``records.db``). The lane keeps deciding on what it holds, and a hub that is down, slow
@@ -39,6 +40,11 @@ Emit = Callable[[dict[str, Any]], None]
 
 #: How much lower the sync child's CPU priority is than the lane's (``nice`` steps).
 SYNC_NICENESS = 10
+#: The sync child's data memory cap (RLIMIT_DATA), MiB. A round holds at most one page
+#: of blocks (``sync.wire.MAX_PAGE_BYTES``, 8 MiB of JSON) parsed; a child at rest uses
+#: about 25 MiB. Over the cap the child fails with MemoryError and is restarted, and the
+#: lane, which shares the unit's MemoryMax, is untouched.
+SYNC_MAX_DATA_MB = 384
 RESTART_BACKOFF_S = (1.0, 5.0, 30.0)
 #: The longest wait between rounds while the hub is unreachable or refusing: a hub coming
 #: back after an outage is not met by every gate of the site at once, every 5 s.
@@ -130,6 +136,9 @@ class SyncWorker:
             str(self.interval),
             "--nice",
             str(SYNC_NICENESS),
+            "--idle-io",
+            "--max-data-mb",
+            str(SYNC_MAX_DATA_MB),
         ]
 
     def start(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from contextlib import closing
@@ -55,6 +54,18 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="lower this process's CPU priority by N, so the lane comes first",
+    )
+    p.add_argument(
+        "--idle-io",
+        action="store_true",
+        help="use the disk only when nothing else wants it (the idle I/O class)",
+    )
+    p.add_argument(
+        "--max-data-mb",
+        type=int,
+        default=0,
+        metavar="MB",
+        help="cap this process's data memory (RLIMIT_DATA) at MB mebibytes (0: no cap)",
     )
     p.set_defaults(handler=cmd_sync_run)
 
@@ -116,14 +127,36 @@ def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     import threading
 
     from ..events import emit_json
+    from ..process_limits import cap_data_memory, lower_cpu_priority, set_idle_io
     from ..sync_worker import run_sync_loop
 
     if not cfg.lane.hub:
         raise ConfigError(f"{cfg.path}: missing required key 'hub.url' (where the hub is)")
     if args.interval <= 0:
         raise ConfigError(f"--interval must be more than 0 seconds, not {args.interval}")
-    if args.nice:
-        os.nice(args.nice)
+    if args.max_data_mb < 0:
+        raise ConfigError(f"--max-data-mb must be 0 or more, not {args.max_data_mb}")
+    # Limits first, before the state and the network: what the lane must never lose.
+    refused = [
+        what
+        for what, done in (
+            (f"nice {args.nice}", lower_cpu_priority(args.nice)),
+            ("the idle I/O class", not args.idle_io or set_idle_io()),
+            (
+                f"a {args.max_data_mb} MiB data limit",
+                not args.max_data_mb or cap_data_memory(args.max_data_mb << 20),
+            ),
+        )
+        if not done
+    ]
+    if refused and sys.platform.startswith("linux"):
+        emit_json(
+            {
+                "event": "warning",
+                "time": int(time.time()),
+                "detail": "gate sync run could not set " + ", ".join(refused),
+            }
+        )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
