@@ -109,8 +109,8 @@ def _service(ctx: Context, name: str, unit: str) -> Finding:
         return warn(
             name,
             f"{unit} is not installed: the lane does not start at boot",
-            "sudo cp systemd/gatehouse.service /etc/systemd/system/ && sudo systemctl "
-            f"daemon-reload && sudo systemctl enable --now {short}",
+            "run firmware-config/install.sh from the Gatehouse checkout (it installs and "
+            f"enables the units), then sudo systemctl start {short}",
         )
     cfg = ctx.cfg
     runs = _config_of(shown.get("Environment", ""))
