@@ -107,9 +107,14 @@ class ClockState:
         if self.floor.at is None:
             return f"the clock reads {utc(self.now)}; nothing proves a time yet"
         if not self.behind:
+            margin = (
+                f", {self.behind_s} s below it (within the {self.tolerance} s allowed)"
+                if self.behind_s
+                else ""
+            )
             return (
-                f"the clock reads {utc(self.now)}, not behind the newest time this gate "
-                f"can prove ({utc(self.floor.at)}, {self.floor.source})"
+                f"the clock reads {utc(self.now)}; the newest time this gate can prove is "
+                f"{utc(self.floor.at)} ({self.floor.source}){margin}"
             )
         return (
             f"the clock reads {utc(self.now)}, {self.behind_s} s behind the newest time this "
