@@ -256,8 +256,9 @@ ALARMS: Final = {
             "the hub, or its own last admissions): usually a power cut on a unit with no "
             "battery clock. Every ticket is refused (clock_behind), so that no old "
             "screenshot gets in.",
-            "Send people to another lane or open the gate by hand for good tickets. The alarm "
-            "clears by itself when the clock is right.",
+            "Send people to another lane. Where there is none, a supervisor decides whether "
+            "to open by hand (every opening is recorded with your name). The alarm clears by "
+            "itself when the clock is right.",
             "A technician, now: the gate's clock must be set (its time sync, or by hand).",
         ),
         AlarmText(
