@@ -32,8 +32,5 @@ def describe(decision: Decision) -> str:
     if decision.first_device is not None:
         why += f", first admitted {local_time(decision.first_at)} at {decision.first_device}"
     if decision.floor is not None:
-        why += (
-            f" (it is at least {local_time(decision.floor)}: {decision.floor_source}; "
-            "set the clock, then scan again)"
-        )
+        why += f" (it is at least {local_time(decision.floor)}, proven by {decision.floor_source})"
     return f"{verdict}{who}: {why}"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gate.cli.ctl import status_lines
 from gate.control_commands import LaneControl
 from gate.lane import Lane
 from gate.lane_health import LaneHealth
@@ -223,6 +224,8 @@ def test_the_status_and_the_alarm_list_follow_the_lane(state_dir: Path, outputs:
         status = control.status()
         assert status["health"]["clock_behind"] == HOUR
         assert status["health"]["time_floor"] == NOW + HOUR
+        assert "clock 3600 s BEHIND what the gate can prove" in status_lines(status)
+        assert "alarms: clock_behind since" in status_lines(status)
         # A sync round that lists no alarms says nothing about the lane's clock.
         tell({"event": "sync", "time": NOW, "hub": "reachable", "alarms": []})
         assert [a["alarm"] for a in health.alarms()] == ["clock_behind"]
