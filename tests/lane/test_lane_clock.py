@@ -5,6 +5,7 @@ that started behind (or was set back) behind, instead of letting it catch up."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,26 @@ def test_the_status_and_the_alarm_list_follow_the_lane(state_dir: Path, outputs:
             "time": NOW + HOUR + 1,
         }
         assert control.status()["health"]["clock_behind"] == 0
+
+
+def test_a_state_that_cannot_be_read_does_not_stop_the_clock_check(
+    state_dir: Path, outputs: Outputs
+) -> None:
+    """A failing card is the record log's alarm; the clock check goes on with the floor it
+    carries, and the lane goes on."""
+    events: list[dict] = []
+    clocks = Clocks(NOW + HOUR)
+    with checkpoint(state_dir, NOW + HOUR) as cp:
+        lane = lane_on(cp, outputs, clocks, events)
+        lane.tick()
+
+        def unreadable(also=None):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        cp.time_floor = unreadable  # type: ignore[method-assign]
+        clocks.wait(60)
+        clocks.wall -= 600  # and the clock is set back meanwhile
+        lane.tick()
+        assert lane.clock_watch.state is not None
+        assert lane.clock_watch.state.floor.source == "block 2 + 60 s running"
+        assert alarms(events) == [("alarm", 600)]
