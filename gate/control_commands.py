@@ -128,6 +128,7 @@ class LaneControl:
                 "ledger_age": None if head.time is None else int(now) - head.time,
                 "upload_backlog": log.last_record()[0] - log.upload_cursor(),
                 **self.health.hub(),
+                **lane.clock_watch.health(),
                 "camera_fps": self.health.camera_fps(),
                 "decoder": self.decoder,
                 "relay": relay_state,

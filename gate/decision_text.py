@@ -31,4 +31,6 @@ def describe(decision: Decision) -> str:
     why = decision.words
     if decision.first_device is not None:
         why += f", first admitted {local_time(decision.first_at)} at {decision.first_device}"
+    if decision.floor is not None:
+        why += f" (it is at least {local_time(decision.floor)}, proven by {decision.floor_source})"
     return f"{verdict}{who}: {why}"

@@ -16,6 +16,10 @@ used again. Each passage accounts for one admission, oldest first, and only a pa
 after that admission: two people admitted and one through means one void. The check
 runs on the lane's own thread (``tick``), because the state database connection
 belongs to it.
+
+The lane's clock is watched there too (:mod:`gate.clock_watch`): once a second
+against the newest time the gate can prove, raising the ``clock_behind`` alarm while
+it is behind. Every decision gets the watch's running floor besides the state's.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from errors import Refused
 from hardware import PassageSensor
 from scanner.frame import Decoder, Item, texts_of
 from verifier import Checkpoint, Decision
-from verifier.reasons import CANNOT_RECORD
+from verifier.reasons import CANNOT_RECORD, CLOCK_BEHIND
+from verifier.time_floor import boot_clock
 
+from .clock_watch import ClockWatch
 from .outputs import Outputs
 from .record_faults import RecordFaults
 
@@ -124,6 +130,7 @@ class Lane:
         passage_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        boottime: Callable[[], float] = boot_clock,
         emit: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.checkpoint = checkpoint
@@ -135,6 +142,9 @@ class Lane:
         self.clock = clock
         self.monotonic = monotonic
         self.emit = emit or (lambda event: log.info(json.dumps(event, ensure_ascii=False)))
+        self.clock_watch = ClockWatch(
+            checkpoint, clock=clock, monotonic=monotonic, boot_clock=boottime, emit=self.emit
+        )
         self.pending: list[Pending] = []
         self._passages_used = sensor.mark() if sensor is not None else 0
         self.stats = LaneStats()
@@ -217,7 +227,9 @@ class Lane:
         now = int(self.clock())
         timings: dict[str, float] = {}
         try:
-            decision = self.checkpoint.admit(text, now, timings=timings)
+            decision = self.checkpoint.admit(
+                text, now, timings=timings, floor=self.clock_watch.floor()
+            )
         except (sqlite3.Error, OSError) as exc:
             # Not recorded, so not admitted: red, nothing opens, one alarm (record_faults).
             self.faults.failed(exc, now)
@@ -253,6 +265,8 @@ class Lane:
                 },
             }
         )
+        if decision.reason == CLOCK_BEHIND or self.clock_watch.raised:
+            self.clock_watch.check()  # the alarm with the first refusal, the clear with the fix
         return decision
 
     def _actuate(self, decision: Decision) -> None:
@@ -286,7 +300,8 @@ class Lane:
         self.stats.reasons[decision.reason] = self.stats.reasons.get(decision.reason, 0) + 1
 
     def tick(self) -> None:
-        """Void admissions whose passage never came; call between items."""
+        """Watch the clock; void admissions whose passage never came; call between items."""
+        self.clock_watch.poll()
         if not self.pending or self.sensor is None:
             return
         now_mono = self.monotonic()

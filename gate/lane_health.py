@@ -11,7 +11,9 @@ the lane's thread, so everything here is under one lock.
 Sync alarms are repeated by the child every round while they last and have no "cleared"
 line of their own; each round's ``sync`` line lists the alarms of that round, so an
 alarm missing from it has cleared. ``sync_worker_exited`` clears when the restarted
-child reports again.
+child reports again. The lane's own alarms, the camera's, the record log's
+(:mod:`gate.record_faults`) and ``clock_behind`` (:mod:`gate.clock_watch`), come with
+an ``alarm_cleared`` line and are left alone by the sync rounds.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ import time
 from collections import deque
 from typing import Any
 
-from .record_faults import LANE_ALARMS
+from .record_faults import LANE_ALARMS as RECORD_ALARMS
 
 #: The camera's frame rate is the frames read over this window (seconds).
 FPS_WINDOW_S = 5.0
 CAMERA_ALARM = "camera"
+CLOCK_BEHIND_ALARM = "clock_behind"
+#: Alarms the lane raises and clears itself (the camera's, the record log's, the
+#: clock's); a sync round that does not list them says nothing about them.
+LANE_ALARMS = frozenset((CAMERA_ALARM, CLOCK_BEHIND_ALARM, *RECORD_ALARMS))
 
 
 class LaneHealth:
@@ -132,7 +138,7 @@ class LaneHealth:
             return self._clear([CAMERA_ALARM], now)
         if kind == "alarm_cleared" and line.get("alarm") in LANE_ALARMS:  # the lane's own
             return self._clear([str(line["alarm"])], now)
-        if kind == "alarm":  # the lane's, or the sync child's (repeated every round)
+        if kind == "alarm":  # the lane's (record log, clock), or the sync child's (every round)
             detail = line.get("detail")
             if isinstance(detail, list):
                 detail = "; ".join(str(d) for d in detail)
@@ -142,9 +148,7 @@ class LaneHealth:
                 self._sync = {k: line.get(k) for k in ("hub", "clock_offset", "backlog")}
                 current = set(line.get("alarms") or ())
                 gone = [
-                    name
-                    for name in self._alarms
-                    if name != CAMERA_ALARM and name not in LANE_ALARMS and name not in current
+                    name for name in self._alarms if name not in LANE_ALARMS and name not in current
                 ]
             return self._clear(gone, now)
         return []
@@ -167,4 +171,4 @@ class LaneHealth:
         return cleared
 
 
-__all__ = ["CAMERA_ALARM", "LaneHealth"]
+__all__ = ["CAMERA_ALARM", "CLOCK_BEHIND_ALARM", "LANE_ALARMS", "LaneHealth"]

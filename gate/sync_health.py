@@ -8,14 +8,22 @@ what "stale" means. The thresholds are the configuration's ``[hub] max_ledger_ag
 A ledger whose newest block has no time (nothing applied yet) counts as stale: a gate
 that has never heard from its hub cannot know which tickets were refunded. An unknown
 clock offset (hub unreachable) is not a skew; the unreachable hub is its own alarm.
+
+``clock_behind`` (the clock below the newest time the gate can prove,
+:mod:`verifier.time_floor`) needs no hub: the lane raises it (:mod:`gate.clock_watch`),
+and ``gate sync status`` reports it through :func:`clock_alarms` beside these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import LaneConfig
+from .lane_health import CLOCK_BEHIND_ALARM
+
+if TYPE_CHECKING:
+    from verifier.time_floor import ClockState
 
 
 def health_alarms(health: Mapping[str, Any], lane: LaneConfig) -> list[str]:
@@ -29,3 +37,8 @@ def health_alarms(health: Mapping[str, Any], lane: LaneConfig) -> list[str]:
     if offset is not None and abs(offset) > lane.max_clock_skew:
         alarms.append("clock_skew")
     return alarms
+
+
+def clock_alarms(state: ClockState) -> list[str]:
+    """``clock_behind`` when ``state`` (``verifier.clock_state``) says the clock is behind."""
+    return [CLOCK_BEHIND_ALARM] if state.behind else []

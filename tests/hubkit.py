@@ -57,12 +57,19 @@ class RunningHub:
         self.thread.join(timeout=10)
 
 
-def seed_hub(hub_dir: Path) -> bytes:
-    """A show and a few tickets, signed by the hub's authority; its public key."""
+def seed_hub(hub_dir: Path, now: int = NOW) -> bytes:
+    """A show and a few tickets around ``now``, signed by the hub's authority; its public
+    key. A hub served on the real clock signs its heartbeat blocks at the real time, and
+    a gate does not decide on a clock behind the newest block it holds (clock_behind):
+    a test that admits after such a sync seeds and decides at the real time."""
+    live = {"valid_from": now - 3600, "until": now + 7200}
     hub_dir.mkdir(exist_ok=True)
     with Authority(hub_dir) as authority:
-        authority.append([show()], NOW - 600)
-        authority.append([issue("solo"), issue("late"), issue("pair", entries=2)], NOW - 500)
+        authority.append([show(starts=now, ends=now + 7200)], now - 600)
+        authority.append(
+            [issue("solo", **live), issue("late", **live), issue("pair", entries=2, **live)],
+            now - 500,
+        )
         return authority.public_key
 
 

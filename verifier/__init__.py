@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .record_log import RecordLog
     from .records import make_record, verify_records
     from .state_files import StateFiles
+    from .time_floor import ClockState, RunningFloor, TimeFloor, clock_state
     from .token import Token, encode_token, parse_token, step_of
 
 #: Each public name -> the module of this package that defines it.
@@ -53,6 +54,10 @@ _WHERE = {
     "make_record": "records",
     "verify_records": "records",
     "StateFiles": "state_files",
+    "ClockState": "time_floor",
+    "RunningFloor": "time_floor",
+    "TimeFloor": "time_floor",
+    "clock_state": "time_floor",
     "Token": "token",
     "encode_token": "token",
     "parse_token": "token",
@@ -79,18 +84,22 @@ __all__ = [
     "ApplyReport",
     "Block",
     "Checkpoint",
+    "ClockState",
     "Decision",
     "LedgerState",
     "LedgerView",
     "Policy",
     "RecordLog",
+    "RunningFloor",
     "Signer",
     "StateFiles",
     "TicketInfo",
+    "TimeFloor",
     "Token",
     "b45decode",
     "b45encode",
     "canonical_json",
+    "clock_state",
     "decide",
     "encode_token",
     "make_block",

@@ -8,6 +8,10 @@ two processes can never both admit the last entry of a ticket) and commits the
 decision's record, synced, before it returns: the caller may open the turnstile only
 after ``admit`` has returned.
 
+Both decide against the time floor too (:mod:`verifier.time_floor`): the newest block's
+time and this gate's newest admission, read with the ledger view, and whatever floor
+the caller holds besides (the lane daemon's running one).
+
 The parts are public: ``ledger`` (head, apply_block, the ledger view) and ``log`` (the
 record log and its upload cursor) for the sync client and the tools.
 """
@@ -29,6 +33,7 @@ from .device_key import KEY_FILE, load_device_key
 from .ledger_state import LedgerState
 from .record_log import RecordLog
 from .state_files import StateFiles
+from .time_floor import TimeFloor, highest
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,21 +94,33 @@ class Checkpoint:
     def public_key(self) -> bytes:
         return self.signer.public_key
 
-    def check(self, token: str | bytes, now: int) -> Decision:
-        """Decide without recording anything."""
-        return decide(token, now, self.ledger, self.policy)
+    def time_floor(self, also: TimeFloor | None = None) -> TimeFloor:
+        """The newest time this gate's state proves: the newest block's time or this
+        gate's newest admission, whichever is later, or ``also`` (a floor the caller
+        holds, such as the lane's running one) if that is later still."""
+        return highest(self.ledger.time_floor(), self.log.time_floor(), also)
+
+    def check(self, token: str | bytes, now: int, *, floor: TimeFloor | None = None) -> Decision:
+        """Decide without recording anything. ``floor``: as for :meth:`admit`."""
+        return decide(token, now, self.ledger, self.policy, self.time_floor(floor))
 
     def admit(
-        self, token: str | bytes, now: int, *, timings: dict[str, float] | None = None
+        self,
+        token: str | bytes,
+        now: int,
+        *,
+        timings: dict[str, float] | None = None,
+        floor: TimeFloor | None = None,
     ) -> Decision:
         """Decide and record the decision durably; the result says whether to open.
 
         ``timings``, when given, receives ``decide`` and ``commit`` in seconds (the
-        lane logs them with every decision).
+        lane logs them with every decision). ``floor`` is a time the caller can prove
+        besides the state's (the lane's running floor); the decision uses the highest.
         """
         start = time.perf_counter()
         with self.log.appending():  # records.db's write lock; ledger.db from a snapshot
-            decision = decide(token, now, self.ledger, self.policy)
+            decision = decide(token, now, self.ledger, self.policy, self.time_floor(floor))
             decided = time.perf_counter()
             seq = self.log.append(
                 now, decision.ticket, decision.step, decision.result, decision.reason

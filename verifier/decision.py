@@ -5,6 +5,11 @@ yields a :class:`Decision` whose reason is one of the contract's codes, and the 
 check that fails names it. The ledger is read through the small :class:`LedgerView`
 protocol so the same function runs on the SQLite store, inside an admission's write
 transaction, and on in-memory fakes in property tests.
+
+The time floor (:mod:`verifier.time_floor`: the newest time the gate's state proves) is
+part of that state and passed in with it; ``now`` below it by more than the policy's
+``clock_tolerance`` is refused as ``clock_behind`` before the first check that reads
+the clock (docs/protocol.md section 7).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from errors import TokenRejected
 
 from . import reasons
 from .keys import TAG_ENTRY, verify
+from .time_floor import CLOCK_TOLERANCE_S, TimeFloor, is_behind
 from .token import PREFIX, STEP_SECONDS, parse_token
 
 #: ``GH1:`` + 129 Base45 characters (86 bytes); any other length is malformed, so a
@@ -31,6 +37,8 @@ class Policy:
 
     ``closed`` is the steward's lane mode: a closed lane refuses every scan with
     ``lane_closed`` before check 1 (the lane swaps in a copy with ``closed=True``).
+    ``clock_tolerance`` is how many seconds ``now`` may be below the time floor before
+    the decision refuses it as ``clock_behind``.
     """
 
     events: frozenset[str]
@@ -38,6 +46,7 @@ class Policy:
     back: int = 2
     fwd: int = 1
     closed: bool = False
+    clock_tolerance: int = CLOCK_TOLERANCE_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,8 @@ class Decision:
     label: str | None = None
     first_at: int | None = None  # already_used: when the ticket was first admitted
     first_device: str | None = None  # ... and at which device
+    floor: int | None = None  # clock_behind: the newest time the gate can prove
+    floor_source: str | None = None  # ... and what proves it ("block 812")
     seq: int | None = None  # the record this decision was logged as (admit only)
 
     @property
@@ -107,6 +118,9 @@ class Decision:
         if self.reason == reasons.ALREADY_USED:
             out["first_at"] = self.first_at
             out["first_device"] = self.first_device
+        if self.reason == reasons.CLOCK_BEHIND:
+            out["floor"] = self.floor
+            out["floor_source"] = self.floor_source
         if self.seq is not None:
             out["seq"] = self.seq
         return out
@@ -144,8 +158,18 @@ def _closed(token: str | bytes) -> Decision:
     return _reject(reasons.LANE_CLOSED)
 
 
-def decide(token: str | bytes, now: int, ledger: LedgerView, policy: Policy) -> Decision:
-    """Decide on ``token`` at Unix time ``now``; checks run in the contract's order."""
+def decide(
+    token: str | bytes,
+    now: int,
+    ledger: LedgerView,
+    policy: Policy,
+    floor: TimeFloor | None = None,
+) -> Decision:
+    """Decide on ``token`` at Unix time ``now``; checks run in the contract's order.
+
+    ``floor`` is the newest time the gate's state proves (None: no floor is kept, as in
+    the contract's own vectors); a ``now`` more than ``policy.clock_tolerance`` below it
+    is refused as ``clock_behind`` after check 9, before the clock is read."""
     if policy.closed:
         return _closed(token)
     text = _as_text(token)
@@ -176,6 +200,8 @@ def decide(token: str | bytes, now: int, ledger: LedgerView, policy: Policy) -> 
         return _reject(reasons.WRONG_EVENT, **known)
     if policy.zone is not None and info.zones and policy.zone not in info.zones:
         return _reject(reasons.WRONG_ZONE, **known)
+    if floor is not None and is_behind(now, floor.at, policy.clock_tolerance):
+        return _reject(reasons.CLOCK_BEHIND, floor=floor.at, floor_source=floor.source, **known)
     now_step = now // STEP_SECONDS
     if tok.step < now_step - policy.back:
         return _reject(reasons.EXPIRED_CODE, **known)

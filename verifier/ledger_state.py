@@ -23,6 +23,7 @@ from .blocks import Block
 from .decision import Admission, TicketInfo
 from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticket_bytes
 from .sql_facts import SqlFacts
+from .time_floor import NO_FLOOR, TimeFloor
 from .transactions import file_transaction
 
 
@@ -45,6 +46,14 @@ class LedgerState:
         if row is None:
             return EMPTY_HEAD
         return Head(row[0], row[1].hex(), row[2])
+
+    def time_floor(self) -> TimeFloor:
+        """The newest block's time: the ledger authority signed it, and a block's time is
+        never less than its predecessor's, so the head has the newest."""
+        head = self.head()
+        if head.time is None:
+            return NO_FLOOR
+        return TimeFloor(head.time, f"block {head.height}")
 
     def apply_block(self, block: Block) -> bool:
         """Apply one block in one transaction. Return False when it is already held.

@@ -3,7 +3,11 @@
 The codes are the wire contract; the words are for the people at the lane. The order of
 ``CHECK_ORDER`` is the order the decision applies its checks in: when a code fails several
 checks, the first of them is the reason (``tests/test_properties.py`` holds the decision
-to it).
+to it). Three refusals are this gate's own, outside the contract's numbered checks:
+``lane_closed`` (a steward closed the lane; before check 1), ``clock_behind`` (the
+gate's clock is below the newest time it can prove, :mod:`verifier.time_floor`; after
+check 9, before the first check that reads the clock) and ``cannot_record`` (the lane
+could not record the decision; never in a record).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ LANE_CLOSED: Final = "lane_closed"
 #: The lane could not record the decision (a full or failing card): nobody is admitted
 #: by code. Never in a record, by its nature; the journal and the steward see it.
 CANNOT_RECORD: Final = "cannot_record"
+CLOCK_BEHIND: Final = "clock_behind"
 NOT_A_TICKET: Final = "not_a_ticket"
 MALFORMED: Final = "malformed"
 UNSUPPORTED: Final = "unsupported"
@@ -49,8 +54,10 @@ CHECK_ORDER: Final = (
     REPLAYED,
 )
 
-#: Every reason a decision can give (``lane_closed`` is added by the lane, before check 1).
-DECISION_REASONS: Final = frozenset((OK, LANE_CLOSED, CANNOT_RECORD, *CHECK_ORDER))
+#: Every reason a decision can give: the contract's, ``lane_closed`` (before check 1),
+#: ``clock_behind`` (between checks 9 and 10), and ``cannot_record`` (the lane's, when
+#: the decision could not be recorded).
+DECISION_REASONS: Final = frozenset((OK, LANE_CLOSED, CLOCK_BEHIND, CANNOT_RECORD, *CHECK_ORDER))
 
 WORDS: Final = {
     OK: "valid ticket, admitted",
@@ -65,6 +72,7 @@ WORDS: Final = {
     REVOKED: "ticket was revoked (refund or cancellation)",
     WRONG_EVENT: "ticket is for another event",
     WRONG_ZONE: "ticket is not valid for this zone",
+    CLOCK_BEHIND: "this gate's clock is behind: call a technician to set it",
     EXPIRED_CODE: "code is too old (screenshot?); refresh the wallet",
     FUTURE_CODE: "code is from the future; check the phone's clock",
     TOO_EARLY: "ticket is not valid yet",

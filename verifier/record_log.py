@@ -28,6 +28,7 @@ from .keys import Signer
 from .ledger_rules import ticket_bytes
 from .records import make_record
 from .schema import LAST_EXCHANGE_KEY, UPLOAD_CURSOR_KEY
+from .time_floor import NO_FLOOR, TimeFloor
 from .transactions import file_transaction
 
 
@@ -105,6 +106,23 @@ class RecordLog:
             "SELECT seq, hash FROM rec.records ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         return (0, ZERO_HASH) if row is None else (row[0], row[1].hex())
+
+    def time_floor(self) -> TimeFloor:
+        """The newest time this gate's own admissions prove.
+
+        An admission by the decision is this gate's clock (``at``) and a wallet's (the
+        code's ``step``) agreeing within the code window, so it proves the lower of the
+        two: no single clock that was wrong (a gate set hours ahead, then put right; a
+        phone far ahead) can raise the floor. Refusals, overrides and voids carry the
+        gate's clock alone and prove nothing. One step of the ``local_admissions_by_time``
+        index (records.db version 2)."""
+        row = self.conn.execute(
+            "SELECT seq, min(at, step * 15) FROM rec.local_admissions WHERE step IS NOT NULL "
+            "ORDER BY min(at, step * 15) DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return NO_FLOOR
+        return TimeFloor(row[1], f"admission record {row[0]}")
 
     def count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM rec.records").fetchone()[0]

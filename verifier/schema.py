@@ -145,8 +145,17 @@ CREATE TABLE local_voids (
 );
 """
 
+# Version 2 indexes this gate's admissions by the time each proves (the lower of the
+# gate's clock and the wallet's, ``verifier.record_log.RecordLog.time_floor``), so the
+# newest is one index step for every decision rather than a scan of the day's entries.
+# The expression must stay exactly the one the query orders by.
+RECORDS_V2 = """
+CREATE INDEX local_admissions_by_time ON local_admissions (min(at, step * 15))
+    WHERE step IS NOT NULL;
+"""
+
 #: RECORDS_MIGRATIONS[i] upgrades records.db at version i to version i + 1.
-RECORDS_MIGRATIONS: tuple[str, ...] = (RECORDS_V1,)
+RECORDS_MIGRATIONS: tuple[str, ...] = (RECORDS_V1, RECORDS_V2)
 
 # records.db's meta: the upload cursor (the last seq the hub acknowledged) and the Unix
 # time of the last sync exchange with nothing wrong. Both were kept in ledger.db's meta

@@ -137,6 +137,8 @@ def status_lines(s: dict[str, Any]) -> str:
     by_hand = f" ({c['overrides']} by hand)" if c.get("overrides") else ""
     age = "no block yet" if h["ledger_age"] is None else f"{h['ledger_age']} s old"
     clock = "" if h["clock_offset"] is None else f", clock {h['clock_offset']:+} s"
+    if h.get("clock_behind"):  # a daemon older than the time floor sends no such key
+        clock += f", clock {h['clock_behind']} s BEHIND what the gate can prove"
     fps = "?" if h["camera_fps"] is None else f"{h['camera_fps']}"
     alarms = "; ".join(
         f"{a['alarm']} since {_clock(a['since'])}" + (f" ({a['detail']})" if a["detail"] else "")

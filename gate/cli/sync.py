@@ -3,7 +3,8 @@
 ``sync run`` is the daemon's sync child (``gate.sync_worker``), a process of its own
 so a long catch-up never stalls the lane; ``once`` and ``status`` are for a technician.
 ``status`` exits 1 when an alarm is raised, with the same alarms the worker logs
-(``gate.sync_health``).
+(``gate.sync_health``), and ``clock_behind`` when the clock is below the newest time
+the gate can prove (which the lane raises in the daemon).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from errors import ConfigError, SyncError
 
 from ..assembly import open_checkpoint
 from ..config import GateConfig
-from ..sync_health import health_alarms
+from ..sync_health import clock_alarms, health_alarms
 from .base import EXIT_OK, EXIT_REJECTED, add_group
 
 if TYPE_CHECKING:
@@ -100,8 +101,17 @@ def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
     with closing(open_checkpoint(cfg)) as cp:
         client = _hub_client(cfg, cp)
         if args.sync_command == "status":
-            info = client.health(int(time.time()))
-            alarms = info["alarms"] = health_alarms(info, cfg.lane)
+            from verifier import clock_state
+
+            now = int(time.time())
+            info = client.health(now)
+            clock = clock_state(now, cp.time_floor(), cfg.policy.clock_tolerance)
+            info["time_floor"] = clock.floor.at
+            info["time_floor_source"] = clock.floor.source
+            info["clock_behind"] = clock.behind_s if clock.behind else 0
+            alarms = info["alarms"] = health_alarms(info, cfg.lane) + clock_alarms(clock)
+            if clock.behind:
+                print(f"gate: {clock.words()}", file=sys.stderr)
             print(
                 json.dumps(info) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items())
             )

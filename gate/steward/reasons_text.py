@@ -138,6 +138,15 @@ REASONS: Final = _reasons(
         "Direct them to the entrance on their ticket. If unsure, send them to the box office.",
     ),
     ReasonText(
+        r.CLOCK_BEHIND,
+        "this gate's clock is wrong: another lane, and call a technician",
+        "The gate's clock is behind the newest time it knows has passed (usually after a "
+        "power cut: the gate has no battery clock). It cannot tell a live code from an old "
+        "screenshot, so it refuses every ticket rather than let screenshots in.",
+        "Send them to another lane; it is not their fault. Call a technician. The lane "
+        "works again by itself once the clock is right.",
+    ),
+    ReasonText(
         r.EXPIRED_CODE,
         "this code is a screenshot that has expired: ask for the live code in the wallet",
         "The code is older than the gate accepts (about 30 to 45 seconds). Usually a "
@@ -240,6 +249,17 @@ ALARMS: Final = {
             "If many valid phones are refused as too old or from the future, send people to "
             "another lane.",
             "A technician, now: the gate's time sync must be fixed.",
+        ),
+        AlarmText(
+            "clock_behind",
+            "The gate's clock is behind the newest time it knows has passed (a block from "
+            "the hub, or its own last admissions): usually a power cut on a unit with no "
+            "battery clock. Every ticket is refused (clock_behind), so that no old "
+            "screenshot gets in.",
+            "Send people to another lane. Where there is none, a supervisor decides whether "
+            "to open by hand (every opening is recorded with your name). The alarm clears by "
+            "itself when the clock is right.",
+            "A technician, now: the gate's clock must be set (its time sync, or by hand).",
         ),
         AlarmText(
             "hub_unreachable",

@@ -113,13 +113,36 @@ def health_lines(status: Mapping[str, Any] | None) -> list[tuple[str, str, bool]
             f"#{_known(health.get('ledger_height'))}, {_known(age, ' s')} old",
             age is not None and age <= 120,
         ),
-        ("clock", _known(offset, " s"), offset is not None and abs(offset) <= 30),
+        _clock_line(offset, health.get("clock_behind")),
         ("backlog", _known(backlog), backlog is not None and backlog < 100),
         ("hub", _known(hub), hub in ("reachable", "not configured")),
         ("camera", camera, bool(fps)),
         ("relay", _known(relay), relay in ("at rest", "open")),
         ("mode", _known(mode), mode == "normal"),
     ]
+
+
+def _clock_line(offset: Any, behind: Any) -> tuple[str, str, bool]:
+    """The clock against the hub's (``clock_offset``), unless it is behind the newest
+    time the gate can prove (``clock_behind``), which refuses every ticket."""
+    if behind:
+        return ("clock", f"{duration(behind)} behind", False)
+    return ("clock", _known(offset, " s"), offset is not None and abs(offset) <= 30)
+
+
+def duration(seconds: Any) -> str:
+    """``45 s``, ``12 min``, ``5 h``, ``3 d``: how far off, at a glance."""
+    try:
+        s = int(seconds)
+    except (TypeError, ValueError):
+        return UNKNOWN
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    if s < 172800:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"
 
 
 def alarm_lines(status: Mapping[str, Any] | None, tz: tzinfo | None) -> list[tuple[str, str]]:

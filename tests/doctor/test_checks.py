@@ -389,8 +389,7 @@ def test_report_forms(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_upload_backlog_warns_with_the_oldest_age(tmp_path: Path) -> None:
-    kit = _fresh_ledger(time.time() - 30)
-    kit.append([issue("t1", valid_from=NOW - 3600)])
+    kit = _fresh_ledger(NOW)  # the ledger as it was when the gate decided, long ago
     unit = _unit_with_ledger(tmp_path, kit, hub_url="http://127.0.0.1:9")
     cfg = unit.cfg
     with closing(
@@ -398,6 +397,10 @@ def test_an_upload_backlog_warns_with_the_oldest_age(tmp_path: Path) -> None:
     ) as cp:
         assert cp.admit(code("solo"), NOW).admitted  # decided long ago, never uploaded
         cp.admit("junk", NOW + 1)
+        # News since (a gate does not decide on a clock behind a block it holds, so the
+        # fresh block comes after the decisions, as it would have).
+        kit.append([issue("t1", valid_from=NOW - 3600)], time=int(time.time()) - 30)
+        assert cp.apply_lines(enumerate(kit.lines(), 1)).error is None
     backlog = one(examined(unit, timeout=0.5), "backlog")
     assert backlog.status is Status.WARN
     assert backlog.detail.startswith("2 record(s) not yet acknowledged by the hub (after seq 0)")

@@ -54,6 +54,8 @@ STATUS = {
         "ledger_height": 41,
         "ledger_age": 12,
         "clock_offset": -0.4,
+        "clock_behind": 0,
+        "time_floor": NOW - 12,
         "upload_backlog": 3,
         "hub": "reachable",
         "camera_fps": 29.8,

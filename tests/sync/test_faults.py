@@ -120,7 +120,7 @@ def test_three_offline_gates_reconcile_through_a_faulty_network(
     through drops, delays, resets after the hub did the work, and duplicated requests,
     and one record per upload request so the cursor moves many times under fire."""
     hub_dir = tmp_path / "hub"
-    key = seed_hub(hub_dir)
+    key = seed_hub(hub_dir, now=int(time.time()))  # the hub's heartbeats are at the real time
     hub = start_hub(hub_dir)
     proxy = proxies(hub.port, seed=SEED, cover=RECORDS_POST)
     proxy.force("pass")  # provisioning is not under test: a lost enrolment spends the code
@@ -130,10 +130,11 @@ def test_three_offline_gates_reconcile_through_a_faulty_network(
         enrol(hub_dir, config)
         assert gate(config, "sync", "once").returncode == 0  # the ledger, before the show
     hub.stop()  # the network goes down; the gates keep admitting
-    now = str(NOW)
-    assert gate(configs["north-1"], "admit", code("solo"), "--now", now).returncode == 0
-    assert gate(configs["south-2"], "admit", code("solo"), "--now", now).returncode == 0
-    assert gate(configs["east-3"], "admit", code("pair"), "--now", now).returncode == 0
+    at = int(time.time())  # after the last block the gates hold
+    now = str(at)
+    assert gate(configs["north-1"], "admit", code("solo", at), "--now", now).returncode == 0
+    assert gate(configs["south-2"], "admit", code("solo", at), "--now", now).returncode == 0
+    assert gate(configs["east-3"], "admit", code("pair", at), "--now", now).returncode == 0
     for config in configs.values():  # a few refusals too: several uploads per gate
         assert gate(config, "admit", "junk", "--now", now).returncode == 1
 
@@ -161,10 +162,9 @@ def test_three_offline_gates_reconcile_through_a_faulty_network(
         a for lines in exports.values() for a in admitted(lines)
     )
     proxy.force("pass")
+    later = max(at + 15, int(time.time()))
     check = json.loads(
-        gate(
-            configs["east-3"], "check", code("solo", NOW + 15), "--now", str(NOW + 15), "--json"
-        ).stdout
+        gate(configs["east-3"], "check", code("solo", later), "--now", str(later), "--json").stdout
     )
     assert check["reason"] == "already_used"
     status = json.loads(gate(configs["east-3"], "sync", "status", "--json").stdout)
@@ -181,18 +181,20 @@ def gate_with_records(
 ) -> Path:
     """Gate north-1, enrolled and synced, uploading ``batch`` records at a time, with
     ``total`` records waiting: one admission of "solo", the rest junk scans (made
-    in-process: hundreds of records quickly). Its configuration file."""
+    in-process: hundreds of records quickly). Its configuration file. The hub is seeded
+    at the real time (``seed_hub(now=...)``): the admission is after the blocks synced."""
     config = make_gate(tmp_path, "north-1", key, url)
     config.write_text(config.read_text() + f"batch = {batch}\n")
     enrol(hub_dir, config)
     assert gate(config, "sync", "once").returncode == 0
     cfg = load_config(config)
+    now = int(time.time())
     with Checkpoint(
         cfg.state_dir, device=cfg.device, ledger_key=cfg.ledger_key, policy=cfg.policy
     ) as cp:
-        assert cp.admit(code("solo"), NOW).result == "admitted"
+        assert cp.admit(code("solo", now), now).result == "admitted"
         for i in range(total - 1):
-            cp.admit(f"junk-{i}", NOW)
+            cp.admit(f"junk-{i}", now)
     return config
 
 
@@ -205,7 +207,7 @@ def test_a_hub_restart_in_the_middle_of_an_upload(
     the end the hub holds exactly the gate's chain, nothing twice, nothing missing."""
     total, threshold = 300, 100
     hub_dir = tmp_path / "hub"
-    key = seed_hub(hub_dir)
+    key = seed_hub(hub_dir, now=int(time.time()))
     hub = start_hub(hub_dir)
     proxy = proxies(hub.port, seed=SEED, weights={"pass": 1})
     config = gate_with_records(tmp_path, hub_dir, key, proxy.url, batch=10, total=total)
@@ -332,7 +334,7 @@ def test_a_hub_killed_in_the_middle_of_an_upload(tmp_path: Path) -> None:
     the gate's chain: nothing twice, nothing missing, the redeem published once."""
     total, threshold = 400, 100
     hub_dir = tmp_path / "hub"
-    key = seed_hub(hub_dir)
+    key = seed_hub(hub_dir, now=int(time.time()))
     port = free_port()
     hub = ServedHub(hub_dir, port, tmp_path / "hub.log", heartbeat=0.3)
     try:

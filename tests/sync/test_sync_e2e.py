@@ -20,7 +20,7 @@ from ..ledgerkit import NOW, LedgerKit, code, issue, show, signer
 
 def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:
     hub_dir = tmp_path / "hub"
-    key = seed_hub(hub_dir)
+    key = seed_hub(hub_dir, now=int(time.time()))  # the hub's heartbeats are at the real time
     hub = start_hub(hub_dir)
     configs = {n: make_gate(tmp_path, n, key, hub.url) for n in ("north-1", "south-2", "east-3")}
     for name, config in configs.items():
@@ -39,10 +39,11 @@ def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:
     assert failed.returncode == 1 and "unreachable" in failed.stderr
     after = json.loads(gate(configs["north-1"], "sync", "status", "--json").stdout)
     assert after["last_success"] == before["last_success"]  # a failed round is no success
-    now = str(NOW)
-    assert gate(configs["north-1"], "admit", code("solo"), "--now", now).returncode == 0
-    assert gate(configs["south-2"], "admit", code("solo"), "--now", now).returncode == 0
-    assert gate(configs["east-3"], "admit", code("pair"), "--now", now).returncode == 0
+    at = int(time.time())  # after the last block the gates hold
+    now = str(at)
+    assert gate(configs["north-1"], "admit", code("solo", at), "--now", now).returncode == 0
+    assert gate(configs["south-2"], "admit", code("solo", at), "--now", now).returncode == 0
+    assert gate(configs["east-3"], "admit", code("pair", at), "--now", now).returncode == 0
     assert gate(configs["east-3"], "admit", "junk", "--now", now).returncode == 1
 
     old_url = hub.url
@@ -68,10 +69,9 @@ def test_three_offline_gates_reconcile(tmp_path: Path, start_hub) -> None:
         assert {a[0] for a in conflict.admissions} == {"north-1", "south-2"}
     finally:
         held.close()
+    later = max(at + 15, int(time.time()))
     check = json.loads(
-        gate(
-            configs["east-3"], "check", code("solo", NOW + 15), "--now", str(NOW + 15), "--json"
-        ).stdout
+        gate(configs["east-3"], "check", code("solo", later), "--now", str(later), "--json").stdout
     )
     assert check["reason"] == "already_used"
     status = json.loads(gate(configs["east-3"], "sync", "status", "--json").stdout)
