@@ -244,6 +244,20 @@ def clock_synchronised() -> tuple[bool | None, str]:
 
 def check_clock(ctx: Context) -> Finding:
     name, lane = "clock", ctx.cfg.lane
+    from verifier.time_floor import clock_state
+
+    from .state import stored_time_floor
+
+    # Behind what the state proves (a signed block, an admission): the lane refuses
+    # everything as clock_behind, hub or no hub (issue: a Pi without an RTC after an outage).
+    behind = clock_state(int(ctx.options.clock()), stored_time_floor(ctx))
+    if behind.behind:
+        return fail(
+            name,
+            behind.words(),
+            "set the clock: timedatectl set-ntp true (firmware-config's time sync), or by "
+            "hand with date -u -s; fit an RTC module if the unit often starts offline",
+        )
     synced, how = clock_synchronised()
     sync_text = {
         True: f"synchronised ({how})",

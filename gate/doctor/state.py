@@ -22,6 +22,8 @@ import stat
 from contextlib import closing
 from pathlib import Path
 
+from verifier.time_floor import NO_FLOOR, TimeFloor, highest
+
 from .result import Context, Finding, fail, ok, skip, warn
 
 LEDGER, RECORDS, KEY = "ledger.db", "records.db", "device.key"
@@ -57,6 +59,25 @@ def readonly(path: Path) -> sqlite3.Connection:
     wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
     how = "mode=ro" if wal.exists() and shm.exists() else "immutable=1"
     return sqlite3.connect(f"{path.absolute().as_uri()}?{how}", uri=True, timeout=5)
+
+
+def stored_time_floor(ctx: Context) -> TimeFloor:
+    """The newest time the state proves (the newest block, this gate's newest admission:
+    ``Checkpoint.time_floor``'s sources), read without opening the state for writing."""
+    if not ctx.databases_ok:
+        return NO_FLOOR
+    with closing(readonly(ctx.cfg.state_dir / LEDGER)) as conn:
+        head = conn.execute("SELECT height, time FROM blocks ORDER BY height DESC LIMIT 1")
+        block = head.fetchone()
+    with closing(readonly(ctx.cfg.state_dir / RECORDS)) as conn:
+        newest = conn.execute(
+            "SELECT seq, min(at, step * 15) FROM local_admissions WHERE step IS NOT NULL "
+            "ORDER BY min(at, step * 15) DESC LIMIT 1"
+        ).fetchone()
+    return highest(
+        TimeFloor(block[1], f"block {block[0]}") if block else None,
+        TimeFloor(newest[1], f"admission record {newest[0]}") if newest else None,
+    )
 
 
 # -- permissions ------------------------------------------------------------------------------

@@ -447,3 +447,17 @@ def test_services_as_systemd_reports_them(
     monkeypatch.setattr(system, "_show", lambda name: answer)
     [services] = by_check(examined(unit))["services"]
     assert services.status is status and words in services.detail, services
+
+
+def test_a_clock_behind_what_the_state_proves_fails(unit: Unit) -> None:
+    """Issue 15: a Pi that boots with yesterday's time; the newest signed block proves
+    better, and doctor says the lane refuses everything until the clock is set."""
+    from verifier.time_floor import CLOCK_TOLERANCE_S
+
+    findings = examined(unit, clock=lambda: time.time() - 3600)
+    clock = one(findings, "clock")
+    assert clock.status is Status.FAIL
+    assert "behind the newest time this gate can prove" in clock.detail
+    assert "clock_behind" in clock.detail and clock.fix is not None and "timedatectl" in clock.fix
+    within = one(examined(unit, clock=lambda: time.time() - CLOCK_TOLERANCE_S + 5), "clock")
+    assert "behind the newest time" not in within.detail
