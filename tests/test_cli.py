@@ -331,3 +331,35 @@ def test_usage_errors_exit_2(gate_cli, applied: Path) -> None:
 def test_missing_ledger_file(gate_cli, applied: Path, tmp_path: Path) -> None:
     result = gate_cli("ledger", "apply", str(tmp_path / "nope.jsonl"), config=applied)
     assert result.returncode == 2 and "nope.jsonl" in one_line_error(result)
+
+
+@pytest.mark.parametrize("what", ["key", "state_dir", "foreign_file"])
+def test_unsafe_state_stops_run_and_admit_with_the_fix(
+    gate_cli, applied: Path, state_dir: Path, tmp_path: Path, what: str
+) -> None:
+    """A key or state others may read stops the lane (exit 3) and names the fix; it is
+    checked at every open, before anything is decided or written."""
+    key = state_dir / "device.key"
+    if what == "key":
+        key.chmod(0o644)
+        fix = f"chmod 600 {key}"
+    elif what == "state_dir":
+        state_dir.chmod(0o755)
+        fix = f"chmod 700 {state_dir}"
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("giving a file to another user needs root")
+        os.chown(state_dir / "records.db", 65534, 65534)
+        fix = f"chown -R {os.getuid()}:{os.getgid()} {state_dir}"
+    before = tree_digest(state_dir)
+    extra = (
+        f'\n[camera]\nurl = "synthetic:?fps=1"\n[relay]\nurl = "sim:relay"\n'
+        f'[control]\nsocket = "{tmp_path / "c.sock"}"\ngroup = "root"\n'
+    )
+    applied.write_text(applied.read_text() + extra)
+    for args in (["admit", "GH1:x"], ["run"]):
+        result = gate_cli(*args, config=applied)
+        assert result.returncode == 3, (args, result.stderr)
+        err = one_line_error(result)
+        assert fix in err, err
+    assert tree_digest(state_dir) == before
