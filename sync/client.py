@@ -236,6 +236,20 @@ class HubClient(HubConnection):
             raise SyncError(f"enrolment refused: {body.get('error', status)}")
         return body
 
+    def _post_records(self, body: bytes) -> tuple[int, Any]:
+        """POST ``body`` to /v1/records, signed now; the status and the parsed reply
+        (None when it is not JSON)."""
+        headers = sign_request(
+            self.cp.signer, self.cp.device, "POST", "/v1/records", int(self.clock()), body
+        )
+        status, raw = self._request(
+            "POST", "/v1/records", body, {"Content-Type": "application/json", **headers}
+        )
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, None
+
     def probe_enrolment(self) -> int:
         """Whether the hub takes this device's signed requests, sending nothing: an upload
         of no records, signed like every upload (``gate doctor``). Returns the last seq
@@ -247,16 +261,7 @@ class HubClient(HubConnection):
         checkpoint, so any object with those two will do."""
         body = json.dumps({"records": []}).encode()
         for attempt in range(MAX_RESIGN + 1):
-            headers = sign_request(
-                self.cp.signer, self.cp.device, "POST", "/v1/records", int(self.clock()), body
-            )
-            status, raw = self._request(
-                "POST", "/v1/records", body, {"Content-Type": "application/json", **headers}
-            )
-            try:
-                reply = json.loads(raw)
-            except ValueError:
-                reply = None
+            status, reply = self._post_records(body)
             if not isinstance(reply, dict):
                 raise SyncError(f"hub {self.url}/v1/records answered {status} with no JSON object")
             acked = reply.get("acked")
@@ -355,16 +360,7 @@ class HubClient(HubConnection):
             if not lines:
                 return PushReport(sent, acked, None)
             body = json.dumps({"records": lines}).encode()
-            headers = sign_request(
-                self.cp.signer, self.cp.device, "POST", "/v1/records", int(self.clock()), body
-            )
-            status, raw = self._request(
-                "POST", "/v1/records", body, {"Content-Type": "application/json", **headers}
-            )
-            try:
-                reply = json.loads(raw)
-            except ValueError:
-                reply = {}
+            status, reply = self._post_records(body)
             hub_acked = reply.get("acked") if isinstance(reply, dict) else None
             if type(hub_acked) is int and hub_acked > acked:
                 # The hub holds its records in chain order, so it holds all of this batch;
