@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -21,6 +20,7 @@ from gate.doctor.report import render_json, render_text, use_colour
 from hardware import read_sim_log
 from verifier import Checkpoint
 
+from ..diskkit import fill, small_tmpfs
 from ..hubkit import RunningHub, seed_hub
 from ..ledgerkit import NOW, LedgerKit, code, issue, show, write_config
 from ..steward.fake_daemon import FakeDaemon
@@ -99,22 +99,8 @@ def test_a_file_of_another_user_in_the_state_fails(unit: Unit) -> None:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs, mounted for this test only."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,nr_inodes=2000", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small", "size=2m,nr_inodes=2000") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_full_disk_fails(
@@ -123,13 +109,7 @@ def test_a_full_disk_fails(
     hub_dir = tmp_path / "hub"
     key = seed_hub(hub_dir)
     unit = provision(tmp_path, start_hub(hub_dir), key, hub_dir, state=small_disk / "state")
-    with open(small_disk / "filler", "wb") as filler:
-        try:
-            while True:
-                filler.write(b"\0" * 65536)
-                filler.flush()
-        except OSError:
-            pass
+    fill(small_disk)
     disk = one(examined(unit), "disk")
     assert disk.status is Status.FAIL
     assert "MiB" in disk.detail and "may fail to commit" in disk.detail

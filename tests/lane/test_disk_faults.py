@@ -27,9 +27,10 @@ from verifier import Checkpoint, Policy, verify_records
 from verifier.blocks import read_blocks
 
 from ..clikit import ROOT
+from ..diskkit import fill, small_tmpfs
 from ..ledgerkit import NOW, code, simple_ledger, write_config
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting filesystems needs root")
 
 
 class NoDecoder:
@@ -42,37 +43,8 @@ class NoDecoder:
 @pytest.fixture
 def card(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB filesystem of its own, like a small SD card."""
-    where = tmp_path / "card"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "card", "size=2m,mode=0700") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def fill(directory: Path) -> Path:
-    """Take every free byte of the filesystem with one file; return it."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 65536)
-    except OSError:
-        try:
-            while True:
-                os.write(fd, b"\0" * 512)
-        except OSError:
-            pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 class Rig:
