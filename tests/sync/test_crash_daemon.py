@@ -49,6 +49,7 @@ class Daemon:
             start_new_session=True,  # its own group: a power cut takes the child too
         )
         self.lines: list[dict] = []
+        self.sync_kills = 0
         self.started = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -143,11 +144,18 @@ group = "root"
                 time.sleep(rng.uniform(0.005, 0.03))
             child = daemon.sync_child()
             if child is not None and rng.random() < 0.35:
-                os.kill(child, signal.SIGKILL)  # only the sync child: the lane goes on
+                try:
+                    os.kill(child, signal.SIGKILL)  # only the sync child: the lane goes on
+                except ProcessLookupError:
+                    continue  # it ended and was reaped in between: nothing was killed
+                daemon.sync_kills += 1
                 sync_kills += 1
                 kills += 1
                 continue
             daemon.power_cut()
+            # The sync child dies only when killed here: never by itself.
+            exits = [e for e in daemon.lines if e.get("alarm") == "sync_worker_exited"]
+            assert len(exits) <= daemon.sync_kills, exits
             kills += 1
             admitted = daemon.admitted()
             for ticket, seq in admitted.items():
