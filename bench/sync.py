@@ -49,7 +49,7 @@ from hub.served import ServedHub, free_port
 from sync.client import HubClient
 from verifier import Checkpoint, Policy, encode_token
 from verifier.blocks import block_hash, read_blocks
-from verifier.keys import TAG_RECORD, is_valid_point, verify
+from verifier.keys import TAG_RECORD, is_holder_key, verify
 from verifier.token import step_of
 from verifier.transactions import immediate_transaction
 
@@ -406,7 +406,7 @@ def point_floor(ledger: Ledger, sample: int) -> float:
     """Seconds for every holder-key point check of the ledger on one thread (sampled)."""
     keys = sample_holder_keys(ledger, sample)
     started = time.perf_counter()
-    valid = sum(is_valid_point(k) for k in keys)
+    valid = sum(is_holder_key(k) for k in keys)
     per_point = (time.perf_counter() - started) / len(keys)
     if valid != len(keys):
         raise WrongResult(f"{len(keys) - valid} holder keys are not valid points")
@@ -482,7 +482,7 @@ def phase_first_sync(b: Bench) -> None:
         Row(
             "  vs point checks",
             f"{seconds:.1f} s",
-            f"{points:.1f} s (is_valid_point x N, 1 thr)",
+            f"{points:.1f} s (is_holder_key x N, 1 thr)",
             f"{seconds / points:.2f}",
             "",
             "-",

@@ -50,7 +50,7 @@ import nacl
 from verifier import Checkpoint, Decision, Policy, Signer, encode_token, make_block, parse_token
 from verifier.blocks import PARALLEL_HOLDERS, ZERO_HASH, block_hash, read_blocks
 from verifier.canonical import canonical_json
-from verifier.keys import TAG_ENTRY, is_valid_point, verify
+from verifier.keys import TAG_ENTRY, is_holder_key, verify
 from verifier.token import step_of
 
 T = TypeVar("T")
@@ -444,7 +444,7 @@ def phase_apply(run: Run, cp: Checkpoint, baseline_rss: float) -> None:
     section(f"ledger apply: {spec.tickets:,} issues in {spec.blocks:,} blocks")
     keys = sample_holder_keys(run.ledger, run.args.floor_keys)
     start = time.perf_counter()
-    valid = sum(is_valid_point(k) for k in keys)
+    valid = sum(is_holder_key(k) for k in keys)
     per_point = (time.perf_counter() - start) / len(keys)
     if valid != len(keys):
         raise WrongResult(f"{len(keys) - valid} generated holder keys are not valid points")
@@ -458,7 +458,7 @@ def phase_apply(run: Run, cp: Checkpoint, baseline_rss: float) -> None:
     )
     print(
         f"floor: {spec.holder_checks:,} holder-key checks x {per_point * 1e6:.1f} us "
-        f"(is_valid_point, 1 thread, measured on {len(keys):,} distinct keys and "
+        f"(is_holder_key, 1 thread, measured on {len(keys):,} distinct keys and "
         f"extrapolated) = {floor:.1f} s"
     )
     print(
@@ -501,7 +501,7 @@ def phase_apply(run: Run, cp: Checkpoint, baseline_rss: float) -> None:
         Row(
             f"apply {spec.tickets:,} issues",
             f"{seconds:.1f} s",
-            f"{floor:.1f} s (N x is_valid_point, 1 thr)",
+            f"{floor:.1f} s (N x is_holder_key, 1 thr)",
             f"{seconds / floor:.2f}",
             f"<= {target:.1f} s",
             verdict(seconds <= target),

@@ -13,6 +13,6 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors"
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared/vectors is not beside this clone")
 def test_vectors_are_unchanged_copies() -> None:
-    shared = {p.name: p.read_bytes() for p in SHARED.iterdir() if p.is_file()}
-    ours = {p.name: p.read_bytes() for p in VECTORS.iterdir() if p.is_file()}
+    shared = {str(p.relative_to(SHARED)): p.read_bytes() for p in SHARED.rglob("*") if p.is_file()}
+    ours = {str(p.relative_to(VECTORS)): p.read_bytes() for p in VECTORS.rglob("*") if p.is_file()}
     assert ours == shared

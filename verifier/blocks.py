@@ -25,7 +25,7 @@ from typing import Any
 from errors import BlockRejected, EncodingError
 
 from .canonical import canonical_json, parse_strict
-from .keys import TAG_BLOCK, Signer, is_valid_point, verify
+from .keys import TAG_BLOCK, Signer, is_holder_key, verify
 
 ZERO_HASH = "0" * 64
 BLOCK_FIELDS = frozenset(("v", "height", "prev", "time", "events", "sig"))
@@ -154,16 +154,17 @@ def event_shape_error(index: int, event: Any) -> str | None:
 
 
 def invalid_holders(events: list[dict[str, Any]]) -> list[str]:
-    """Holder keys in ``events`` that are not valid prime-order points, in first-seen order."""
+    """Holder keys in ``events`` that ``is_holder_key`` refuses (PROTOCOL section 2,
+    revision 1.1), in first-seen order."""
     holders = list(dict.fromkeys(e["holder"] for e in events if "holder" in e))
     if len(holders) < PARALLEL_HOLDERS:
-        return [h for h in holders if not is_valid_point(bytes.fromhex(h))]
+        return [h for h in holders if not is_holder_key(bytes.fromhex(h))]
     workers = min(len(holders) // PARALLEL_HOLDERS + 1, os.cpu_count() or 1)
     chunk = -(-len(holders) // workers)
     parts = [holders[i : i + chunk] for i in range(0, len(holders), chunk)]
 
     def bad_in(part: list[str]) -> list[str]:
-        return [h for h in part if not is_valid_point(bytes.fromhex(h))]
+        return [h for h in part if not is_holder_key(bytes.fromhex(h))]
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return [h for found in pool.map(bad_in, parts) for h in found]
@@ -215,8 +216,8 @@ def parse_block(text: str | bytes, *, line: int | None = None, source: str | Non
     if bad:
         raise reject(
             "event",
-            f"holder {bad[0]} is not a valid Ed25519 point "
-            "(non-canonical, small order or outside the prime-order subgroup)",
+            f"holder {bad[0]} is not a valid holder key "
+            "(non-canonical, not on the curve, or of small order)",
             height,
         )
     return Block(

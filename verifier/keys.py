@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import nacl.bindings as _sodium
 from nacl.exceptions import BadSignatureError
+from nacl.exceptions import RuntimeError as _NaclRuntimeError
 from nacl.exceptions import ValueError as _NaclValueError
 
 from errors import InvalidArgument
@@ -55,9 +56,43 @@ def verify(public_key: bytes, signature: bytes, tag: bytes, message: bytes) -> b
     return True
 
 
+_P = 2**255 - 19
+_Y_BITS = (1 << 255) - 1
+#: The y coordinates of the eight points of small order (the identity, order 2, the two of
+#: order 4 and the four of order 8): a point on the curve with one of these y is one of them.
+_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y8, _P - _Y8})
+#: The base point, the other operand of the on-curve test below.
+_BASE = bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666")
+
+
+def is_holder_key(public_key: bytes) -> bool:
+    """A holder key as PROTOCOL.md section 2 (revision 1.1) wants it: (a) canonical (y,
+    the low 255 bits, below 2^255 - 19), (b) on the curve, (c) not of small order; and no
+    subgroup test, which costs a scalar multiplication and protects nothing here (only
+    the authority puts keys in blocks; the decision's verify refuses small-order and
+    non-canonical keys by itself).
+
+    (a) and (c) are integer comparisons. (b) is libsodium decoding the point, inside
+    ``crypto_core_ed25519_add`` with the base point, which refuses an encoding that is no
+    curve point: about a third of ``crypto_core_ed25519_is_valid_point``'s cost, which is
+    mostly the subgroup multiplication. (``bench.verifier`` measures both.)"""
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        return False
+    y = int.from_bytes(public_key, "little") & _Y_BITS
+    if y >= _P or y in _SMALL_ORDER_Y:
+        return False
+    try:
+        _sodium.crypto_core_ed25519_add(public_key, _BASE)
+    except (_NaclRuntimeError, _NaclValueError, TypeError):
+        return False
+    return True
+
+
 def is_valid_point(public_key: bytes) -> bool:
     """libsodium's ``crypto_core_ed25519_is_valid_point``: canonical, on the curve,
-    in the prime-order subgroup and not of small order (the rule for holder keys)."""
+    in the prime-order subgroup and not of small order. The strict rule, for the one
+    ledger key a configuration names; holder keys follow :func:`is_holder_key`."""
     return len(public_key) == PUBLIC_KEY_BYTES and bool(
         _sodium.crypto_core_ed25519_is_valid_point(public_key)
     )
