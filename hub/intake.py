@@ -40,8 +40,9 @@ class Intake:
         self.db = db
 
     def register(self, device: str, public_key: bytes, now: int) -> None:
-        """Enrol ``device`` with its public key, in a transaction of its own (``gate hub
-        register``; enrolment codes are the caller's job)."""
+        """Enrol ``device`` with its public key, in a transaction of its own (enrolment
+        codes and the ``device`` event are the caller's job: :class:`~hub.service.Hub`
+        does both, and publishes devices registered here when it next opens)."""
         with transaction(self.db):
             self.register_in_transaction(device, public_key, now)
 
@@ -65,10 +66,21 @@ class Intake:
         )
 
     def revoke(self, device: str, now: int) -> None:
+        """Stop accepting ``device``'s records, in a transaction of its own (the hub's
+        :meth:`~hub.service.Hub.revoke_device` also publishes it)."""
         with transaction(self.db):
+            self.revoke_in_transaction(device, now)
+
+    def revoke_in_transaction(self, device: str, now: int) -> bool:
+        """:meth:`revoke` inside the caller's open transaction; whether ``device`` was
+        enrolled and not yet revoked."""
+        return (
             self.db.execute(
-                "UPDATE devices SET revoked = ? WHERE device = ? AND revoked IS NULL", (now, device)
-            )
+                "UPDATE devices SET revoked = ? WHERE device = ? AND revoked IS NULL",
+                (now, device),
+            ).rowcount
+            > 0
+        )
 
     def held(self, device: str) -> tuple[int, str]:
         """(seq, hash) of the device's newest record held; (0, 64 zeros) when none."""
