@@ -8,10 +8,11 @@ two processes can never both admit the last entry of a ticket) and commits the
 decision's record, synced, before it returns: the caller may open the turnstile only
 after ``admit`` has returned.
 
-The parts are public: ``ledger`` (head, apply_block, the ledger view), ``log`` (the
-record log and its upload cursor) for the sync client and the tools, and ``peers`` (the
-records learned from peers on the LAN, :mod:`verifier.peer_records`), whose few calls
-the peer service makes are also here: :meth:`Checkpoint.accept_peer_records`,
+The parts are public: ``ledger`` (head, apply_block, the ledger view) and ``log`` (the
+record log and its upload cursor) for the sync client and the tools.
+
+``peers`` holds the records learned from peers on the LAN (:mod:`verifier.peer_records`);
+the few calls the peer service makes are here: :meth:`Checkpoint.accept_peer_records`,
 :meth:`Checkpoint.peer_heads`, :meth:`Checkpoint.peer_records` and
 :meth:`Checkpoint.peer_forks`. A peer service holds a Checkpoint (a connection) of its
 own, on its own thread: taking peer records locks peers.db only, never the lane's

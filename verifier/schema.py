@@ -161,6 +161,13 @@ CREATE TABLE local_voids (
 #: RECORDS_MIGRATIONS[i] upgrades records.db at version i to version i + 1.
 RECORDS_MIGRATIONS: tuple[str, ...] = (RECORDS_V1,)
 
+# records.db's meta: the upload cursor (the last seq the hub acknowledged) and the Unix
+# time of the last sync exchange with nothing wrong. Both were kept in ledger.db's meta
+# before; the state moves them over at open (``StateFiles._move_to_records``).
+UPLOAD_CURSOR_KEY = "hub_acked_seq"
+LAST_EXCHANGE_KEY = "hub_last_success"
+MOVED_TO_RECORDS = (UPLOAD_CURSOR_KEY, LAST_EXCHANGE_KEY)
+
 # peers.db: records this gate learned from its peers on the LAN (PROTOCOL.md section 5),
 # each accepted only when it verifies under its device's key from the ledger and
 # continues that device's chain as held here. A file of its own (verifier.peer_records
@@ -229,10 +236,3 @@ CREATE TABLE peer_forks (
 
 #: PEERS_MIGRATIONS[i] upgrades peers.db at version i to version i + 1.
 PEERS_MIGRATIONS: tuple[str, ...] = (PEERS_V1,)
-
-# records.db's meta: the upload cursor (the last seq the hub acknowledged) and the Unix
-# time of the last sync exchange with nothing wrong. Both were kept in ledger.db's meta
-# before; the state moves them over at open (``StateFiles._move_to_records``).
-UPLOAD_CURSOR_KEY = "hub_acked_seq"
-LAST_EXCHANGE_KEY = "hub_last_success"
-MOVED_TO_RECORDS = (UPLOAD_CURSOR_KEY, LAST_EXCHANGE_KEY)
