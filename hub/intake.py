@@ -18,7 +18,7 @@ from typing import Any
 from errors import EncodingError, HubRefusal, RecordChainError
 from verifier.blocks import ZERO_HASH
 from verifier.canonical import canonical_json, parse_strict
-from verifier.records import record_hash, verify_records
+from verifier.records import ledger_event, record_hash, verify_records
 from verifier.transactions import immediate_transaction as transaction
 
 
@@ -138,25 +138,6 @@ class Intake:
 
     def _queue(self, record: dict[str, Any]) -> None:
         """The ledger event a record becomes, if any."""
-        ticket = record["ticket"]
-        if ticket is None:
-            return
-        if record["result"] == "admitted":
-            event = {
-                "op": "redeem",
-                "ticket": ticket,
-                "device": record["device"],
-                "seq": record["seq"],
-                "step": record["step"],
-                "at": record["at"],
-            }
-        elif record["result"] == "voided" and record["ref"] is not None:
-            event = {
-                "op": "void",
-                "ticket": ticket,
-                "device": record["device"],
-                "seq": record["ref"],
-            }
-        else:
-            return
-        self.db.execute("INSERT INTO pending(event) VALUES (?)", (json.dumps(event),))
+        event = ledger_event(record)
+        if event is not None:
+            self.db.execute("INSERT INTO pending(event) VALUES (?)", (json.dumps(event),))

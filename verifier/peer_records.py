@@ -52,7 +52,7 @@ from .keys import TAG_RECORD, verify
 from .ledger_rules import ticket_bytes
 from .ledger_state import LedgerState
 from .record_log import RecordLog
-from .records import record_hash, record_shape_error
+from .records import ledger_event, record_hash, record_shape_error
 from .transactions import file_transaction
 
 #: A record held aside may lie at most this many seqs past the last one held for its
@@ -297,25 +297,27 @@ class PeerStore:
             self._fork(report, device, seq, digest, row[0], seq, row[1], now)
 
     def _hold(self, record: dict[str, Any], body: str, digest: bytes, now: int) -> None:
-        """Hold an accepted record, with what it means for the decision."""
-        device, seq, ticket = record["device"], record["seq"], record["ticket"]
+        """Hold an accepted record, with what it means for the decision: the same as the
+        ledger event the hub will make of it."""
         self.conn.execute(
             "INSERT INTO peer.peer_records(device, seq, hash, body, received) "
             "VALUES (?, ?, ?, ?, ?)",
-            (device, seq, digest, body, now),
+            (record["device"], record["seq"], digest, body, now),
         )
-        if ticket is None:
+        event = ledger_event(record)
+        if event is None:
             return
-        if record["result"] == "admitted":
+        ticket = ticket_bytes(event["ticket"])
+        if event["op"] == "redeem":
             self.conn.execute(
                 "INSERT OR IGNORE INTO peer.peer_admissions(device, seq, ticket, step, at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (device, seq, ticket_bytes(ticket), record["step"], record["at"]),
+                (event["device"], event["seq"], ticket, event["step"], event["at"]),
             )
-        elif record["result"] == "voided" and record["ref"] is not None:
+        else:
             self.conn.execute(
                 "INSERT OR IGNORE INTO peer.peer_voids(device, seq, ticket) VALUES (?, ?, ?)",
-                (device, record["ref"], ticket_bytes(ticket)),
+                (event["device"], event["seq"], ticket),
             )
 
     def _promote(

@@ -77,6 +77,28 @@ def record_shape_error(record: Any) -> str | None:
     return None
 
 
+def ledger_event(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The ledger event a record becomes (PROTOCOL.md section 3), or None: an admission
+    with a ticket is a ``redeem``, a voided admission with a ticket a ``void`` of the seq
+    it names. The hub queues it for the next block; a gate holding the record as a
+    peer's counts it as that event (section 5)."""
+    ticket = record["ticket"]
+    if ticket is None:
+        return None
+    if record["result"] == "admitted":
+        return {
+            "op": "redeem",
+            "ticket": ticket,
+            "device": record["device"],
+            "seq": record["seq"],
+            "step": record["step"],
+            "at": record["at"],
+        }
+    if record["result"] == "voided" and record["ref"] is not None:
+        return {"op": "void", "ticket": ticket, "device": record["device"], "seq": record["ref"]}
+    return None
+
+
 def make_record(
     signer: Signer,
     *,
