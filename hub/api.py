@@ -56,9 +56,9 @@ T = TypeVar("T")
 class HubWorker:
     """Owns the :class:`Hub` on a single thread and runs every call there."""
 
-    def __init__(self, hub_dir: Path) -> None:
+    def __init__(self, hub_dir: Path, now: int | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub")
-        self.hub: Hub = self._pool.submit(Hub, hub_dir).result()
+        self.hub: Hub = self._pool.submit(lambda: Hub(hub_dir, now=now)).result()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -138,7 +138,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = state["worker"] = HubWorker(Path(hub_dir))
+        worker = state["worker"] = HubWorker(Path(hub_dir), now())
         beat = asyncio.create_task(_heartbeats(worker, heartbeat, now)) if heartbeat else None
         try:
             yield

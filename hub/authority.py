@@ -130,30 +130,40 @@ class Authority:
                 f"({MAX_BLOCK_EVENTS}); use publish()"
             )
         with transaction(self.db):
-            head = facts.head(self.db)
-            pending = self.db.execute(
-                "SELECT id, event FROM pending ORDER BY id LIMIT ?",
-                (MAX_BLOCK_EVENTS - len(events),),
-            ).fetchall()
-            body = list(events) + [json.loads(event) for _, event in pending]
-            block = make_block(
-                self.signer,
-                head.height + 1,
-                head.hash,
-                max(now, head.time if head.time is not None else now),
-                body,
+            return self.append_in_transaction(events, now)
+
+    def append_in_transaction(self, events: list[dict[str, Any]], now: int) -> dict[str, Any]:
+        """:meth:`append` inside the caller's open transaction on ``hub.db`` (which holds
+        the write lock), so that what the caller changed besides (a device enrolled)
+        stands or falls with the block."""
+        if len(events) > MAX_BLOCK_EVENTS:
+            raise InvalidArgument(
+                f"{len(events)} events is more than one block carries ({MAX_BLOCK_EVENTS})"
             )
-            line = canonical_json(block).decode("utf-8")
-            parsed = parse_block(line)  # the gates' own checks, then their chain rules
-            check_successor(parsed, head, self.public_key)
-            check_events(parsed, facts.hub_facts(self.db))
-            facts.add_block(self.db, parsed)
-            self.db.execute(
-                "INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
-                (block["height"], block_hash(block).hex(), block["time"], line),
-            )
-            if pending:
-                self.db.execute("DELETE FROM pending WHERE id <= ?", (pending[-1][0],))
+        head = facts.head(self.db)
+        pending = self.db.execute(
+            "SELECT id, event FROM pending ORDER BY id LIMIT ?",
+            (MAX_BLOCK_EVENTS - len(events),),
+        ).fetchall()
+        body = list(events) + [json.loads(event) for _, event in pending]
+        block = make_block(
+            self.signer,
+            head.height + 1,
+            head.hash,
+            max(now, head.time if head.time is not None else now),
+            body,
+        )
+        line = canonical_json(block).decode("utf-8")
+        parsed = parse_block(line)  # the gates' own checks, then their chain rules
+        check_successor(parsed, head, self.public_key)
+        check_events(parsed, facts.hub_facts(self.db))
+        facts.add_block(self.db, parsed)
+        self.db.execute(
+            "INSERT INTO blocks(height, hash, time, body) VALUES (?,?,?,?)",
+            (block["height"], block_hash(block).hex(), block["time"], line),
+        )
+        if pending:
+            self.db.execute("DELETE FROM pending WHERE id <= ?", (pending[-1][0],))
         return block
 
     def heartbeat(self, now: int) -> dict[str, Any]:

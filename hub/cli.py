@@ -199,7 +199,7 @@ def run_hub(args: argparse.Namespace) -> int:
             log_level="info",
         )
         return 0
-    hub = Hub(hub_dir)
+    hub = Hub(hub_dir, now=now)
     try:
         return _run(hub, args, now)
     except BlockRejected as exc:
@@ -286,12 +286,12 @@ def _run(hub: Hub, args: argparse.Namespace, now: int) -> int:
                 "as `gate device show` prints it"
             )
         try:
-            hub.intake.register(args.device, public_key, now)
+            hub.register_device(args.device, public_key, now)
         except HubRefusal as exc:  # enrolled with another key
             raise ConfigError(f"device {args.device}: {exc}") from None
         print(f"device {args.device} enrolled")
     elif command == "revoke-device":
-        hub.intake.revoke(args.device, now)
+        hub.revoke_device(args.device, now)
         print(f"device {args.device} revoked")
     elif command == "conflicts":
         found = hub.conflicts()

@@ -4,9 +4,10 @@
 the signed blocks exactly as served, the enrolled devices, every record received, the
 ``redeem``/``void`` events waiting for the next block, the operator token's hash, and
 the ledger facts derived from the blocks (``hub.facts``: shows, tickets with their
-entries and revocation, redeems, voids), which the ledger rules and the conflict report
-read. The facts of a block are written in the transaction that stores it, so they can
-never disagree with the blocks; ``meta.facts_height`` says which block they are level with.
+entries and revocation, redeems, voids, the devices' keys), which the ledger rules and
+the conflict report read. The facts of a block are written in the transaction that
+stores it, so they can never disagree with the blocks; ``meta.facts_height`` says which
+block they are level with.
 
 Older hubs kept the facts in a second file, ``ledger.db`` (a copy of the gate's store);
 a ``hub.db`` from then has no facts yet, and the authority rebuilds them from its blocks
@@ -90,6 +91,11 @@ CREATE TABLE IF NOT EXISTS voids (
     seq    INTEGER NOT NULL,
     ticket BLOB NOT NULL,
     PRIMARY KEY (device, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_devices (
+    device TEXT PRIMARY KEY,      -- as the published `device` events say (revision 1.2);
+    key    TEXT NOT NULL,         -- `devices` above is who may upload, this is the ledger
+    active INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
 

@@ -2,11 +2,13 @@
 
 The gate's store keeps a full copy of the ledger for its decisions (holders, zones,
 validity); the hub needs much less, and keeps it beside its blocks in its own tables
-(``hub.db``): the shows defined, each ticket's entries and whether it is revoked, and
-the published ``redeem`` and ``void`` events. :func:`hub_facts` is the
+(``hub.db``): the shows defined, each ticket's entries and whether it is revoked, the
+published ``redeem`` and ``void`` events, and each device's key and whether it is
+active as the published ``device`` events say (``ledger_devices``). :func:`hub_facts` is the
 :class:`~verifier.ledger_rules.LedgerFacts` the chain and event rules
 (``verifier.ledger_rules``, the gates' own) are applied over before the authority signs
-a block, and :func:`over_admitted` is the double-entry report.
+a block, :func:`over_admitted` is the double-entry report, and :func:`device_events_due`
+is what keeps the published devices in step with the enrolled ones.
 
 Every function here works inside the caller's transaction: :func:`add_block` is called
 in the transaction that stores the block, so blocks and facts commit together.
@@ -19,6 +21,7 @@ from typing import Any
 
 from errors import BlockRejected, EncodingError, StoreCorrupt
 from verifier.blocks import Block, parse_block
+from verifier.keys import is_valid_point
 from verifier.ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticket_bytes
 from verifier.sql_facts import SqlFacts
 
@@ -39,6 +42,7 @@ def hub_facts(conn: sqlite3.Connection) -> SqlFacts:
         conn,
         shows_sql="SELECT event FROM shows",
         tickets_sql="SELECT id, revoked FROM tickets WHERE id IN ({marks})",
+        devices_sql="SELECT device, key FROM ledger_devices WHERE device IN ({marks})",
     )
 
 
@@ -90,6 +94,12 @@ def add_block(conn: sqlite3.Connection, block: Block) -> None:
                 "INSERT OR IGNORE INTO voids(device, seq, ticket) VALUES (?, ?, ?)",
                 (ev["device"], ev["seq"], ticket_bytes(ev["ticket"])),
             )
+        elif op == "device":  # the rules made sure a known device keeps its key
+            conn.execute(
+                "INSERT INTO ledger_devices(device, key, active) VALUES (?, ?, ?) "
+                "ON CONFLICT(device) DO UPDATE SET active = excluded.active",
+                (ev["device"], ev["key"], int(ev["active"])),
+            )
         # transfer: the holder is no fact the hub's rules or reports need
     flush_issues()
     conn.execute(
@@ -103,7 +113,7 @@ def rebuild(conn: sqlite3.Connection, ledger_key: bytes, where: str) -> int:
     """Build the facts again from every stored block, each checked by the gates' rules
     under ``ledger_key``; the number of blocks. :class:`StoreCorrupt` (naming ``where``
     and the height) for a stored block that does not pass."""
-    for table in ("shows", "tickets", "redeems", "voids"):
+    for table in ("shows", "tickets", "redeems", "voids", "ledger_devices"):
         conn.execute(f"DELETE FROM {table}")
     conn.execute("DELETE FROM meta WHERE key = ?", (FACTS_HEIGHT,))
     held = EMPTY_HEAD
@@ -128,6 +138,30 @@ def rebuild(conn: sqlite3.Connection, ledger_key: bytes, where: str) -> int:
     return len(heights)
 
 
+def device_events_due(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The ``device`` events that would bring the published devices level with the
+    enrolled ones (``devices``): one for each device enrolled but never published, and
+    one for each whose revocation is not published yet; none when they agree, so
+    publishing them is idempotent. Oldest enrolment first.
+
+    A device published with another key than it is enrolled with (which only a hand-
+    edited ``hub.db`` can hold: enrolment refuses a known id with another key) is left
+    out: the ledger rules would refuse the block, and a device id keeps its key. So is
+    a key that is not a valid point (the holder-key rule), which no device key made
+    from a seed is, but which enrolment before revision 1.2 did not check."""
+    rows = conn.execute(
+        "SELECT d.device, d.public_key, d.revoked IS NULL FROM devices d "
+        "LEFT JOIN ledger_devices l ON l.device = d.device "
+        "WHERE l.device IS NULL OR (l.key = d.public_key AND l.active != (d.revoked IS NULL)) "
+        "ORDER BY d.enrolled, d.device"
+    ).fetchall()
+    return [
+        {"op": "device", "device": device, "key": key, "active": bool(active)}
+        for device, key, active in rows
+        if is_valid_point(bytes.fromhex(key))  # else no block could carry it
+    ]
+
+
 def over_admitted(conn: sqlite3.Connection) -> list[tuple[bytes, int, list[tuple[str, int, int]]]]:
     """Tickets with more counted admissions than entries, in ticket id order: (ticket,
     entries, [(device, seq, at), ...] oldest first)."""
@@ -150,6 +184,7 @@ def over_admitted(conn: sqlite3.Connection) -> list[tuple[bytes, int, list[tuple
 __all__ = [
     "FACTS_HEIGHT",
     "add_block",
+    "device_events_due",
     "facts_height",
     "head",
     "hub_facts",

@@ -18,7 +18,7 @@ from typing import Any
 from errors import EncodingError, HubRefusal, RecordChainError
 from verifier.blocks import ZERO_HASH
 from verifier.canonical import canonical_json, parse_strict
-from verifier.records import record_hash, verify_records
+from verifier.records import ledger_event, record_hash, verify_records
 from verifier.transactions import immediate_transaction as transaction
 
 
@@ -40,8 +40,9 @@ class Intake:
         self.db = db
 
     def register(self, device: str, public_key: bytes, now: int) -> None:
-        """Enrol ``device`` with its public key, in a transaction of its own (``gate hub
-        register``; enrolment codes are the caller's job)."""
+        """Enrol ``device`` with its public key, in a transaction of its own (enrolment
+        codes and the ``device`` event are the caller's job: :class:`~hub.service.Hub`
+        does both, and publishes devices registered here when it next opens)."""
         with transaction(self.db):
             self.register_in_transaction(device, public_key, now)
 
@@ -65,10 +66,21 @@ class Intake:
         )
 
     def revoke(self, device: str, now: int) -> None:
+        """Stop accepting ``device``'s records, in a transaction of its own (the hub's
+        :meth:`~hub.service.Hub.revoke_device` also publishes it)."""
         with transaction(self.db):
+            self.revoke_in_transaction(device, now)
+
+    def revoke_in_transaction(self, device: str, now: int) -> bool:
+        """:meth:`revoke` inside the caller's open transaction; whether ``device`` was
+        enrolled and not yet revoked."""
+        return (
             self.db.execute(
-                "UPDATE devices SET revoked = ? WHERE device = ? AND revoked IS NULL", (now, device)
-            )
+                "UPDATE devices SET revoked = ? WHERE device = ? AND revoked IS NULL",
+                (now, device),
+            ).rowcount
+            > 0
+        )
 
     def held(self, device: str) -> tuple[int, str]:
         """(seq, hash) of the device's newest record held; (0, 64 zeros) when none."""
@@ -126,25 +138,6 @@ class Intake:
 
     def _queue(self, record: dict[str, Any]) -> None:
         """The ledger event a record becomes, if any."""
-        ticket = record["ticket"]
-        if ticket is None:
-            return
-        if record["result"] == "admitted":
-            event = {
-                "op": "redeem",
-                "ticket": ticket,
-                "device": record["device"],
-                "seq": record["seq"],
-                "step": record["step"],
-                "at": record["at"],
-            }
-        elif record["result"] == "voided" and record["ref"] is not None:
-            event = {
-                "op": "void",
-                "ticket": ticket,
-                "device": record["device"],
-                "seq": record["ref"],
-            }
-        else:
-            return
-        self.db.execute("INSERT INTO pending(event) VALUES (?)", (json.dumps(event),))
+        event = ledger_event(record)
+        if event is not None:
+            self.db.execute("INSERT INTO pending(event) VALUES (?)", (json.dumps(event),))

@@ -2,6 +2,13 @@
 
 Everything here runs on one thread (the API hands every call to a single worker), so
 the SQLite connections never cross threads and the hub needs no locks of its own.
+
+Every change to who is enrolled is published (PROTOCOL.md revision 1.2): an enrolment,
+a registration by hand and a revocation each append a ``device`` event in a block
+signed in the same transaction as the change, so the ledger never names a device the
+hub has not enrolled, nor misses one it has; gates check their peers' records against
+those events. Devices enrolled before this was so are published once, when the hub
+opens (:func:`hub.facts.device_events_due` finds them, and finds nothing after).
 """
 
 from __future__ import annotations
@@ -13,13 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from errors import HubRefusal
+from errors import BlockRejected, HubRefusal
 from sync.request_auth import canonical_hex, signed_headers, verify_request
 from sync.wire import MAX_SKEW
 from verifier.keys import public_key_of
 from verifier.transactions import immediate_transaction as transaction
 
-from .authority import Authority, Conflict
+from . import facts
+from .authority import MAX_BLOCK_EVENTS, Authority, Conflict
 from .intake import Intake, IntakeResult
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on a Pi
@@ -35,10 +43,19 @@ _NOBODY = public_key_of(secrets.token_bytes(32))
 class Hub:
     """Ledger authority, record intake and enrolment over one hub directory."""
 
-    def __init__(self, hub_dir: str | Path) -> None:
+    def __init__(self, hub_dir: str | Path, *, now: int | None = None) -> None:
+        """``now`` is the time of the block that publishes devices enrolled before
+        ``device`` events existed, if there are any (default: the clock)."""
         self.authority = Authority(hub_dir)
         self.intake = Intake(self.authority.db)
         self.db = self.authority.db
+        try:
+            if facts.device_events_due(self.db):  # read first: the usual case writes nothing
+                with transaction(self.db):
+                    self._publish_devices(int(time.time()) if now is None else now)
+        except BaseException:
+            self.authority.close()
+            raise
 
     def close(self) -> None:
         self.authority.close()
@@ -110,14 +127,44 @@ class Hub:
                     f"enrolment code expired at {_utc(expires)}: ask the hub operator for a "
                     "new one",
                 )
-            # One transaction for the device and the code: a refused registration (the
-            # id is enrolled with another key) rolls back and leaves the code usable.
-            self.intake.register_in_transaction(device, public_key, now)  # 409: another key
+            # One transaction for the device, its `device` event and the code: a refused
+            # registration (the id is enrolled with another key) rolls back and leaves
+            # the code usable.
+            self._register_in_transaction(device, public_key, now)  # 409: another key
             self.db.execute(
                 "UPDATE enrol_codes SET used = ?, device = ? WHERE code_hash = ?",
                 (now, device, code_hash),
             )
         return {"device": device, "ledger_key": self.authority.public_key.hex(), "server_time": now}
+
+    def register_device(self, device: str, public_key: bytes, now: int) -> None:
+        """Enrol ``device`` by hand (``gate hub register``) and publish its ``device``
+        event; :class:`HubRefusal` 409 when the id is enrolled (or published) with
+        another key. Registering it again with its key changes nothing."""
+        with transaction(self.db):
+            self._register_in_transaction(device, public_key, now)
+
+    def revoke_device(self, device: str, now: int) -> bool:
+        """Stop accepting ``device``'s records and requests, and publish that it is no
+        longer active; whether it was enrolled and not yet revoked."""
+        with transaction(self.db):
+            changed = self.intake.revoke_in_transaction(device, now)
+            self._publish_devices(now)
+        return changed
+
+    def _register_in_transaction(self, device: str, public_key: bytes, now: int) -> None:
+        self.intake.register_in_transaction(device, public_key, now)
+        try:
+            self._publish_devices(now)
+        except BlockRejected as exc:  # the ledger names the id with another key
+            raise HubRefusal(409, f"device {device!r} cannot be published: {exc}") from None
+
+    def _publish_devices(self, now: int) -> None:
+        """Inside the caller's transaction: sign the ``device`` events that bring the
+        ledger level with the enrolled devices (none when it is)."""
+        due = facts.device_events_due(self.db)
+        for i in range(0, len(due), MAX_BLOCK_EVENTS):
+            self.authority.append_in_transaction(due[i : i + MAX_BLOCK_EVENTS], now)
 
     def authenticate(
         self,

@@ -89,6 +89,17 @@ def issue(
     }
 
 
+def device(name: str, *, active: bool = True, key: bytes | None = None) -> dict[str, Any]:
+    """A ``device`` event (revision 1.2): ``name`` signs with ``key`` (default: the key of
+    :func:`signer` ``("device:" + name)``, so tests can sign its records by hand)."""
+    return {
+        "op": "device",
+        "device": name,
+        "key": (key if key is not None else signer(f"device:{name}").public_key).hex(),
+        "active": active,
+    }
+
+
 def code(name: str, at: int = NOW, *, holder: str | None = None) -> str:
     """The code ``holder``'s wallet (default: the ticket's first holder) shows at ``at``."""
     return encode_token(signer(holder or name), ticket_id(name), at // 15)

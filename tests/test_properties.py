@@ -4,6 +4,9 @@ codecs round-trip; canonical JSON is stable."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Sequence
 
@@ -14,6 +17,7 @@ from errors import EncodingError
 from verifier import (
     DECISION_REASONS,
     Admission,
+    Checkpoint,
     Decision,
     Policy,
     TicketInfo,
@@ -27,9 +31,11 @@ from verifier import (
     reasons,
 )
 from verifier.base45 import ALPHABET
+from verifier.blocks import read_blocks
 from verifier.reasons import CHECK_ORDER
 
-from .ledgerkit import NOW, signer, ticket_id
+from .ledgerkit import NOW, LedgerKit, code, device, issue, show, signer, ticket_id
+from .peerkit import PeerChain
 
 HOLDER = signer("prop-holder")
 TICKET = ticket_id("prop")
@@ -228,3 +234,120 @@ def test_the_first_failing_check_in_check_order_is_the_reason(
         faults.add(reasons.UNKNOWN_TICKET)
     expected = min(faults, key=CHECK_ORDER.index) if faults else reasons.OK
     assert _with_faults(shape, unknown, signature, flags, step).reason == expected
+
+
+# -- peer records count as redeem events do (PROTOCOL.md section 5, revision 1.2) --------
+
+PEERS = ("east-3", "west-4")
+PEER_TICKETS = ("p0", "p1")
+
+#: One action of a peer gate: (device, what, ticket, code step offset, at offset, which
+#: earlier record a void names).
+peer_actions = st.lists(
+    st.tuples(
+        st.sampled_from(PEERS),
+        st.sampled_from(("admit", "override", "reject", "void")),
+        st.sampled_from(PEER_TICKETS),
+        st.integers(-6, 2),
+        st.integers(-600, 0),
+        st.integers(0, 20),
+    ),
+    max_size=14,
+)
+
+
+def _peer_logs(actions: list[tuple[str, str, str, int, int, int]]) -> list[str]:
+    """The records the actions make, each device's log a valid signed chain."""
+    chains = {name: PeerChain(name) for name in PEERS}
+    for name, what, ticket, step_offset, at_offset, pick in actions:
+        chain, at = chains[name], NOW + at_offset
+        if what == "admit":
+            chain.admit(ticket, at=at, step=NOW // 15 + step_offset)
+        elif what == "override":
+            chain.add(
+                result="admitted", reason="override", ticket=ticket_id(ticket), at=at, note="x"
+            )
+        elif what == "reject":
+            chain.reject(ticket, at=at)
+        elif chain.seq:  # a void of an earlier record of the device: its ticket or another
+            chain.void(pick % chain.seq + 1, ticket, at=at)
+    return [line for chain in chains.values() for line in chain.lines]
+
+
+def _as_events(lines: list[str]) -> list[dict]:
+    """What the hub makes of the same records: redeem and void events."""
+    events = []
+    for record in map(json.loads, lines):
+        if record["ticket"] is None:
+            continue
+        if record["result"] == "admitted":
+            events.append(
+                {
+                    "op": "redeem",
+                    "ticket": record["ticket"],
+                    "device": record["device"],
+                    "seq": record["seq"],
+                    "step": record["step"],
+                    "at": record["at"],
+                }
+            )
+        elif record["result"] == "voided":
+            events.append(
+                {
+                    "op": "void",
+                    "ticket": record["ticket"],
+                    "device": record["device"],
+                    "seq": record["ref"],
+                }
+            )
+    return events
+
+
+def _decisions(kit, lines: list[str] | None) -> list[tuple]:
+    """What a fresh gate over ``kit``'s ledger (holding ``lines`` as peer records, if
+    any) decides on each peer ticket's codes near NOW."""
+    state = tempfile.mkdtemp(prefix="gatehouse-prop-")
+    os.chmod(state, 0o700)
+    try:
+        with Checkpoint(
+            state, device="north-1", ledger_key=kit.key, policy=Policy(events=frozenset({"show"}))
+        ) as cp:
+            assert cp.apply_lines(read_blocks(kit.lines())).error is None
+            if lines:
+                report = cp.accept_peer_records(lines, NOW)
+                assert report.refused == [] and report.held == 0
+            out = []
+            for name in PEER_TICKETS:
+                for offset in (-2, -1, 0, 1):
+                    d = cp.check(code(name, NOW + 15 * offset), NOW)
+                    out.append((name, offset, d.reason, d.first_at, d.first_device))
+            return out
+    finally:
+        shutil.rmtree(state)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(peer_actions, st.tuples(st.integers(1, 3), st.integers(1, 3)), st.data())
+def test_peer_records_decide_as_the_same_admissions_as_redeem_events(
+    actions: list, entries: tuple[int, int], data: st.DataObject
+) -> None:
+    """A gate holding peers' records decides exactly as one that learned the same
+    admissions and voids as the hub's redeem and void events; and one holding the
+    records that then also learns some of those events (the hub catching up) decides
+    the same again: (device, seq) is the identity, nothing counts twice."""
+    lines = _peer_logs(actions)
+    events = _as_events(lines)
+    some = st.lists(st.sampled_from(events), unique_by=json.dumps) if events else st.just([])
+    caught_up = data.draw(some, label="caught up")
+
+    def venue(extra: list[dict]) -> LedgerKit:
+        kit = LedgerKit()
+        kit.append([show()])
+        kit.append([issue(n, entries=e) for n, e in zip(PEER_TICKETS, entries, strict=True)])
+        kit.append([device(name) for name in PEERS])
+        kit.append(extra)
+        return kit
+
+    as_redeems = _decisions(venue(events), None)
+    assert _decisions(venue([]), lines) == as_redeems
+    assert _decisions(venue(caught_up), lines) == as_redeems

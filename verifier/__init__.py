@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .decision import Admission, Decision, LedgerView, Policy, TicketInfo, decide
     from .keys import Signer, public_key_of
     from .ledger_state import LedgerState
+    from .peer_records import PeerFork, PeerRefusal, PeerReport
     from .reasons import DECISION_REASONS
     from .record_log import RecordLog
     from .records import make_record, verify_records
@@ -49,6 +50,9 @@ _WHERE = {
     "Signer": "keys",
     "public_key_of": "keys",
     "LedgerState": "ledger_state",
+    "PeerFork": "peer_records",
+    "PeerRefusal": "peer_records",
+    "PeerReport": "peer_records",
     "DECISION_REASONS": "reasons",
     "RecordLog": "record_log",
     "make_record": "records",
@@ -88,6 +92,9 @@ __all__ = [
     "Decision",
     "LedgerState",
     "LedgerView",
+    "PeerFork",
+    "PeerRefusal",
+    "PeerReport",
     "Policy",
     "RecordLog",
     "RunningFloor",

@@ -37,7 +37,7 @@ _HEX128 = re.compile(r"[0-9a-f]{128}\Z")
 _EVENT_ID = re.compile(r"[a-z0-9-]{1,64}\Z")
 
 # Field kinds of each op (the table of PROTOCOL.md section 2). "op" is implied.
-_STR, _INT, _UUID, _EVENT, _HOLDER, _ZONES, _ENTRIES, _SEQ, _STEP = (
+_STR, _INT, _UUID, _EVENT, _HOLDER, _ZONES, _ENTRIES, _SEQ, _STEP, _BOOL = (
     "string",
     "integer",
     "ticket id",
@@ -47,6 +47,7 @@ _STR, _INT, _UUID, _EVENT, _HOLDER, _ZONES, _ENTRIES, _SEQ, _STEP = (
     "entry count",
     "sequence number",
     "time step",
+    "boolean",
 )
 EVENT_SCHEMA: dict[str, dict[str, str]] = {
     "event": {"event": _EVENT, "name": _STR, "starts": _INT, "ends": _INT},
@@ -64,6 +65,8 @@ EVENT_SCHEMA: dict[str, dict[str, str]] = {
     "revoke": {"ticket": _UUID, "reason": _STR},
     "redeem": {"ticket": _UUID, "device": _STR, "seq": _SEQ, "step": _STEP, "at": _INT},
     "void": {"ticket": _UUID, "device": _STR, "seq": _SEQ},
+    # Revision 1.2: the key a gate signs its records with, and whether it is active.
+    "device": {"device": _STR, "key": _HOLDER, "active": _BOOL},
 }
 _KEYSETS = {op: frozenset(fields) | {"op"} for op, fields in EVENT_SCHEMA.items()}
 
@@ -124,6 +127,8 @@ def _field_error(value: Any, kind: str) -> str | None:
         return None if _is_int(value) and value >= 1 else "must be an integer >= 1"
     if kind == _SEQ:
         return None if _is_int(value) and value >= 1 else "must be an integer >= 1"
+    if kind == _BOOL:
+        return None if type(value) is bool else "must be true or false"
     if kind == _STEP:  # null: a steward's override admission, which has no code
         ok = value is None or (_is_int(value) and 0 <= value <= 0xFFFFFFFF)
         return None if ok else "must be a 32-bit step or null"
@@ -153,10 +158,22 @@ def event_shape_error(index: int, event: Any) -> str | None:
     return None
 
 
+def event_keys(events: list[dict[str, Any]]) -> list[str]:
+    """Every public key ``events`` carry (``holder`` of issue and transfer, ``key`` of
+    device: the holder-key rule applies to both), distinct, in first-seen order."""
+    return list(
+        dict.fromkeys(
+            e["holder"] if "holder" in e else e["key"]
+            for e in events
+            if "holder" in e or e["op"] == "device"
+        )
+    )
+
+
 def invalid_holders(events: list[dict[str, Any]]) -> list[str]:
-    """Holder keys in ``events`` that ``is_holder_key`` refuses (PROTOCOL section 2,
-    revision 1.1), in first-seen order."""
-    holders = list(dict.fromkeys(e["holder"] for e in events if "holder" in e))
+    """Keys in ``events`` (holders and device keys) that ``is_holder_key`` refuses
+    (PROTOCOL section 2, revision 1.1), in first-seen order."""
+    holders = event_keys(events)
     if len(holders) < PARALLEL_HOLDERS:
         return [h for h in holders if not is_holder_key(bytes.fromhex(h))]
     workers = min(len(holders) // PARALLEL_HOLDERS + 1, os.cpu_count() or 1)
@@ -214,9 +231,11 @@ def parse_block(text: str | bytes, *, line: int | None = None, source: str | Non
             raise reject("event", problem, height)
     bad = invalid_holders(events)
     if bad:
+        devices = {e["key"] for e in events if e["op"] == "device"}
+        what = "device key" if bad[0] in devices else "holder"
         raise reject(
             "event",
-            f"holder {bad[0]} is not a valid holder key "
+            f"{what} {bad[0]} is not a valid holder key "
             "(non-canonical, not on the curve, or of small order)",
             height,
         )

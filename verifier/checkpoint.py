@@ -14,6 +14,13 @@ the caller holds besides (the lane daemon's running one).
 
 The parts are public: ``ledger`` (head, apply_block, the ledger view) and ``log`` (the
 record log and its upload cursor) for the sync client and the tools.
+
+``peers`` holds the records learned from peers on the LAN (:mod:`verifier.peer_records`);
+the few calls the peer service makes are here: :meth:`Checkpoint.accept_peer_records`,
+:meth:`Checkpoint.peer_heads`, :meth:`Checkpoint.peer_records` and
+:meth:`Checkpoint.peer_forks`. A peer service holds a Checkpoint (a connection) of its
+own, on its own thread: taking peer records locks peers.db only, never the lane's
+records.db.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from .blocks import Block, parse_ahead
 from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
 from .ledger_state import LedgerState
+from .peer_records import PAGE_RECORDS, PeerFork, PeerReport, PeerStore
 from .record_log import RecordLog
 from .state_files import StateFiles
 from .time_floor import TimeFloor, highest
@@ -80,6 +88,9 @@ class Checkpoint:
             raise
         self.ledger = LedgerState(self.files.conn, ledger_key=ledger_key, device=device)
         self.log = RecordLog(self.files.conn, device=device, signer=self.signer)
+        self.peers = PeerStore(
+            self.files.conn, ledger=self.ledger, log=self.log, public_key=self.signer.public_key
+        )
 
     def close(self) -> None:
         self.files.close()
@@ -187,7 +198,31 @@ class Checkpoint:
         )
 
     def export_records(self, since: int = 0) -> Iterator[str]:
+        """This gate's own records after ``since`` (what it uploads): never a peer's."""
         return self.log.bodies(since)
+
+    # -- peers on the LAN (PROTOCOL.md section 5) ----------------------------------------
+
+    def accept_peer_records(self, lines: Iterable[str | bytes], now: int) -> PeerReport:
+        """Take records a peer sent (JSON lines, any devices, any order): held when they
+        verify and continue their device's chain, aside behind a gap, else refused;
+        forks kept as evidence. ``report.reply()`` is the HTTP reply."""
+        return self.peers.accept(lines, now)
+
+    def peer_heads(self) -> dict[str, tuple[int, str]]:
+        """device -> (seq, hash hex) of the last record held of it, this gate's own
+        included: ``GET /v1/peer/heads`` serves the seqs, and a pull to fill a gap
+        starts after them."""
+        return self.peers.heads()
+
+    def peer_records(self, device: str, since: int, limit: int = PAGE_RECORDS) -> list[str]:
+        """``device``'s records after seq ``since`` that this gate holds (its own or
+        relayed), oldest first, at most ``limit`` (<= 1,000): ``GET /v1/peer/records``."""
+        return self.peers.records(device, since, limit)
+
+    def peer_forks(self) -> list[PeerFork]:
+        """Every fork this gate holds evidence of (the peer service raises the alarm)."""
+        return self.peers.forks()
 
     def status(self) -> dict[str, Any]:
         return {**self.ledger.status(), "records": self.log.count()}

@@ -4,14 +4,15 @@
 rules here need the chain: the next height, ``prev``, time that never goes back, the
 authority's signature, and the event rules that need the ledger (an ``issue`` only for
 a defined event and a ticket not yet issued; ``transfer``, ``revoke``, ``redeem`` and
-``void`` only of a ticket that exists; no ``transfer`` of a revoked ticket).
+``void`` only of a ticket that exists; no ``transfer`` of a revoked ticket; a ``device``
+event never gives a known device another key).
 
 Two parties apply them: the gate's ledger copy (``verifier.ledger_state``, SQLite) and
 the hub's ledger authority (``hub``, its own schema), which checks every block with
 exactly these functions before it signs it, so it can never publish a block a gate
 would refuse. Neither side's storage is visible here: what is held reaches the rules
 through :class:`LedgerFacts`, asked once per block for every ticket the block names
-(one batched lookup, not one per event).
+(one batched lookup, not one per event), and once for the devices it names.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class LedgerFacts(Protocol):
     def known_tickets(self, ids: Collection[bytes]) -> Mapping[bytes, bool]:
         """Of ``ids`` (16-byte ticket ids), those issued so far, each mapped to whether
         it is revoked. Ids not issued are simply absent."""
+        ...
+
+    def device_keys(self, ids: Collection[str]) -> Mapping[str, bytes]:
+        """Of ``ids`` (device ids), those a ``device`` event named so far, each mapped to
+        its 32-byte key. Asked only of blocks that carry ``device`` events."""
         ...
 
 
@@ -110,6 +116,8 @@ def check_events(block: Block, facts: LedgerFacts) -> None:
     shows = set(facts.defined_shows())
     named = {ticket_bytes(ev["ticket"]) for ev in block.events if "ticket" in ev}
     revoked: dict[bytes, bool] = dict(facts.known_tickets(named)) if named else {}
+    devices = {ev["device"] for ev in block.events if ev["op"] == "device"}
+    keys: dict[str, bytes] = dict(facts.device_keys(devices)) if devices else {}
 
     def reject(detail: str) -> BlockRejected:
         return BlockRejected("event", detail, height=block.height)
@@ -118,6 +126,15 @@ def check_events(block: Block, facts: LedgerFacts) -> None:
         op = ev["op"]
         if op == "event":
             shows.add(ev["event"])
+            continue
+        if op == "device":  # revision 1.2: a device id keeps one key for ever
+            key = bytes.fromhex(ev["key"])
+            held = keys.setdefault(ev["device"], key)
+            if held != key:
+                raise reject(
+                    f"event {index} (device): device {ev['device']!r} has key "
+                    f"{held.hex()[:16]}…, not {ev['key'][:16]}…; a device id keeps one key"
+                )
             continue
         tid = ticket_bytes(ev["ticket"])
         if op == "issue":

@@ -7,9 +7,11 @@ transaction on ``ledger.db``: it applies whole or not at all, and holds only
 
 The same object is the :class:`~verifier.decision.LedgerView` the decision reads: a
 ticket, its earlier holders, and the admissions that count for it. Those admissions
-are the ledger's ``redeem`` events and this gate's own, from its record log, which is
-why the counting query reads both files; it lives here because it is the ledger as the
-decision sees it.
+are the ledger's ``redeem`` events, this gate's own, from its record log, and (revision
+1.2) the peer records held in ``peers.db``, which is why the counting query reads all
+three files; it lives here because it is the ledger as the decision sees it. It also
+answers which key a device signs with and whether it is active (``device`` events),
+which is what a peer record is checked against.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .blocks import Block
@@ -25,6 +28,14 @@ from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticke
 from .sql_facts import SqlFacts
 from .time_floor import NO_FLOOR, TimeFloor
 from .transactions import file_transaction
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """A device as the ledger's ``device`` events describe it."""
+
+    key: bytes
+    active: bool
 
 
 class LedgerState:
@@ -156,6 +167,14 @@ class LedgerState:
             )
         ]
 
+    def device_info(self, device: str) -> DeviceInfo | None:
+        """The key ``device`` signs its records with and whether it is active, as the
+        newest ``device`` event naming it says; None when no event names it."""
+        row = self.conn.execute(
+            "SELECT key, active FROM main.devices WHERE device = ?", (device,)
+        ).fetchone()
+        return None if row is None else DeviceInfo(key=row[0], active=bool(row[1]))
+
     def admissions(self, ticket: bytes) -> Sequence[Admission]:
         return [
             Admission(device=r[0], seq=r[1], step=r[2], at=r[3])
@@ -163,11 +182,14 @@ class LedgerState:
         ]
 
 
-# The admissions that count for a ticket (``:ticket``; _ALL: every ticket): this gate's
-# own, from its record log, and every gate's ``redeem`` events from the ledger, minus
-# those a local ``voided`` record or a ledger ``void`` cancelled (a void counts only if
-# it names the same ticket). The log is authoritative for this gate's own admissions,
-# so the ledger's echo of them (same device and seq) is not counted twice.
+# The admissions that count for a ticket (``:ticket``; _ALL: every ticket), each (device,
+# seq) pair once: this gate's own, from its record log; every gate's ``redeem`` events
+# from the ledger; and the admissions of peer records held (peers.db), minus those a
+# local ``voided`` record, a ledger ``void`` or a peer's ``voided`` record cancelled (a
+# void counts only if it names the same ticket). Where two sources hold one pair, the
+# more authoritative one speaks: the log for this gate's own admissions (the ledger's
+# echo of them is not counted again), the ledger for a peer's (a ``redeem`` of a peer
+# record already held changes nothing).
 _COUNTED_TEMPLATE = """
 SELECT :device AS device, l.seq, l.step, l.at FROM rec.local_admissions l
  WHERE {local}
@@ -184,9 +206,22 @@ SELECT a.device, a.seq, a.step, a.at FROM main.admissions a
    AND NOT (a.device IS :device
             AND EXISTS (SELECT 1 FROM rec.local_voids v WHERE v.seq = a.seq
                         AND v.ticket = a.ticket))
+   AND NOT EXISTS (SELECT 1 FROM peer.peer_voids v WHERE v.device = a.device
+                   AND v.seq = a.seq AND v.ticket = a.ticket)
+UNION ALL
+SELECT p.device, p.seq, p.step, p.at FROM peer.peer_admissions p
+ WHERE {peer}
+   AND p.device IS NOT :device
+   AND NOT EXISTS (SELECT 1 FROM main.admissions a WHERE a.device = p.device AND a.seq = p.seq)
+   AND NOT EXISTS (SELECT 1 FROM main.voids v WHERE v.device = p.device AND v.seq = p.seq
+                   AND v.ticket = p.ticket)
+   AND NOT EXISTS (SELECT 1 FROM peer.peer_voids v WHERE v.device = p.device
+                   AND v.seq = p.seq AND v.ticket = p.ticket)
 """
-_COUNTED = _COUNTED_TEMPLATE.format(local="l.ticket = :ticket", ledger="a.ticket = :ticket")
-_COUNTED_ALL = _COUNTED_TEMPLATE.format(local="1", ledger="1")
+_COUNTED = _COUNTED_TEMPLATE.format(
+    local="l.ticket = :ticket", ledger="a.ticket = :ticket", peer="p.ticket = :ticket"
+)
+_COUNTED_ALL = _COUNTED_TEMPLATE.format(local="1", ledger="1", peer="1")
 
 
 def _facts(conn: sqlite3.Connection) -> SqlFacts:
@@ -198,6 +233,7 @@ def _facts(conn: sqlite3.Connection) -> SqlFacts:
             "SELECT t.id, EXISTS(SELECT 1 FROM revocations r WHERE r.ticket = t.id) "
             "FROM tickets t WHERE t.id IN ({marks})"
         ),
+        devices_sql="SELECT device, key FROM main.devices WHERE device IN ({marks})",
     )
 
 
@@ -243,6 +279,14 @@ def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
                 (ev["event"], ev["name"], ev["starts"], ev["ends"]),
             )
             continue
+        if op == "device":  # the rules made sure a known device keeps its key
+            conn.execute(
+                "INSERT INTO main.devices(device, key, active, height) VALUES (?,?,?,?) "
+                "ON CONFLICT(device) DO UPDATE SET active=excluded.active, "
+                "height=excluded.height",
+                (ev["device"], bytes.fromhex(ev["key"]), int(ev["active"]), height),
+            )
+            continue
         tid = ticket_bytes(ev["ticket"])
         if op == "transfer":
             conn.execute(
@@ -277,4 +321,4 @@ def _zones_text(zones: list[str]) -> str:
     return json.dumps(zones, ensure_ascii=False, separators=(",", ":")) if zones else "[]"
 
 
-__all__ = ["LedgerState"]
+__all__ = ["DeviceInfo", "LedgerState"]

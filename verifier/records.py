@@ -24,11 +24,79 @@ RECORD_FIELDS = frozenset(
 )
 RESULTS = frozenset(("admitted", "rejected", "voided"))
 _SIG_HEX = re.compile(r"[0-9a-f]{128}")
+_HASH_HEX = re.compile(r"[0-9a-f]{64}")
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+STEP_MAX = 0xFFFFFFFF
 
 
 def record_hash(record: dict[str, Any]) -> bytes:
     """SHA-256 of the canonical JSON of the record without ``sig``."""
     return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "sig"})).digest()
+
+
+def record_shape_error(record: Any) -> str | None:
+    """Why ``record`` is not a record of PROTOCOL.md section 3 with every field of its
+    type, or None when it is. Stricter than :func:`verify_records`, which checks what a
+    chain needs: a peer's record (section 5) goes into what the decision counts, so its
+    ticket must be a ticket id, its seq, step and ref integers, and so on."""
+    if type(record) is not dict or record.keys() != RECORD_FIELDS:
+        return "not a record: it must have exactly the fields of PROTOCOL.md section 3"
+
+    def is_int(value: Any) -> bool:
+        return type(value) is int  # bool is an int subclass and is not an integer here
+
+    def text(value: Any, pattern: re.Pattern[str] | None = None) -> bool:
+        return type(value) is str and (pattern.fullmatch(value) is not None if pattern else True)
+
+    r = record
+    checks = (
+        ("v", r["v"] == 1 and is_int(r["v"]), "must be 1"),
+        ("device", text(r["device"]) and r["device"] != "", "must be non-empty text"),
+        ("seq", is_int(r["seq"]) and r["seq"] >= 1, "must be an integer >= 1"),
+        ("prev", text(r["prev"], _HASH_HEX), "must be 64 lowercase hex"),
+        ("at", is_int(r["at"]), "must be an integer"),
+        (
+            "ticket",
+            r["ticket"] is None or text(r["ticket"], _UUID_TEXT),
+            "must be null or a canonical lowercase UUID",
+        ),
+        (
+            "step",
+            r["step"] is None or (is_int(r["step"]) and 0 <= r["step"] <= STEP_MAX),
+            "must be null or a 32-bit step",
+        ),
+        ("result", text(r["result"]) and r["result"] in RESULTS, "must be a known result"),
+        ("reason", text(r["reason"]), "must be text"),
+        ("ref", r["ref"] is None or (is_int(r["ref"]) and r["ref"] >= 1), "must be null or >= 1"),
+        ("note", r["note"] is None or text(r["note"]), "must be null or text"),
+        ("sig", text(r["sig"], _SIG_HEX), "must be 128 lowercase hex"),
+    )
+    for field, ok, why in checks:
+        if not ok:
+            return f"field {field!r} {why}"
+    return None
+
+
+def ledger_event(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The ledger event a record becomes (PROTOCOL.md section 3), or None: an admission
+    with a ticket is a ``redeem``, a voided admission with a ticket a ``void`` of the seq
+    it names. The hub queues it for the next block; a gate holding the record as a
+    peer's counts it as that event (section 5)."""
+    ticket = record["ticket"]
+    if ticket is None:
+        return None
+    if record["result"] == "admitted":
+        return {
+            "op": "redeem",
+            "ticket": ticket,
+            "device": record["device"],
+            "seq": record["seq"],
+            "step": record["step"],
+            "at": record["at"],
+        }
+    if record["result"] == "voided" and record["ref"] is not None:
+        return {"op": "void", "ticket": ticket, "device": record["device"], "seq": record["ref"]}
+    return None
 
 
 def make_record(

@@ -1,4 +1,4 @@
-"""The SQLite schemas of a gate's state (ledger.db and records.db), and their migrations.
+"""The SQLite schemas of a gate's state (ledger.db, records.db, peers.db), and their migrations.
 
 ``PRAGMA user_version`` holds the schema version. Each entry of ``MIGRATIONS`` takes the
 database from version i to i+1 and runs in the same transaction that bumps the
@@ -108,8 +108,21 @@ LEDGER_V3 = """
 CREATE INDEX tickets_by_label ON tickets (label COLLATE NOCASE);
 """
 
+# Version 4 (PROTOCOL.md revision 1.2) keeps each device a `device` event named: the key
+# it signs its records with and whether it is active, which is what a peer record is
+# checked against (verifier.peer_records). A gate before it refused every block with a
+# `device` event (an unknown op), so no block it applied has one to replay.
+LEDGER_V4 = """
+CREATE TABLE devices (
+    device TEXT PRIMARY KEY,
+    key    BLOB NOT NULL,
+    active INTEGER NOT NULL CHECK (active IN (0, 1)),
+    height INTEGER NOT NULL       -- the block of the newest `device` event naming it
+) WITHOUT ROWID;
+"""
+
 #: MIGRATIONS[i] upgrades ledger.db at version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, LEDGER_V2, LEDGER_V3)
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, LEDGER_V2, LEDGER_V3, LEDGER_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # records.db: this gate's decision log and what it implies for the decision. It is the
@@ -163,3 +176,72 @@ RECORDS_MIGRATIONS: tuple[str, ...] = (RECORDS_V1, RECORDS_V2)
 UPLOAD_CURSOR_KEY = "hub_acked_seq"
 LAST_EXCHANGE_KEY = "hub_last_success"
 MOVED_TO_RECORDS = (UPLOAD_CURSOR_KEY, LAST_EXCHANGE_KEY)
+
+# peers.db: records this gate learned from its peers on the LAN (PROTOCOL.md section 5),
+# each accepted only when it verifies under its device's key from the ledger and
+# continues that device's chain as held here. A file of its own (verifier.peer_records
+# says why): the peer service writes it under its own lock, never records.db's.
+PEERS_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Each device's chain as far as this gate holds it, from seq 1 with no gaps.
+-- body is the record's canonical JSON including sig.
+CREATE TABLE peer_records (
+    device   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    hash     BLOB NOT NULL,
+    body     TEXT NOT NULL,
+    received INTEGER NOT NULL,
+    PRIMARY KEY (device, seq)
+);
+
+-- What the decision counts of them: admissions (admitted records with a ticket) ...
+CREATE TABLE peer_admissions (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    step   INTEGER,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (device, seq)
+);
+CREATE INDEX peer_admissions_by_ticket ON peer_admissions (ticket);
+
+-- ... and voids: seq is the voided admission's (the voided record's ref).
+CREATE TABLE peer_voids (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    PRIMARY KEY (device, seq)
+) WITHOUT ROWID;
+
+-- Records that verify but lie beyond a gap in their device's chain: held aside, not
+-- counted, until the records before them arrive.
+CREATE TABLE peer_waiting (
+    device   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    hash     BLOB NOT NULL,
+    body     TEXT NOT NULL,
+    received INTEGER NOT NULL,
+    PRIMARY KEY (device, seq)
+);
+
+-- Evidence of forks: two hashes for one device and seq. held is the hash this gate holds
+-- at seq (NULL: none: a record of this gate's own device that it never wrote); hash is
+-- the other, proved by body, a validly signed record that is either the other record
+-- at seq itself or its successor at seq + 1, whose prev is hash.
+CREATE TABLE peer_forks (
+    device   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    hash     BLOB NOT NULL,
+    held     BLOB,
+    body     TEXT NOT NULL,
+    received INTEGER NOT NULL,
+    PRIMARY KEY (device, seq, hash)
+) WITHOUT ROWID;
+"""
+
+#: PEERS_MIGRATIONS[i] upgrades peers.db at version i to version i + 1.
+PEERS_MIGRATIONS: tuple[str, ...] = (PEERS_V1,)

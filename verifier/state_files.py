@@ -1,12 +1,15 @@
-"""The two files of a gate's state, opened as one connection: checked, migrated, pinned.
+"""The files of a gate's state, opened as one connection: checked, migrated, pinned.
 
 ``ledger.db`` holds the chain as applied (tickets, holders, revocations, every gate's
-``redeem`` and ``void`` events); ``records.db`` holds this gate's signed decision log,
-its own admissions and voids, and its upload cursor. They are two files so that each
-has its own write lock: an admission's commit never waits behind a block being applied,
-however big the block or the catch-up (one connection sees both, ``records.db`` attached
-as ``rec``). The record log is also the one thing a gate cannot get back from the hub,
-while a damaged ledger copy can simply be moved aside and synced again.
+``redeem`` and ``void`` events, the devices' keys); ``records.db`` holds this gate's
+signed decision log, its own admissions and voids, and its upload cursor; ``peers.db``
+holds the records learned from peers on the LAN (:mod:`verifier.peer_records`). They
+are separate files so that each has its own write lock: an admission's commit never
+waits behind a block being applied, however big the block or the catch-up, nor behind
+a peer's records being stored (one connection sees all three, ``records.db`` attached
+as ``rec`` and ``peers.db`` as ``peer``). The record log is also the one thing a gate
+cannot get back from the hub, while a damaged ledger copy can simply be moved aside and
+synced again, and lost peer records are learned again from the peers and the hub.
 
 This module is everything about the files as files, done once at open: refusing a
 missing state directory or a lost record log, creating the files private, checking
@@ -26,15 +29,22 @@ from errors import DeviceKeyError, DeviceMismatch, StoreCorrupt, StoreError
 
 from .device_key import KEY_FILE
 from .permissions import check_private_dir, check_private_file
-from .schema import MIGRATIONS, MOVED_TO_RECORDS, RECORDS_MIGRATIONS, SCHEMA_VERSION
+from .schema import (
+    MIGRATIONS,
+    MOVED_TO_RECORDS,
+    PEERS_MIGRATIONS,
+    RECORDS_MIGRATIONS,
+    SCHEMA_VERSION,
+)
 from .transactions import file_transaction, immediate_transaction
 
 DB_FILE = "ledger.db"
 RECORDS_FILE = "records.db"
+PEERS_FILE = "peers.db"
 
 
 class StateFiles:
-    """One open connection to a state directory's two files. ``close()`` is safe twice.
+    """One open connection to a state directory's files. ``close()`` is safe twice.
 
     ``ledger_key`` is pinned in ``ledger.db`` on first open: a state directory never
     mixes chains from two authorities. ``device`` (and the device key,
@@ -53,6 +63,7 @@ class StateFiles:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / DB_FILE
         self.records_path = self.state_dir / RECORDS_FILE
+        self.peers_path = self.state_dir / PEERS_FILE
         self.ledger_key = ledger_key
         self.device = device
         if not self.state_dir.is_dir():
@@ -62,7 +73,7 @@ class StateFiles:
             )
         owner = check_private_dir(self.state_dir)
         check_private_file(self.state_dir / KEY_FILE, owner, self.state_dir)
-        for name in (DB_FILE, RECORDS_FILE):
+        for name in (DB_FILE, RECORDS_FILE, PEERS_FILE):
             for suffix in ("", "-wal", "-shm"):
                 path = self.state_dir / (name + suffix)
                 check_private_file(path, owner, self.state_dir, tighten=True)
@@ -79,6 +90,8 @@ class StateFiles:
             self._refuse_lost_log(records_missing)
             _create_private(self.records_path)
             self._open_file("rec", self.records_path, integrity)
+            _create_private(self.peers_path)  # lost: learned again from the peers
+            self._open_file("peer", self.peers_path, integrity)
             self._migrate()
             self._move_to_records()
             self._pin("ledger_key", ledger_key.hex(), "ledger key")
@@ -158,8 +171,7 @@ class StateFiles:
             if "not a database" in str(exc):
                 raise StoreCorrupt(
                     f"{path} is damaged: not a SQLite database (bad header); "
-                    "the gate will not run on it. Move it aside and "
-                    "re-provision"
+                    f"the gate will not run on it. {_after_damage(schema)}"
                 ) from None
             self._refuse_unwritable(exc)
             raise StoreCorrupt(f"{path} cannot be used: {exc}") from None
@@ -194,8 +206,7 @@ class StateFiles:
         if problems:
             first = " ".join(str(problems[0]).split())[:200]
             raise StoreCorrupt(
-                f"{path} is damaged ({first}); the gate will not run "
-                "on it. Move it aside and re-provision"
+                f"{path} is damaged ({first}); the gate will not run on it. {_after_damage(schema)}"
             )
 
     def _refuse_lost_device_log(self) -> None:
@@ -231,6 +242,7 @@ class StateFiles:
 
     def _migrate(self) -> None:
         self._migrate_schema("rec", self.records_path, RECORDS_MIGRATIONS)
+        self._migrate_schema("peer", self.peers_path, PEERS_MIGRATIONS)
         version = self._migrate_schema("main", self.path, MIGRATIONS, stop=1)
         if version == 1 and SCHEMA_VERSION > 1:
             self._adopt_v1_records()
@@ -297,6 +309,14 @@ class StateFiles:
             self.conn.execute(f"DELETE FROM main.meta WHERE key IN ({marks})", MOVED_TO_RECORDS)
 
 
+def _after_damage(schema: str) -> str:
+    """What to do about a damaged file: peers.db is only what the peers told this gate,
+    and they (and the hub) tell it again."""
+    if schema == "peer":
+        return "Move it aside: the gate learns its peers' records again"
+    return "Move it aside and re-provision"
+
+
 def _has_content(path: Path) -> bool:
     return path.exists() and path.stat().st_size > 0
 
@@ -331,4 +351,4 @@ def statements(script: str) -> list[str]:
     return out
 
 
-__all__ = ["DB_FILE", "RECORDS_FILE", "StateFiles", "statements"]
+__all__ = ["DB_FILE", "PEERS_FILE", "RECORDS_FILE", "StateFiles", "statements"]

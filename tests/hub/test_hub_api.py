@@ -182,6 +182,7 @@ def test_a_gate_far_behind_pulls_page_after_page(
     with Checkpoint(state, device="north-1", ledger_key=key, policy=POLICY) as cp:
         client = HubClient(hub.url, cp)
         client.enrol(hubkit_enrol_code(hub_dir))  # only an enrolled gate may pull
+        height += 1  # the block with its `device` event (revision 1.2)
         ask = client._request_with_headers
         monkeypatch.setattr(
             client, "_request_with_headers", lambda *a, **k: (pages.append(a[1]), ask(*a, **k))[1]
