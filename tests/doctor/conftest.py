@@ -25,7 +25,7 @@ from sync.client import HubClient
 from verifier import Checkpoint
 
 from ..hubkit import RunningHub, seed_hub, start_hub, wait_for
-from ..ledgerkit import NOW, code, write_config
+from ..ledgerkit import code, write_config
 
 __all__ = ["start_hub"]
 
@@ -131,7 +131,8 @@ def provision(
             client = HubClient(hub.url, cp, reserve=0)
             client.enrol(enrol_code)
             client.pull()
-            assert cp.admit(code("solo"), NOW).admitted
+            now = int(time.time())  # the hub signs the enrolment's device event at its time
+            assert cp.admit(code("solo", now), now).admitted
             pulled, pushed = client.exchange(int(time.time()))
             assert pulled.error is None and pushed.error is None and pushed.acked == 1
             started = int(time.time())  # a heartbeat block since: the ledger is fresh
@@ -164,5 +165,5 @@ def fake_gpio(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def unit(tmp_path: Path, start_hub: Callable[..., RunningHub], fake_gpio: None) -> Unit:
     """A healthy unit with its hub running."""
     hub_dir = tmp_path / "hub"
-    key = seed_hub(hub_dir)
+    key = seed_hub(hub_dir, now=int(time.time()))
     return provision(tmp_path, start_hub(hub_dir), key, hub_dir)

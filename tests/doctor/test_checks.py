@@ -107,7 +107,7 @@ def test_a_full_disk_fails(
     tmp_path: Path, start_hub: Callable[..., RunningHub], fake_gpio: None, small_disk: Path
 ) -> None:
     hub_dir = tmp_path / "hub"
-    key = seed_hub(hub_dir)
+    key = seed_hub(hub_dir, now=int(time.time()))
     unit = provision(tmp_path, start_hub(hub_dir), key, hub_dir, state=small_disk / "state")
     fill(small_disk)
     disk = one(examined(unit), "disk")
@@ -208,7 +208,7 @@ def test_a_unit_not_enrolled_fails(
     tmp_path: Path, start_hub: Callable[..., RunningHub], fake_gpio: None
 ) -> None:
     hub_dir = tmp_path / "hub"
-    key = seed_hub(hub_dir)
+    key = seed_hub(hub_dir, now=int(time.time()))
     unit = provision(tmp_path, start_hub(hub_dir), key, hub_dir, enrol=False)
     hub = one(examined(unit), "hub")
     assert hub.status is Status.FAIL and "north-1 is not enrolled" in hub.detail
