@@ -65,7 +65,7 @@ def key_of(name: str) -> bytes:
         ({**device("n"), "active": "true"}, "'active' must be true or false"),
         ({**device("n"), "device": 7}, "'device' must be a string"),
         ({**device("n"), "key": key_of("n").hex().upper()}, "'key' must be 64 lowercase hex"),
-        (device("n", key=SMALL_ORDER), "device key 0100.* is not a valid Ed25519 point"),
+        (device("n", key=SMALL_ORDER), "device key 0100.* is not a valid holder key"),
     ],
 )
 def test_a_device_event_of_the_wrong_shape_makes_the_block_invalid(event, message) -> None:

@@ -173,14 +173,16 @@ def test_a_gate_far_behind_pulls_page_after_page(
             authority.append([issue(f"later{i}")], NOW - 400)
         height = authority.head()[0]
     monkeypatch.setattr(hub_api, "MAX_PAGE_BYTES", 2000)  # two or three blocks a page
-    hub = start_hub(hub_dir, heartbeat=0)
+    # The hub and the gate share the ledger's clock: the hub signs the enrolment's
+    # `device` block at its own time, and a gate decides nothing behind its newest block.
+    hub = start_hub(hub_dir, heartbeat=0, clock=lambda: NOW)
     from sync.client import HubClient
 
     state = tmp_path / "gate"
     state.mkdir(mode=0o700)
     pages: list[str] = []
     with Checkpoint(state, device="north-1", ledger_key=key, policy=POLICY) as cp:
-        client = HubClient(hub.url, cp)
+        client = HubClient(hub.url, cp, clock=lambda: NOW)
         client.enrol(hubkit_enrol_code(hub_dir))  # only an enrolled gate may pull
         height += 1  # the block with its `device` event (revision 1.2)
         ask = client._request_with_headers

@@ -113,27 +113,30 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
     sends 4..9 again: the hub holds 1..9 once, as the gate's chain, and the gate's
     cursor is 9."""
     hub_dir = tmp_path / "hub"
-    key = seed_hub(hub_dir)
+    # At the real time: the hub signs the enrolment's `device` block at its own clock,
+    # and a gate decides nothing behind its newest block (clock_behind).
+    now = int(time.time())
+    key = seed_hub(hub_dir, now=now)
     hub = start_hub(hub_dir)
     backup = tmp_path / "hub.db.backup"
     with gate_state(tmp_path, key, hub.url) as cp:
         client = enrolled_client(hub_dir, hub.url, cp, batch=2)
 
         # Before the backup: three records, all acknowledged.
-        assert cp.admit(code("solo"), NOW).result == "admitted"
-        cp.admit("junk-1", NOW)
-        cp.admit("junk-2", NOW)
+        assert cp.admit(code("solo", now), now).result == "admitted"
+        cp.admit("junk-1", now)
+        cp.admit("junk-2", now)
         assert client.push() == PushReport(3, 3, None)
         back_up(hub_dir, backup)
         assert [seq for seq, _ in held_records(backup)] == [1, 2, 3]
 
         # After the backup: five more, all acknowledged, and published in blocks the
         # backup does not have.
-        assert cp.admit(code("pair", NOW + 15), NOW + 15).result == "admitted"
-        cp.admit("junk-3", NOW + 15)
-        assert cp.admit(code("pair", NOW + 30), NOW + 30).result == "admitted"  # 2 entries
-        assert cp.admit(code("late", NOW + 30), NOW + 30).result == "admitted"
-        cp.admit("junk-4", NOW + 30)
+        assert cp.admit(code("pair", now + 15), now + 15).result == "admitted"
+        cp.admit("junk-3", now + 15)
+        assert cp.admit(code("pair", now + 30), now + 30).result == "admitted"  # 2 entries
+        assert cp.admit(code("late", now + 30), now + 30).result == "admitted"
+        cp.admit("junk-4", now + 30)
         assert client.push() == PushReport(5, 8, None)
         assert client.cursor() == 8
         wait_for(lambda: pending_events(hub_dir) == 0, 10, "a block with the redeems")
@@ -155,7 +158,7 @@ def test_a_hub_restored_from_an_older_backup_gets_every_record_exactly_once(
         assert status == 200 and height >= backup_height
         assert raw.decode().splitlines()[-1] == head
 
-        cp.admit("junk-5", NOW + 45)  # one the hub never saw
+        cp.admit("junk-5", now + 45)  # one the hub never saw
         last_seq, _ = cp.log.last_record()
         assert last_seq == 9 and client.cursor() == 8
 
