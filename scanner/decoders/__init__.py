@@ -34,6 +34,11 @@ DECODERS = Registry(
             "OpenCVDecoder",
             "the Python package opencv-python-headless (pip install opencv-python-headless)",
         ),
+        "zxing-cascade": Backend(
+            "scanner.decoders.cascade",
+            "CascadeDecoder",
+            "the Python package zxing-cpp (pip install zxing-cpp)",
+        ),
     },
 )
 
