@@ -12,9 +12,9 @@ Degradations, each drawn per frame with the probability given in ``degradations`
 (:data:`DEGRADATIONS` is the default mix), with strengths chosen to stay within what a
 real lane produces. Those below are the easy tier's (:data:`EASY`, the default); the hard
 tier (:data:`HARD`: 3-pixel modules, heavier noise, glare and moire, JPEG at 45) and the
-function that applies each degradation are in scanner/degradations.py. Sizes in "modules" scale with the code's size in the frame, as
-physical quantities do (a phone moving at a given speed smears over more pixels when
-the code is larger in the image):
+function that applies each degradation are in scanner/degradations.py. Sizes in
+"modules" scale with the code's size in the frame, as physical quantities do (a phone
+moving at a given speed smears over more pixels when the code is larger in the image):
 
 ``perspective``   the phone tilted up to 35 degrees about each axis (it is always
                   rotated in its own plane; people hold phones at any angle)
