@@ -11,10 +11,14 @@ corners only:
 1. the region cropped with a margin and upscaled (modules of 2-3 pixels become 5-7,
    which zxing-cpp's binarizer resolves),
 2. the same after a light blur (sensor noise, JPEG blocks, moire),
-3. the same with the global-histogram binarizer (glare and uneven light fool the local
-   one the other way round),
-4. the region rectified to an upright square from the four corners (a tilted phone),
-5. the whole frame as it is, then (frames up to 960 wide) at twice the size.
+3. the region rectified to an upright square from the four corners (a tilted phone),
+4. the whole frame enlarged (twice, or 1.5 times above 960 pixels wide) and smoothed:
+   the corners of a failed read are sometimes those of a wrong triple of finder
+   patterns, and the crop then misses the code.
+
+Tried and dropped, on the tuning sample (bench/decode.py hard tier, seed 100: 150
+frames at 640x480, 80 at 1280x720): the global-histogram binarizer on the crop and the
+whole frame as it is read no frame the steps above missed, and each cost a call.
 
 Dark-mode screens are covered at every step by zxing-cpp's own ``try_invert``. Every
 text returned must start ``GH1:`` and use only the characters a GH1 token is made of:
@@ -24,7 +28,8 @@ is the cheapest check against one (the gate then verifies the signature anyway).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -41,7 +46,7 @@ TOKEN_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 #: The crop around a located symbol reaches this share of the symbol's size beyond it
 #: each side: the corners of a failed read may be those of a wrong triple of finder
 #: patterns inside the code, not the code's own.
-MARGIN = 0.6
+MARGIN = 1.2
 MIN_MARGIN_PX = 16
 #: Crops are upscaled until the symbol is about this many pixels across (a version-6
 #: code is 41 modules: about 7 pixels a module) and never more than 4 times.
@@ -71,6 +76,8 @@ class Counts:
 
     first: int = 0
     retries: int = 0
+    #: retry step name -> frames it read (the first look's reads are not counted)
+    read_by: Counter[str] = field(default_factory=Counter)
 
 
 class CascadeDecoder:
@@ -95,9 +102,12 @@ class CascadeDecoder:
             return_errors=True,
         )
 
-    def _retry(self, gray: np.ndarray, binarizer=None) -> list[str]:
+    def _retry(self, step: str, gray: np.ndarray, binarizer=None) -> list[str]:
         self.counts.retries += 1
-        return [b.text for b in self._call(gray, binarizer) if b.valid]
+        texts = [b.text for b in self._call(gray, binarizer) if b.valid]
+        if texts:
+            self.counts.read_by[step] += 1
+        return texts
 
     def decode(self, frame: np.ndarray) -> list[str]:
         gray = to_gray(frame)
@@ -122,28 +132,33 @@ class CascadeDecoder:
         quads = [_quad(b.position) for b in found if not b.valid]
         if not quads:
             return texts
+        covered: list[tuple[int, int, int, int]] = []
         for quad in _largest(quads, MAX_REGIONS):
-            more = self._around(gray, quad)
+            cx, cy = quad.mean(axis=0)
+            if any(x0 <= cx < x1 and y0 <= cy < y1 for x0, y0, x1, y1 in covered):
+                continue  # another view of a symbol already looked at
+            more = self._around(gray, quad, covered)
             if more:
                 return texts + more
-        more = self._retry(gray)
-        if more or gray.shape[1] > UPSCALE_MAX_WIDTH:
-            return texts + more
-        twice = cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-        return texts + self._retry(twice)
+        scale = 2.0 if gray.shape[1] <= UPSCALE_MAX_WIDTH else 1.5
+        larger = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        return texts + self._retry("frame enlarged", cv2.GaussianBlur(larger, (0, 0), 0.6 * scale))
 
-    def _around(self, gray: np.ndarray, quad: np.ndarray) -> list[str]:
-        """Second looks at the region of one located but unread symbol."""
-        crop, scale = _crop(gray, quad)
+    def _around(
+        self, gray: np.ndarray, quad: np.ndarray, covered: list[tuple[int, int, int, int]]
+    ) -> list[str]:
+        """Second looks at the region of one located but unread symbol (its box is
+        added to ``covered``)."""
+        crop, scale, box = _crop(gray, quad)
         if crop is None:
             return []
+        covered.append(box)
         up = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         sigma = 0.45 * scale  # about half a frame pixel, in upscaled pixels
         smooth = cv2.GaussianBlur(up, (0, 0), sigma)
         return (
-            self._retry(up)
-            or self._retry(smooth)
-            or self._retry(smooth, zxingcpp.Binarizer.GlobalHistogram)
+            self._retry("crop", up)
+            or self._retry("crop smoothed", smooth)
             or self._retry_rectified(gray, quad)
         )
 
@@ -162,7 +177,7 @@ class CascadeDecoder:
             flags=cv2.INTER_CUBIC,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        return self._retry(cv2.GaussianBlur(warped, (0, 0), 1.0))
+        return self._retry("rectified", cv2.GaussianBlur(warped, (0, 0), 1.0))
 
 
 def _quad(position) -> np.ndarray:
@@ -185,17 +200,21 @@ def _largest(quads: list[np.ndarray], count: int) -> list[np.ndarray]:
     return sorted(quads, key=lambda q: -cv2.contourArea(q))[:count]
 
 
-def _crop(gray: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """The region of ``quad`` with its margin, and the scale that brings it to about
-    :data:`TARGET_SIDE_PX` across; None for a degenerate quad."""
+def _crop(
+    gray: np.ndarray, quad: np.ndarray
+) -> tuple[np.ndarray | None, float, tuple[int, int, int, int]]:
+    """The region of ``quad`` with its margin, the scale that brings the symbol to about
+    :data:`TARGET_SIDE_PX` across, and the region's box (x0, y0, x1, y1); None for a
+    degenerate quad."""
     x0, y0 = quad.min(axis=0)
     x1, y1 = quad.max(axis=0)
     size = max(x1 - x0, y1 - y0)
     if size < 4:
-        return None, 1.0
+        return None, 1.0, (0, 0, 0, 0)
     margin = max(MIN_MARGIN_PX, MARGIN * size)
     h, w = gray.shape
     left, top = max(0, int(x0 - margin)), max(0, int(y0 - margin))
     right, bottom = min(w, int(x1 + margin) + 1), min(h, int(y1 + margin) + 1)
     scale = min(MAX_SCALE, max(1.0, TARGET_SIDE_PX / size))
-    return np.ascontiguousarray(gray[top:bottom, left:right]), scale
+    crop = np.ascontiguousarray(gray[top:bottom, left:right])
+    return crop, scale, (left, top, right, bottom)
