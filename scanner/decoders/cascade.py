@@ -90,7 +90,7 @@ class CascadeDecoder:
         self._text_mode = zxingcpp.TextMode.Plain
         self.counts = Counts()
 
-    def _call(self, gray: np.ndarray, binarizer=None) -> list:
+    def _call(self, gray: np.ndarray) -> list:
         return zxingcpp.read_barcodes(
             gray,
             formats=self._formats,
@@ -98,13 +98,12 @@ class CascadeDecoder:
             try_downscale=True,
             try_invert=True,
             text_mode=self._text_mode,
-            binarizer=binarizer or zxingcpp.Binarizer.LocalAverage,
             return_errors=True,
         )
 
-    def _retry(self, step: str, gray: np.ndarray, binarizer=None) -> list[str]:
+    def _retry(self, step: str, gray: np.ndarray) -> list[str]:
         self.counts.retries += 1
-        texts = [b.text for b in self._call(gray, binarizer) if b.valid]
+        texts = [b.text for b in self._call(gray) if b.valid]
         if texts:
             self.counts.read_by[step] += 1
         return texts
