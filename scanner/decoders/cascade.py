@@ -12,9 +12,9 @@ corners only:
    which zxing-cpp's binarizer resolves),
 2. the same after a light blur (sensor noise, JPEG blocks, moire),
 3. the region rectified to an upright square from the four corners (a tilted phone),
-4. the whole frame enlarged (twice, or 1.5 times above 960 pixels wide) and smoothed:
-   the corners of a failed read are sometimes those of a wrong triple of finder
-   patterns, and the crop then misses the code.
+4. the whole frame enlarged (twice, or 1.5 times above 960 pixels wide), smoothed and
+   then not: the corners of a failed read are sometimes those of a wrong triple of
+   finder patterns, and the crop then misses the code.
 
 Tried and dropped, on the tuning sample (bench/decode.py hard tier, seed 100: 150
 frames at 640x480, 80 at 1280x720): the global-histogram binarizer on the crop and the
@@ -141,7 +141,8 @@ class CascadeDecoder:
                 return texts + more
         scale = 2.0 if gray.shape[1] <= UPSCALE_MAX_WIDTH else 1.5
         larger = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        return texts + self._retry("frame enlarged", cv2.GaussianBlur(larger, (0, 0), 0.6 * scale))
+        more = self._retry("frame enlarged", cv2.GaussianBlur(larger, (0, 0), 0.6 * scale))
+        return texts + (more or self._retry("frame enlarged, sharp", larger))
 
     def _around(
         self, gray: np.ndarray, quad: np.ndarray, covered: list[tuple[int, int, int, int]]
