@@ -54,9 +54,10 @@ DECODERS = Registry(
 #: frames are frames no decoder read (strong defocus with tilt and noise).
 #:
 #: ``zxing-cascade`` was measured against it on the hard tier as well (2026-12-03, seeds
-#: 1 and 2, docs/scanner.md): it reads more at 1280x720 (77-80 % against 70-71 %) and
-#: on the easy tier, and keeps empty frames at one call's cost, but reads slightly fewer
-#: hard 640x480 frames (68-69 % against 70 %), so the default stays ``zxing``.
+#: 1 and 2, docs/scanner.md): it reads more at 1280x720 (77-81 % against 70-71 %) and
+#: as many or more on the easy tier, and keeps empty frames under one call's cost, but
+#: on hard 640x480 frames it reads one fewer (seed 1) or as many (seed 2), so the
+#: default stays ``zxing``.
 DEFAULT_DECODER = "zxing"
 
 
