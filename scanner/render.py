@@ -10,9 +10,11 @@ so a frame is reproducible from its seed.
 
 Degradations, each drawn per frame with the probability given in ``degradations``
 (:data:`DEGRADATIONS` is the default mix), with strengths chosen to stay within what a
-real lane produces. Sizes in "modules" scale with the code's size in the frame, as
-physical quantities do (a phone moving at a given speed smears over more pixels when
-the code is larger in the image):
+real lane produces. Those below are the easy tier's (:data:`EASY`, the default); the hard
+tier (:data:`HARD`: 3-pixel modules, heavier noise, glare and moire, JPEG at 45) and the
+function that applies each degradation are in scanner/degradations.py. Sizes in
+"modules" scale with the code's size in the frame, as physical quantities do (a phone
+moving at a given speed smears over more pixels when the code is larger in the image):
 
 ``perspective``   the phone tilted up to 35 degrees about each axis (it is always
                   rotated in its own plane; people hold phones at any angle)
@@ -58,13 +60,17 @@ from errors import InvalidArgument
 from verifier.keys import Signer
 from verifier.token import encode_token, step_of
 
-from .degradations import DEGRADATIONS  # the default mix (names and probabilities)
+from . import degradations as deg
+from .degradations import DEGRADATIONS, EASY, HARD, Tier  # the mixes and strengths
 
 __all__ = [
     "DEGRADATIONS",
     "DEMO_NAMESPACE",
+    "EASY",
+    "HARD",
     "Rendered",
     "SyntheticScene",
+    "Tier",
     "Wallet",
     "qr_modules",
     "render_frame",
@@ -72,12 +78,12 @@ __all__ = [
 
 DEMO_NAMESPACE = "gatehouse-demo"
 QUIET = 4  # modules of quiet zone each side, as the QR standard asks
-#: Module size in the frame as a share of the frame height: at 640x480 a code is 3.6 to
-#: 7 pixels a module (150 to 290 pixels wide), at 1280x720 5.4 to 10.4.
-MODULE_SHARE = (0.0075, 0.0145)
+#: Module size in the frame as a share of the frame height (the easy tier): at 640x480 a
+#: code is 3.6 to 7 pixels a module (150 to 290 pixels wide), at 1280x720 5.4 to 10.4.
+MODULE_SHARE = EASY.module_share
 #: Largest combined blur (defocus and motion, as one standard deviation) in modules:
-#: the most defocus alone may reach.
-BLUR_BUDGET = 0.45
+#: the most defocus alone may reach (the easy tier).
+BLUR_BUDGET = EASY.blur_budget
 FOCAL_SHARE = 0.785  # focal length / frame width: a lens of about 65 degrees across
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 _SIGNS = ("EXIT", "GATE 3", "NORTH", "TICKETS", "NO ENTRY", "LANE 2", "SCAN HERE", "A-F")
@@ -148,36 +154,52 @@ def render_frame(
     degradations: Mapping[str, float] | Iterable[str] = DEGRADATIONS,
     *,
     clutter: bool = True,
+    tier: Tier = EASY,
 ) -> Rendered:
     """Draw each of ``texts`` on its own phone into a ``size`` (width, height) frame.
 
     ``degradations`` maps a name to the probability it is applied (a plain list of
-    names uses the default probabilities; ``()`` gives a clean frame). ``clutter`` adds
-    signs and, on frames with no code, sometimes a phone showing no code.
+    names uses the default probabilities; ``()`` gives a clean frame; ``tier.mix`` is
+    the tier's own). ``tier`` sets how large the code is and how strong each
+    degradation (scanner/degradations.py). ``clutter`` adds signs and, on frames with
+    no code, sometimes a phone showing no code.
     """
     width, height = size
     rates = _rates(degradations)
     applied = {name for name in DEGRADATIONS if rng.random() < rates.get(name, 0.0)}
     frame = _background(rng, width, height, clutter=clutter)
-    nominal = rng.uniform(*MODULE_SHARE) * height
+    nominal = _nominal_module(rng, height, tier)
     module_px: list[float] = []
     placed: list[tuple[np.ndarray, np.ndarray]] = []
     for i, text in enumerate(texts):
         # Several people: each phone in its own vertical strip of the view.
         strip = (i / len(texts), (i + 1) / len(texts))
         module_px.append(
-            _place_phone(frame, rng, placed, qr_modules(text), nominal, applied, strip)
+            _place_phone(frame, rng, placed, qr_modules(text), nominal, applied, strip, tier)
         )
-        nominal = rng.uniform(*MODULE_SHARE) * height
+        nominal = _nominal_module(rng, height, tier)
     if not texts and clutter and rng.random() < 0.5:
-        _place_phone(frame, rng, placed, None, nominal, applied)
+        _place_phone(frame, rng, placed, None, nominal, applied, tier=tier)
     if not texts:
         applied -= {"dark_mode", "glare", "moire", "occlusion"}
     scale = float(np.mean(module_px)) if module_px else nominal
-    image = _camera(frame, rng, applied, scale)
+    image = _camera(frame, rng, applied, scale, tier)
     return Rendered(
         image=image, texts=tuple(texts), applied=frozenset(applied), module_px=tuple(module_px)
     )
+
+
+#: A phone's length in modules of its code, as _draw_phone lays it out (the code with its
+#: quiet zone is 49 modules; the screen 1.1-1.35 times as wide and about twice as tall,
+#: with the bezels): a tier with ``phone_share`` sizes the code from the phone's length.
+PHONE_MODULES = 49 * 1.22 * 2.02 * 1.1
+
+
+def _nominal_module(rng: np.random.Generator, height: int, tier: Tier) -> float:
+    """The code's module size in frame pixels, before tilt."""
+    if tier.phone_share is None:
+        return rng.uniform(*tier.module_share) * height
+    return max(tier.min_module_px, rng.uniform(*tier.phone_share) * height / PHONE_MODULES)
 
 
 # -- the lane behind the phone ---------------------------------------------------------
@@ -238,7 +260,11 @@ class _Phone:
 
 
 def _draw_phone(
-    rng: np.random.Generator, modules: np.ndarray | None, px: int, applied: set[str]
+    rng: np.random.Generator,
+    modules: np.ndarray | None,
+    px: int,
+    applied: set[str],
+    tier: Tier = EASY,
 ) -> _Phone:
     """A phone showing a wallet screen, in its own pixels (``px`` a module)."""
     n = modules.shape[0] if modules is not None else 49
@@ -280,47 +306,22 @@ def _draw_phone(
     code = screen[cy : cy + side, cx : cx + side]
     code[:] = cv2.resize(patch, (side, side), interpolation=cv2.INTER_NEAREST)[:, :, None]
     if "moire" in applied:
-        _moire(rng, code, px)
+        deg.moire(code, rng, px, tier.moire_amplitude)
     if "glare" in applied:
-        _glare(rng, screen, cx, cy, side)
+        _glare(rng, screen, cx, cy, side, tier)
     if "occlusion" in applied:
         _thumb(rng, image, sx + cx, sy + cy, side, QUIET * px)
     return phone
 
 
-def _moire(rng: np.random.Generator, screen: np.ndarray, px: int) -> None:
-    """Colour bands from the camera's pixel grid beating with the screen's (drawn over
-    the code and its quiet zone, the only part a decoder cares about)."""
-    h, w = screen.shape[:2]
-    period = px * rng.uniform(0.7, 3.0)
-    angle = rng.uniform(0, math.pi)
-    amp = rng.uniform(8, 22)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    phase = (xx * math.cos(angle) + yy * math.sin(angle)) * (2 * math.pi / period)
-    envelope = 0.6 + 0.4 * np.sin(yy * (2 * math.pi / (period * rng.uniform(6, 14))))
-    out = screen.astype(np.float32)
-    for ch in range(3):
-        out[:, :, ch] += amp * envelope * np.sin(phase + ch * rng.uniform(0.3, 1.2))
-    screen[:] = np.clip(out, 0, 255).astype(np.uint8)
-
-
-def _glare(rng: np.random.Generator, screen: np.ndarray, cx: int, cy: int, side: int) -> None:
-    """A ceiling light reflected in the glass: a bright, soft-edged blob on the code."""
-    h, w = screen.shape[:2]
-    gx = cx + side * rng.uniform(0.1, 0.9)
-    gy = cy + side * rng.uniform(0.1, 0.9)
-    radius = side * rng.uniform(0.12, 0.3)
+def _glare(
+    rng: np.random.Generator, screen: np.ndarray, cx: int, cy: int, side: int, tier: Tier
+) -> None:
+    """A ceiling light reflected in the glass, somewhere over the code."""
+    centre = (cx + side * rng.uniform(0.1, 0.9), cy + side * rng.uniform(0.1, 0.9))
+    radius = side * rng.uniform(*tier.glare_radius)
     stretch = rng.uniform(1.0, 2.0)
-    peak = rng.uniform(90, 200)
-    sigma = radius / 1.5
-    # Beyond 3.5 sigma the blob adds less than half a grey level: draw only its box.
-    x0, x1 = max(0, int(gx - 3.5 * sigma * stretch)), min(w, int(gx + 3.5 * sigma * stretch) + 1)
-    y0, y1 = max(0, int(gy - 3.5 * sigma)), min(h, int(gy + 3.5 * sigma) + 1)
-    yy, xx = np.ogrid[y0:y1, x0:x1]
-    d2 = (((xx - gx) / stretch) ** 2 + (yy - gy) ** 2).astype(np.float32)
-    blob = peak * np.exp(-d2 / np.float32(2 * sigma**2))
-    box = screen[y0:y1, x0:x1]
-    box[:] = np.clip(box + blob[:, :, None], 0, 255).astype(np.uint8)
+    deg.glare(screen, centre, radius, stretch, rng.uniform(*tier.glare_peak))
 
 
 def _thumb(
@@ -347,11 +348,13 @@ def _thumb(
     cv2.ellipse(image, centre, axes, 0, 0, 360, shade, max(1, int(half * 0.08)), cv2.LINE_AA)
 
 
-def _rotation(rng: np.random.Generator, tilt: bool, upright: bool) -> np.ndarray:
+def _rotation(
+    rng: np.random.Generator, tilt: bool, upright: bool, tilt_deg: float = 35.0
+) -> np.ndarray:
     # Alone, a phone is held at any angle; side by side with another, roughly upright.
     theta = rng.uniform(-math.pi / 6, math.pi / 6) if upright else rng.uniform(0, 2 * math.pi)
-    a = math.radians(rng.uniform(-35, 35)) if tilt else 0.0
-    b = math.radians(rng.uniform(-35, 35)) if tilt else 0.0
+    a = math.radians(rng.uniform(-tilt_deg, tilt_deg)) if tilt else 0.0
+    b = math.radians(rng.uniform(-tilt_deg, tilt_deg)) if tilt else 0.0
     rz = np.array(
         [[math.cos(theta), -math.sin(theta), 0], [math.sin(theta), math.cos(theta), 0], [0, 0, 1]]
     )
@@ -372,6 +375,7 @@ def _place_phone(
     module_px: float,
     applied: set[str],
     strip: tuple[float, float] = (0.0, 1.0),
+    tier: Tier = EASY,
 ) -> float:
     """Project a phone into ``frame`` with its code wholly in view and not covering a
     code already placed (``placed`` holds (body, code) quads and gets this one's); returns
@@ -379,7 +383,7 @@ def _place_phone(
     height, width = frame.shape[:2]
     focal = FOCAL_SHARE * width
     px = max(3, round(module_px * 1.15) + 1)  # a little finer than the frame, for its optics
-    phone = _draw_phone(rng, modules, px, applied)
+    phone = _draw_phone(rng, modules, px, applied, tier)
     x, y, side = phone.code_box
     misses = {"behind the camera": 0, "code out of view": 0, "code covered": 0}
     for attempt in range(200):
@@ -387,7 +391,9 @@ def _place_phone(
             module_px *= 0.9  # crowded: a smaller code (a phone held farther away)
         ccx, ccy = x + side / 2, y + side / 2
         s = module_px / px
-        rot = _rotation(rng, "perspective" in applied, upright=strip != (0.0, 1.0))
+        rot = _rotation(
+            rng, "perspective" in applied, upright=strip != (0.0, 1.0), tilt_deg=tier.tilt_deg
+        )
         ph, pw = phone.image.shape[:2]
         margin = QUIET * px - 2 * px  # keep two modules of quiet zone in view
         corners = np.array(
@@ -467,55 +473,39 @@ def _place_phone(
 
 
 def _camera(
-    frame: np.ndarray, rng: np.random.Generator, applied: set[str], module_px: float
+    frame: np.ndarray,
+    rng: np.random.Generator,
+    applied: set[str],
+    module_px: float,
+    tier: Tier = EASY,
 ) -> np.ndarray:
     """Optics, exposure, sensor and compression, in the order light meets them."""
     if not applied & {"motion_blur", "defocus", "low_contrast", "noise"}:
         image = frame
     else:
         image = frame.astype(np.float32)
-        length = module_px * rng.uniform(0.3, 1.2) if "motion_blur" in applied else 0.0
-        sigma = module_px * rng.uniform(0.15, 0.45) if "defocus" in applied else 0.0
+        length = module_px * rng.uniform(*tier.motion_modules) if "motion_blur" in applied else 0.0
+        sigma = module_px * rng.uniform(*tier.defocus_modules) if "defocus" in applied else 0.0
         # Both at once: a lane in spec keeps the combined blur (standard deviations added
-        # in quadrature; a smear of length L has L/sqrt(12)) within BLUR_BUDGET modules.
+        # in quadrature; a smear of length L has L/sqrt(12)) within the tier's budget.
         # Beyond it some frames are read by no decoder at all: the installation needs
         # fixing (focus, a shorter exposure with more light), not a better decoder.
         total = math.hypot(sigma, length / math.sqrt(12)) / module_px
-        if total > BLUR_BUDGET:
-            length, sigma = length * BLUR_BUDGET / total, sigma * BLUR_BUDGET / total
+        if total > tier.blur_budget:
+            length, sigma = length * tier.blur_budget / total, sigma * tier.blur_budget / total
         if length:
-            length = max(1.5, length)
-            angle = rng.uniform(0, math.pi)
-            k = math.ceil(length) | 1
-            kernel = np.zeros((k + 2, k + 2), np.float32)
-            c = (k + 1) / 2
-            dx, dy = math.cos(angle) * length / 2, math.sin(angle) * length / 2
-            cv2.line(
-                kernel,
-                (round((c - dx) * 16), round((c - dy) * 16)),
-                (round((c + dx) * 16), round((c + dy) * 16)),
-                1.0,
-                1,
-                cv2.LINE_AA,
-                shift=4,
-            )
-            image = cv2.filter2D(image, -1, kernel / kernel.sum())
+            image = deg.motion_blur(image, length, rng.uniform(0, math.pi))
         if sigma:
-            image = cv2.GaussianBlur(image, (0, 0), sigma)
+            image = deg.defocus(image, sigma)
         if "low_contrast" in applied:
-            contrast = rng.uniform(0.3, 0.6)
-            mid = rng.uniform(90, 170)
-            image = cv2.addWeighted(image, contrast, image, 0, mid - 128 * contrast)
+            contrast = rng.uniform(*tier.contrast)
+            image = deg.low_contrast(image, contrast, rng.uniform(90, 170))
         if "noise" in applied:
-            sigma = rng.uniform(2.5, 9)
-            noise = rng.standard_normal(image.shape[:2], dtype=np.float32) * sigma
-            image += noise[:, :, None]
+            image = deg.sensor_noise(image, rng, rng.uniform(*tier.noise_sigma))
         image = np.clip(image, 0, 255).astype(np.uint8)
     if "jpeg" in applied:
-        quality = int(rng.integers(45, 86))
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        low, high = tier.jpeg_quality
+        image = deg.jpeg(image, int(rng.integers(low, high + 1)))
     return image
 
 

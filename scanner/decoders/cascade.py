@@ -1,0 +1,220 @@
+"""``zxing-cascade``: zxing-cpp with targeted second looks where a code was seen but not
+read (pip package ``zxing-cpp``).
+
+Most frames at an idle lane hold nothing, so the first look is one plain zxing-cpp call,
+asked to return the symbols it located but could not decode as well
+(``return_errors``): a frame where zxing-cpp locates nothing costs that one call and no
+more. Only where the first look saw a symbol it could not read (a checksum or format
+error, which carries the symbol's corners) does the cascade look again, around those
+corners only:
+
+1. the region cropped with a margin and upscaled (modules of 2-3 pixels become 5-7,
+   which zxing-cpp's binarizer resolves),
+2. the same after a light blur (sensor noise, JPEG blocks, moire),
+3. the region rectified to an upright square from the four corners (a tilted phone),
+4. the whole frame enlarged (twice, or 1.5 times above 960 pixels wide), smoothed and
+   then not: the corners of a failed read are sometimes those of a wrong triple of
+   finder patterns, and the crop then misses the code.
+
+Tried and dropped, on the tuning sample (bench/decode.py hard tier, seed 100: 150
+frames at 640x480, 80 at 1280x720): the global-histogram binarizer on the crop and the
+whole frame as it is read no frame the steps above missed, and each cost a call.
+
+Dark-mode screens are covered at every step by zxing-cpp's own ``try_invert``. Every
+text returned must start ``GH1:`` and use only the characters a GH1 token is made of:
+a retry on a noisy crop is the place a misread would come from, and the token format
+is the cheapest check against one (the gate then verifies the signature anyway).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import zxingcpp  # missing: the registry (scanner/decoders/__init__.py) names the package
+
+from errors import DecodeError
+
+from .base import to_gray, unique
+
+#: The start of every GH1 entry token (PROTOCOL.md section 1; verifier.token.PREFIX,
+#: which scanner may not import) and the characters of its Base45 body.
+TOKEN_PREFIX = "GH1:"
+TOKEN_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+#: The crop around a located symbol reaches this share of the symbol's size beyond it
+#: each side: the corners of a failed read may be those of a wrong triple of finder
+#: patterns inside the code, not the code's own.
+MARGIN = 1.2
+MIN_MARGIN_PX = 16
+#: Crops are upscaled until the symbol is about this many pixels across (a version-6
+#: code is 41 modules: about 7 pixels a module) and never more than 4 times.
+TARGET_SIDE_PX = 300
+MAX_SCALE = 4.0
+#: The first look reads the frame lightly blurred (standard deviation in pixels): sensor
+#: noise, JPEG blocks and moire break up zxing-cpp's binarizer on small modules, and on
+#: the tuning sample (bench/decode.py hard tier, seed 100, 60 frames at 640x480) the
+#: blurred look read 27 frames where the raw one read 19, located (read or not) 45
+#: against 42, and took less time (fewer false finder candidates to follow).
+FIRST_LOOK_SIGMA = 0.8
+#: Frames at most this wide get, as a last retry on evidence, a look at twice the size.
+UPSCALE_MAX_WIDTH = 960
+#: At most this many located-but-unread symbols get second looks in one frame.
+MAX_REGIONS = 3
+
+
+def is_token_text(text: str) -> bool:
+    """Whether ``text`` could be a GH1 token: the prefix, then Base45 characters only."""
+    return text.startswith(TOKEN_PREFIX) and set(text) <= TOKEN_ALPHABET
+
+
+@dataclass
+class Counts:
+    """How many zxing-cpp calls the decoder made: first looks and retries (tests and
+    the benchmark read these; an empty frame must cost no retry)."""
+
+    first: int = 0
+    retries: int = 0
+    #: retry step name -> frames it read (the first look's reads are not counted)
+    read_by: Counter[str] = field(default_factory=Counter)
+
+
+class CascadeDecoder:
+    """QR codes through ``zxingcpp.read_barcodes``, with retries only on evidence."""
+
+    name = "zxing-cascade"
+
+    def __init__(self) -> None:
+        self._formats = zxingcpp.BarcodeFormat.QRCode
+        self._text_mode = zxingcpp.TextMode.Plain
+        self.counts = Counts()
+
+    def _call(self, gray: np.ndarray) -> list:
+        return zxingcpp.read_barcodes(
+            gray,
+            formats=self._formats,
+            try_rotate=False,
+            try_downscale=True,
+            try_invert=True,
+            text_mode=self._text_mode,
+            return_errors=True,
+        )
+
+    def _retry(self, step: str, gray: np.ndarray) -> list[str]:
+        self.counts.retries += 1
+        texts = [b.text for b in self._call(gray) if b.valid]
+        if texts:
+            self.counts.read_by[step] += 1
+        return texts
+
+    def decode(self, frame: np.ndarray) -> list[str]:
+        gray = to_gray(frame)
+        try:
+            texts = self._decode(gray)
+        except cv2.error as exc:
+            raise DecodeError(
+                f"zxing-cascade failed on a {gray.shape[1]}x{gray.shape[0]} frame: {exc}"
+            ) from exc
+        except Exception as exc:
+            raise DecodeError(
+                f"zxing-cpp failed on a {gray.shape[1]}x{gray.shape[0]} frame: {exc}"
+            ) from exc
+        return unique([t for t in texts if is_token_text(t)])
+
+    def _decode(self, gray: np.ndarray) -> list[str]:
+        self.counts.first += 1
+        found = self._call(cv2.GaussianBlur(gray, (0, 0), FIRST_LOOK_SIGMA))
+        texts = [b.text for b in found if b.valid]
+        if texts and all(is_token_text(t) for t in texts):
+            return texts
+        quads = [_quad(b.position) for b in found if not b.valid]
+        if not quads:
+            return texts
+        covered: list[tuple[int, int, int, int]] = []
+        for quad in _largest(quads, MAX_REGIONS):
+            cx, cy = quad.mean(axis=0)
+            if any(x0 <= cx < x1 and y0 <= cy < y1 for x0, y0, x1, y1 in covered):
+                continue  # another view of a symbol already looked at
+            more = self._around(gray, quad, covered)
+            if more:
+                return texts + more
+        scale = 2.0 if gray.shape[1] <= UPSCALE_MAX_WIDTH else 1.5
+        larger = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        more = self._retry("frame enlarged", cv2.GaussianBlur(larger, (0, 0), 0.6 * scale))
+        return texts + (more or self._retry("frame enlarged, sharp", larger))
+
+    def _around(
+        self, gray: np.ndarray, quad: np.ndarray, covered: list[tuple[int, int, int, int]]
+    ) -> list[str]:
+        """Second looks at the region of one located but unread symbol (its box is
+        added to ``covered``)."""
+        crop, scale, box = _crop(gray, quad)
+        if crop is None:
+            return []
+        covered.append(box)
+        up = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        sigma = 0.45 * scale  # about half a frame pixel, in upscaled pixels
+        smooth = cv2.GaussianBlur(up, (0, 0), sigma)
+        return (
+            self._retry("crop", up)
+            or self._retry("crop smoothed", smooth)
+            or self._retry_rectified(gray, quad)
+        )
+
+    def _retry_rectified(self, gray: np.ndarray, quad: np.ndarray) -> list[str]:
+        """The quad warped to an upright square with a quiet zone (a tilted phone)."""
+        side = TARGET_SIDE_PX
+        pad = side // 5
+        target = np.float32(
+            [[pad, pad], [pad + side, pad], [pad + side, pad + side], [pad, pad + side]]
+        )
+        matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+        warped = cv2.warpPerspective(
+            gray,
+            matrix,
+            (side + 2 * pad, side + 2 * pad),
+            flags=cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return self._retry("rectified", cv2.GaussianBlur(warped, (0, 0), 1.0))
+
+
+def _quad(position) -> np.ndarray:
+    """The four corners of a zxing-cpp position (top-left, top-right, bottom-right,
+    bottom-left), as float32 x, y."""
+    return np.float32(
+        [
+            [p.x, p.y]
+            for p in (
+                position.top_left,
+                position.top_right,
+                position.bottom_right,
+                position.bottom_left,
+            )
+        ]
+    )
+
+
+def _largest(quads: list[np.ndarray], count: int) -> list[np.ndarray]:
+    return sorted(quads, key=lambda q: -cv2.contourArea(q))[:count]
+
+
+def _crop(
+    gray: np.ndarray, quad: np.ndarray
+) -> tuple[np.ndarray | None, float, tuple[int, int, int, int]]:
+    """The region of ``quad`` with its margin, the scale that brings the symbol to about
+    :data:`TARGET_SIDE_PX` across, and the region's box (x0, y0, x1, y1); None for a
+    degenerate quad."""
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    size = max(x1 - x0, y1 - y0)
+    if size < 4:
+        return None, 1.0, (0, 0, 0, 0)
+    margin = max(MIN_MARGIN_PX, MARGIN * size)
+    h, w = gray.shape
+    left, top = max(0, int(x0 - margin)), max(0, int(y0 - margin))
+    right, bottom = min(w, int(x1 + margin) + 1), min(h, int(y1 + margin) + 1)
+    scale = min(MAX_SCALE, max(1.0, TARGET_SIDE_PX / size))
+    crop = np.ascontiguousarray(gray[top:bottom, left:right])
+    return crop, scale, (left, top, right, bottom)
