@@ -27,6 +27,7 @@ from verifier.time_floor import NO_FLOOR, TimeFloor, highest
 from .result import Context, Finding, fail, ok, skip, warn
 
 LEDGER, RECORDS, KEY = "ledger.db", "records.db", "device.key"
+PEERS = "peers.db"  # optional: what the peers said, recreated when lost
 
 #: Disk: a busy lane decides about once a second at its peak.
 RECORDS_PER_HOUR = 3600
@@ -280,10 +281,23 @@ def check_databases(ctx: Context) -> list[Finding]:
         problem = _quick_check(path)
         if problem:
             found.append(fail(name, f"{path} is damaged ({problem})", fixes[file]))
+    peers = state / PEERS
+    if peers.is_file() and peers.stat().st_size > 0:
+        problem = _quick_check(peers)
+        if problem:
+            found.append(
+                fail(
+                    name,
+                    f"{peers} is damaged ({problem}): the gate will not start on it",
+                    "stop the daemon and move peers.db (and its -wal, -shm) aside: it holds "
+                    "only what the peers told this gate, and they and the hub tell it again",
+                )
+            )
     if found:
         return found
     ctx.databases_ok = True
-    return [ok(name, f"{LEDGER} and {RECORDS}: quick_check ok (read-only)")]
+    held = f"{LEDGER}, {RECORDS} and {PEERS}" if peers.is_file() else f"{LEDGER} and {RECORDS}"
+    return [ok(name, f"{held}: quick_check ok (read-only)")]
 
 
 # -- the ledger's age and the upload backlog -------------------------------------------------

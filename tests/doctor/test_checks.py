@@ -441,3 +441,16 @@ def test_a_clock_behind_what_the_state_proves_fails(unit: Unit) -> None:
     assert "clock_behind" in clock.detail and clock.fix is not None and "timedatectl" in clock.fix
     within = one(examined(unit, clock=lambda: time.time() - CLOCK_TOLERANCE_S + 5), "clock")
     assert "behind the newest time" not in within.detail
+
+
+def test_a_damaged_peers_db_fails_with_its_own_fix(unit: Unit) -> None:
+    peers = unit.state / "peers.db"
+    assert peers.is_file(), "the state has a peer record store (PROTOCOL section 5)"
+    healthy = one(examined(unit), "databases")
+    assert healthy.status is Status.OK and "peers.db" in healthy.detail
+    size = peers.stat().st_size
+    with open(peers, "r+b") as f:
+        f.write(b"this is no SQLite header at all!" + os.urandom(max(0, size - 32)))
+    [damaged] = by_check(examined(unit))["databases"]
+    assert damaged.status is Status.FAIL and "peers.db is damaged" in damaged.detail
+    assert damaged.fix is not None and "move peers.db" in damaged.fix
