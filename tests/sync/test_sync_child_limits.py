@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from gate import process_limits
-from gate.config import load_config
 from gate.sync_worker import SYNC_MAX_DATA_MB, SYNC_NICENESS, SyncWorker
 
-from ..ledgerkit import LedgerKit, write_config
+from .test_sync_worker import gate_with_hub
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
@@ -43,16 +42,7 @@ def test_the_started_child_runs_nice_idle_and_capped(
     journal.touch()
     st = os.stat(journal)
     monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
-    state = tmp_path / "state"
-    state.mkdir(mode=0o700)
-    cfg = load_config(
-        write_config(
-            tmp_path / "gate.toml",
-            ledger_key=LedgerKit().key,
-            state_dir=state,
-            extra='[hub]\nurl = "http://127.0.0.1:9"\n',
-        )
-    )
+    cfg = gate_with_hub(tmp_path)
     events: list[dict[str, Any]] = []
     worker = SyncWorker(cfg, events.append, interval=0.2)
     worker.start()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gate.config import load_config
+from gate.config import GateConfig, load_config
 from gate.sync_worker import SyncWorker, retry_delay, run_sync_loop
 
 from ..ledgerkit import LedgerKit, write_config
@@ -30,18 +30,23 @@ class ShortLivedChild(SyncWorker):
         ]
 
 
-def test_a_dying_child_is_reported_and_restarted(tmp_path: Path) -> None:
+def gate_with_hub(tmp_path: Path, url: str = "http://127.0.0.1:9") -> GateConfig:
+    """A gate (empty 0700 state) whose hub is at ``url``; by default a port nobody serves."""
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    cfg = load_config(
+    return load_config(
         write_config(
             tmp_path / "gate.toml",
             ledger_key=LedgerKit().key,
             state_dir=state,
             device="north-1",
-            extra='[hub]\nurl = "http://127.0.0.1:9"\n',
+            extra=f'[hub]\nurl = "{url}"\n',
         )
     )
+
+
+def test_a_dying_child_is_reported_and_restarted(tmp_path: Path) -> None:
+    cfg = gate_with_hub(tmp_path)
     events: list[dict[str, Any]] = []
     two_exits = threading.Event()
 
@@ -85,20 +90,10 @@ def test_retries_back_off_with_jitter_and_reset_on_success() -> None:
 def test_the_loop_backs_off_while_the_hub_is_away(tmp_path: Path) -> None:
     """Against a hub that is not there, rounds come further and further apart (each
     still reports hub_unreachable), instead of every ``interval``."""
-    state = tmp_path / "state"
-    state.mkdir(mode=0o700)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = load_config(
-        write_config(
-            tmp_path / "gate.toml",
-            ledger_key=LedgerKit().key,
-            state_dir=state,
-            device="north-1",
-            extra=f'[hub]\nurl = "http://127.0.0.1:{port}"\n',
-        )
-    )
+    cfg = gate_with_hub(tmp_path, f"http://127.0.0.1:{port}")
     rounds: list[float] = []
     alarms: list[str] = []
     stop = threading.Event()
