@@ -111,12 +111,12 @@ def check_permissions(ctx: Context) -> list[Finding]:
     st = state.stat()
     owner = _owner(st.st_uid)
     mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o077:
+    if mode & 0o077:  # verifier.permissions refuses it at every open: gate run exits 3
         found.append(
-            warn(
+            fail(
                 name,
                 f"state_dir {state} is open to others (mode {mode:04o}); the record log and "
-                "the key's directory should be the gate user's alone",
+                "the key's directory must be the gate user's alone: gate refuses to run on it",
                 f"chmod 700 {state}",
             )
         )
