@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import zxingcpp  # missing: the registry (scanner/decoders/__init__.py) names the package
 
 from errors import DecodeError
 
 from .base import to_gray, unique
+from .zxing import read_qr
 
 #: The start of every GH1 entry token (PROTOCOL.md section 1; verifier.token.PREFIX,
 #: which scanner may not import) and the characters of its Base45 body.
@@ -86,20 +86,10 @@ class CascadeDecoder:
     name = "zxing-cascade"
 
     def __init__(self) -> None:
-        self._formats = zxingcpp.BarcodeFormat.QRCode
-        self._text_mode = zxingcpp.TextMode.Plain
         self.counts = Counts()
 
     def _call(self, gray: np.ndarray) -> list:
-        return zxingcpp.read_barcodes(
-            gray,
-            formats=self._formats,
-            try_rotate=False,
-            try_downscale=True,
-            try_invert=True,
-            text_mode=self._text_mode,
-            return_errors=True,
-        )
+        return read_qr(gray, return_errors=True)
 
     def _retry(self, step: str, gray: np.ndarray) -> list[str]:
         self.counts.retries += 1

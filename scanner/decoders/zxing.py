@@ -19,26 +19,31 @@ from errors import DecodeError
 from .base import looks, to_gray, unique
 
 
+def read_qr(gray: np.ndarray, *, return_errors: bool = False) -> list:
+    """One ``zxingcpp.read_barcodes`` call as every zxing decoder here makes it: QR only,
+    no rotation (QR finds its own), downscaling and the inverted image (dark-mode
+    screens) tried, and Plain text mode (the code's text exactly as encoded; HRI would
+    reformat GS1 content). ``return_errors`` also gives symbols found but not read
+    (passed only when asked: the plain decoder's call stays what it always was)."""
+    extra = {"return_errors": True} if return_errors else {}
+    return zxingcpp.read_barcodes(
+        gray,
+        formats=zxingcpp.BarcodeFormat.QRCode,
+        try_rotate=False,
+        try_downscale=True,
+        try_invert=True,
+        text_mode=zxingcpp.TextMode.Plain,
+        **extra,
+    )
+
+
 class ZXingDecoder:
     """QR codes through ``zxingcpp.read_barcodes``; one instance per lane thread."""
 
     name = "zxing"
 
-    def __init__(self) -> None:
-        self._formats = zxingcpp.BarcodeFormat.QRCode
-        # Plain: the code's text exactly as encoded (HRI would reformat GS1 content).
-        self._text_mode = zxingcpp.TextMode.Plain
-
     def _read(self, gray: np.ndarray) -> list[str]:
-        found = zxingcpp.read_barcodes(
-            gray,
-            formats=self._formats,
-            try_rotate=False,
-            try_downscale=True,
-            try_invert=True,
-            text_mode=self._text_mode,
-        )
-        return [code.text for code in found if code.valid]
+        return [code.text for code in read_qr(gray) if code.valid]
 
     def decode(self, frame: np.ndarray) -> list[str]:
         gray = to_gray(frame)
