@@ -376,6 +376,15 @@ def _find(lines: list[str], marker: str, start: int = 0) -> int | None:
     return None
 
 
+def _closing(lines: list[str], begin: int, marker: str, path: Path, missing: str) -> int:
+    """The line of ``marker`` closing the block opened at ``begin``; an unclosed block is
+    refused (the file is kept as it is: a guess could cut the user's own lines)."""
+    end = _find(lines, marker, begin + 1)
+    if end is None:
+        raise ConfigError(f"{path}:{begin + 1}: {missing}; repair the file by hand")
+    return end
+
+
 def _with_pins(text: str, block: str, path: Path) -> str:
     """``text`` with its pins sub-block replaced by ``block`` (or added to the gatehouse
     block, or appended inside a new gatehouse block); nothing else changes."""
@@ -384,21 +393,13 @@ def _with_pins(text: str, block: str, path: Path) -> str:
     block_lines = [line + newline for line in block.splitlines()]
     begin = _find(lines, PINS_BEGIN)
     if begin is not None:
-        end = _find(lines, PINS_END, begin + 1)
-        if end is None:
-            raise ConfigError(
-                f"{path}:{begin + 1}: {PINS_BEGIN!r} has no {PINS_END!r} after it; "
-                "repair the file by hand"
-            )
+        end = _closing(lines, begin, PINS_END, path, f"{PINS_BEGIN!r} has no {PINS_END!r} after it")
         return "".join(lines[:begin] + block_lines + lines[end + 1 :])
     outer = _find(lines, BLOCK_BEGIN)
     if outer is not None:
-        end = _find(lines, BLOCK_END, outer + 1)
-        if end is None:
-            raise ConfigError(
-                f"{path}:{outer + 1}: the gatehouse block has no {BLOCK_END!r} line; "
-                "repair the file by hand"
-            )
+        end = _closing(
+            lines, outer, BLOCK_END, path, f"the gatehouse block has no {BLOCK_END!r} line"
+        )
         return "".join(lines[:end] + block_lines + lines[end:])
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += newline
