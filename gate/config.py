@@ -29,6 +29,9 @@ Sections for the lane daemon (``gate run``); each is optional for the other comm
     [control]     socket = "/run/gatehouse/control.sock"   group = "gatehouse"
                   # gate run's control socket (docs/control.md); relative paths are
                   # relative to this file; the group's members may use it (gate ctl)
+    [peers]       listen = "0.0.0.0:7445"            # the peer service (docs/peers.md)
+                  urls = ["http://10.0.0.12:7445"]   discover = false   # mDNS
+                  interval = 1.0   fanout = 3        # seconds between rounds; peers each
 
 Every driver URL (camera, relay, indicators, sensor) is checked here by its own driver,
 scheme, path and options, without opening a device or loading a device library, so a
@@ -100,6 +103,23 @@ class ControlConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PeersConfig:
+    """The ``[peers]`` section: the peer exchange on the venue LAN (docs/peers.md)."""
+
+    host: str
+    port: int
+    urls: tuple[str, ...] = ()
+    discover: bool = False
+    interval: float = 1.0
+    fanout: int = 3
+
+    @property
+    def bind(self) -> str | None:
+        """The address to send from: the listen address when it names one."""
+        return None if self.host in ("0.0.0.0", "::", "") else self.host
+
+
+@dataclass(frozen=True, slots=True)
 class GateConfig:
     """A validated configuration."""
 
@@ -110,6 +130,7 @@ class GateConfig:
     policy: Policy
     lane: LaneConfig = LaneConfig()
     control: ControlConfig = ControlConfig()
+    peers: PeersConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +182,17 @@ def _url(v: Any) -> bool:
 
 def _seconds(low: float, high: float) -> Callable[[Any], bool]:
     return lambda v: type(v) in (int, float) and low <= v <= high
+
+
+_LISTEN = re.compile(
+    r"(?P<host>[0-9.]{7,15}|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(?P<port>[0-9]{1,5})\Z"
+)
+_PEER_URL = re.compile(r"http://[A-Za-z0-9.\[\]:-]{1,300}(:[0-9]{1,5})?/?\Z")
+
+
+def _listen(v: Any) -> bool:
+    found = type(v) is str and _LISTEN.match(v)
+    return bool(found) and 1 <= int(found["port"]) <= 65535
 
 
 _GROUP = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,31}\$?\Z")
@@ -222,6 +254,27 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = {
             "a group name (letters, digits, '.', '_', '-'; at most 32)",
             lambda v: type(v) is str and bool(_GROUP.match(v)),
             DEFAULT_CONTROL_GROUP,
+        ),
+    },
+    "peers": {
+        "listen": Key(
+            True, "'HOST:PORT' to serve the peer port on, such as '0.0.0.0:7445'", _listen
+        ),
+        "urls": Key(
+            False,
+            "a list of peer URLs such as 'http://10.0.0.12:7445'",
+            lambda v: type(v) is list and all(type(u) is str and _PEER_URL.match(u) for u in v),
+            [],
+        ),
+        "discover": Key(
+            False, "true or false (find peers by mDNS)", lambda v: type(v) is bool, False
+        ),
+        "interval": Key(False, "seconds from 0.2 to 60", _seconds(0.2, 60), 1.0),
+        "fanout": Key(
+            False,
+            "an integer from 1 to 64 (peers evened out each round)",
+            lambda v: _is_int(v) and 1 <= v <= 64,
+            3,
         ),
     },
 }
@@ -312,6 +365,18 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
     socket_path = Path(control.get("socket", DEFAULT_CONTROL_SOCKET)).expanduser()
     if not socket_path.is_absolute():
         socket_path = Path(os.path.normpath(path.parent / socket_path))
+    peers = None
+    if "peers" in sections:
+        section = sections["peers"]
+        host, _, port = section["listen"].rpartition(":")
+        peers = PeersConfig(
+            host=host.strip("[]"),
+            port=int(port),
+            urls=tuple(u.rstrip("/") for u in section["urls"]),
+            discover=section["discover"],
+            interval=float(section["interval"]),
+            fanout=section["fanout"],
+        )
     return GateConfig(
         path=path,
         device=values["device"],
@@ -322,6 +387,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         control=ControlConfig(
             socket=socket_path, group=control.get("group", DEFAULT_CONTROL_GROUP)
         ),
+        peers=peers,
     )
 
 

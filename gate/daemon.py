@@ -127,6 +127,12 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None, emit: Any =
                 worker = SyncWorker(cfg, tell)
                 worker.start()
                 stack.callback(worker.stop)
+            if cfg.peers is not None:
+                from .peer_worker import PeerWorker  # the peer exchange: only when configured
+
+                peer_worker = PeerWorker(cfg, tell)
+                peer_worker.start()
+                stack.callback(peer_worker.stop)
             head = checkpoint.ledger.head()
             tell(
                 {

@@ -28,22 +28,28 @@ _emit_lock = threading.Lock()
 PRIORITY_BY_EVENT = {
     # something broke that is not the lane's normal work: a traceback from the sync child
     "sync_error": 3,
+    "peers_error": 3,
     # something is wrong and the lane works around it: camera lost, hub unreachable or
     # refusing, ledger stale, clock skew, sync child died; a missing control group
     "alarm": 4,
     "warning": 4,
     "sync_output": 4,
+    "peers_output": 4,
     # what a steward or technician did, and the lane's life: worth seeing, not a fault
     "alarm_cleared": 5,
     "mode": 5,
     "override": 5,
     "started": 5,
+    "peers_started": 5,
+    "peer": 5,  # a peer stops or starts answering
     "stopped": 5,
     # the lane's normal work
     "decision": 6,
     "voided": 6,
     # every sync round, every 5 s
     "sync": 7,
+    # the peer exchange's figures, every 5 s
+    "peers": 7,
 }
 DEFAULT_PRIORITY = 6
 

@@ -15,30 +15,40 @@ section 5, revision 1.2).
     GET  /v1/peer/heads                {"device": seq, ...} for every device held.
 
 What a record must be to count is decided in :mod:`verifier.peer_records`; this module
-is only the HTTP around it. It runs on a thread of its own, off the lane's, with a
-Checkpoint (an SQLite connection) opened on that thread: taking a peer's batch locks
-``peers.db`` alone, so the lane's commit never waits for it. Requests are served one at
-a time on that thread (one connection, no locks); each connection has a few seconds to
-send its request, so a stalled peer cannot hold the service. A fork found in a batch is
-handed to ``on_fork`` (the daemon raises the alarm).
+is only the HTTP around it. Every database call goes to one thread of the service's own,
+which holds a Checkpoint (an SQLite connection): taking a peer's batch locks ``peers.db``
+alone, so the lane's commit never waits for it. The exchange that pushes and pulls
+(:mod:`gate.peer_exchange`) shares that thread through :attr:`PeerService.db`.
 
-Standard library only (``http.server``): a gate installs nothing for it. Not here yet:
-pushing this gate's records to its peers, relaying, pulling to fill gaps, discovery,
-and the daemon's wiring.
+The network side is bounded, so a peer (or anything else on the LAN) cannot take the
+service over: each connection is served on a thread of its own, at most
+:data:`MAX_CONNECTIONS` at once (more get 503 at once); each has
+:data:`REQUEST_TIMEOUT_S` to send its request, so a stalled peer holds only its own
+connection; a body over :data:`MAX_BODY_BYTES` is refused unread; and each client
+address draws from a token bucket (:class:`sync.throttle.Throttle`, :data:`THROTTLE`
+requests per :data:`THROTTLE_WINDOW_S`), so a flood from one address is answered 429
+with a ``Retry-After`` while the other peers are served. A fork found in a batch is
+handed to ``on_fork`` (the exchange raises the alarm); the devices a batch left with a
+gap are handed to ``on_gaps`` (the exchange pulls what is missing).
+
+Standard library only (``http.server``): a gate installs nothing for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sync.request_auth import canonical_hex, verify_request
+from sync.throttle import Throttle
 from sync.wire import HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME, MAX_SKEW
 from verifier import Checkpoint, PeerFork
 from verifier.keys import SIGNATURE_BYTES
@@ -51,15 +61,61 @@ HEADS_PATH = "/v1/peer/heads"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 #: Seconds a connection may take to send its request.
 REQUEST_TIMEOUT_S = 5.0
+#: Connections served at once; one more is answered 503 and closed.
+MAX_CONNECTIONS = 64
+#: Requests one client address may make in a burst, refilled over THROTTLE_WINDOW_S: a
+#: peer makes a few a second (its own records, a heads read now and then, a catch-up),
+#: so 400 per 10 s lets a gate that comes back catch up while a flood waits.
+THROTTLE = 400
+THROTTLE_WINDOW_S = 10.0
+
+T = TypeVar("T")
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,17}")
 
 Reply = tuple[int, str, bytes]
 
 
+class CheckpointThread:
+    """A Checkpoint that lives on one thread: every call runs there, in order. SQLite
+    connections belong to the thread that made them, and one writer per process on
+    peers.db needs no locks of its own."""
+
+    def __init__(self, open_checkpoint: Callable[[], Checkpoint]) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="peer-db")
+        self._checkpoint: Checkpoint | None = None
+        self._open = open_checkpoint
+
+    def start(self) -> CheckpointThread:
+        """Open the Checkpoint on the thread; raise what opening it raised."""
+        try:
+            self._pool.submit(self._opened).result()
+        except BaseException:
+            self._pool.shutdown()
+            raise
+        return self
+
+    def _opened(self) -> None:
+        self._checkpoint = self._open()
+
+    def call(self, work: Callable[[Checkpoint], T]) -> T:
+        """``work(checkpoint)`` on the thread, waited for."""
+        return self._pool.submit(self._run, work).result()
+
+    def _run(self, work: Callable[[Checkpoint], T]) -> T:
+        assert self._checkpoint is not None
+        return work(self._checkpoint)
+
+    def close(self) -> None:
+        if self._checkpoint is not None:
+            self._pool.submit(self._checkpoint.close).result()
+            self._checkpoint = None
+        self._pool.shutdown()
+
+
 class PeerService:
     """The endpoints on ``host``:``port`` (0: any free port, see :attr:`port`) over the
-    Checkpoint ``open_checkpoint`` makes, on a thread of its own. ``clock`` gives Unix
+    Checkpoint ``open_checkpoint`` makes, on threads of its own. ``clock`` gives Unix
     time (signed requests, the received time of records). ``close()`` is safe twice."""
 
     def __init__(
@@ -70,16 +126,19 @@ class PeerService:
         port: int = 0,
         clock: Callable[[], float] = time.time,
         on_fork: Callable[[PeerFork], None] | None = None,
+        on_gaps: Callable[[dict[str, int]], None] | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.clock = clock
         self.on_fork = on_fork
-        self._open_checkpoint = open_checkpoint
+        self.on_gaps = on_gaps
+        self.db = CheckpointThread(open_checkpoint)
+        self.throttle = throttle or Throttle(THROTTLE, THROTTLE_WINDOW_S, time.monotonic)
+        self._throttle_lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.service = self
-        self._checkpoint: Checkpoint | None = None
         self._seen: dict[bytes, int] = {}  # signatures of reads served, and when
-        self._ready = threading.Event()
-        self._failed: BaseException | None = None
+        self._seen_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -88,38 +147,28 @@ class PeerService:
         return self._server.server_address[1]
 
     def start(self) -> PeerService:
-        """Open the Checkpoint on the service's thread and serve; raise what opening it
-        raised."""
-        self._thread = threading.Thread(target=self._run, name="peer-service", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._failed is not None:
-            self._thread.join()
+        """Open the Checkpoint and serve; raise what opening it raised."""
+        try:
+            self.db.start()
+        except BaseException:
             self._server.server_close()
-            raise self._failed
+            self._closed = True
+            raise
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.2,), name="peer-service", daemon=True
+        )
+        self._thread.start()
         return self
-
-    def _run(self) -> None:
-        try:
-            self._checkpoint = self._open_checkpoint()
-        except BaseException as exc:  # handed to start(), which raises it
-            self._failed = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            self._server.serve_forever(poll_interval=0.2)
-        finally:
-            self._checkpoint.close()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None and self._failed is None:
+        if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
+        self.db.close()
 
     def __enter__(self) -> PeerService:
         return self.start()
@@ -127,24 +176,29 @@ class PeerService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def admit_client(self, address: str) -> int:
+        """0 if a request from ``address`` may be served, else seconds to wait."""
+        with self._throttle_lock:
+            return self.throttle.take(address)
+
     # -- the endpoints (on the service's thread) ---------------------------------------
 
     def post_records(self, body: bytes) -> Reply:
-        assert self._checkpoint is not None
         lines = [line for line in body.split(b"\n") if line.strip()]
-        report = self._checkpoint.accept_peer_records(lines, int(self.clock()))
+        now = int(self.clock())
+        report = self.db.call(lambda cp: cp.accept_peer_records(lines, now))
         if self.on_fork is not None:
             for fork in report.forks:
                 self.on_fork(fork)
+        if self.on_gaps is not None and report.gaps:
+            self.on_gaps(dict(report.gaps))
         return _json(200, report.reply())
 
     def get_heads(self) -> Reply:
-        assert self._checkpoint is not None
-        heads = self._checkpoint.peer_heads()
+        heads = self.db.call(lambda cp: cp.peer_heads())
         return _json(200, {device: seq for device, (seq, _) in heads.items()})
 
     def get_records(self, target: str, headers: Any) -> Reply:
-        assert self._checkpoint is not None
         refused = self._refuse_unsigned(target, headers)
         if refused is not None:
             return refused
@@ -154,7 +208,8 @@ class PeerService:
             return _error(400, "give device=D and since=S once each")
         if not _DECIMAL.fullmatch(since[0]):
             return _error(400, "since must be a seq in plain decimal")
-        lines = self._checkpoint.peer_records(device[0], int(since[0]), PAGE_RECORDS)
+        wanted, after = device[0], int(since[0])
+        lines = self.db.call(lambda cp: cp.peer_records(wanted, after, PAGE_RECORDS))
         body = "".join(line + "\n" for line in lines).encode("utf-8")
         return 200, "application/jsonl; charset=utf-8", body
 
@@ -162,7 +217,6 @@ class PeerService:
         """The refusal of a read that is not signed by a device active in this gate's
         ledger, within ``MAX_SKEW`` of its clock, and not seen before; None to serve it.
         An unknown device and a bad signature get the same answer."""
-        assert self._checkpoint is not None
         now = int(self.clock())
         device = headers.get(HEADER_DEVICE, "")
         time_text = headers.get(HEADER_TIME, "")
@@ -175,7 +229,7 @@ class PeerService:
                 f"the request time is {int(time_text) - now:+d} s from this gate's clock "
                 f"(more than {MAX_SKEW} s)",
             )
-        info = self._checkpoint.ledger.device_info(device)
+        info = self.db.call(lambda cp: cp.ledger.device_info(device))
         if (
             info is None
             or not verify_request(info.key, "GET", target, int(time_text), signature, b"")
@@ -184,23 +238,62 @@ class PeerService:
             return _error(
                 401, "the request signature does not verify under the key of an active device"
             )
-        self._seen = {s: t for s, t in self._seen.items() if t >= now - 2 * MAX_SKEW}
-        if signature in self._seen:
-            return _error(409, "this request was already received (a replay)")
-        self._seen[signature] = now
+        with self._seen_lock:
+            self._seen = {s: t for s, t in self._seen.items() if t >= now - 2 * MAX_SKEW}
+            if signature in self._seen:
+                return _error(409, "this request was already received (a replay)")
+            self._seen[signature] = now
         return None
 
 
-class _Server(HTTPServer):
+class _Server(ThreadingHTTPServer):
     service: PeerService
     allow_reuse_address = True
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):  # full: say so now, not behind a stalled peer
+                request.sendall(
+                    b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
     timeout = REQUEST_TIMEOUT_S
     server: _Server
 
+    def _throttled(self) -> bool:
+        wait = self.server.service.admit_client(self.client_address[0])
+        if wait:
+            status, kind, body = _error(429, f"too many requests; try again in {wait} s")
+            self.send_response(status)
+            self.send_header("Retry-After", str(wait))
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+        return bool(wait)
+
     def do_POST(self) -> None:
+        if self._throttled():
+            return
         if urlsplit(self.path).path != RECORDS_PATH:
             self._send(_error(404, f"no such endpoint; POST {RECORDS_PATH}"))
             return
@@ -223,6 +316,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(self.server.service.post_records(body))
 
     def do_GET(self) -> None:
+        if self._throttled():
+            return
         path = urlsplit(self.path).path
         service = self.server.service
         if path == HEADS_PATH:
@@ -243,6 +338,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the daemon's journal gets what matters (forks) through ``on_fork``."""
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except TimeoutError:  # a peer that stalls mid-request gets nothing
+            self.close_connection = True
+        except Exception as exc:  # a database that fails: the peer is told, the
+            self.close_connection = True  # service goes on serving the others
+            with contextlib.suppress(OSError):
+                self._send(_error(503, f"this gate cannot take records now: {exc}"))
+
 
 def _json(status: int, value: Any) -> Reply:
     return status, "application/json", json.dumps(value).encode("utf-8")
@@ -252,4 +357,4 @@ def _error(status: int, why: str) -> Reply:
     return _json(status, {"error": why})
 
 
-__all__ = ["HEADS_PATH", "MAX_BODY_BYTES", "RECORDS_PATH", "PeerService"]
+__all__ = ["HEADS_PATH", "MAX_BODY_BYTES", "RECORDS_PATH", "CheckpointThread", "PeerService"]

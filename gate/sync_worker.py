@@ -18,25 +18,19 @@ own log; if the child dies it raises ``sync_worker_exited`` and starts it again.
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 from errors import GatehouseError, HubMisbehaved, SyncError
 from sync.client import HubClient
 
 from .assembly import open_checkpoint
+from .child_worker import ChildWorker, Emit
 from .config import GateConfig
 from .sync_health import health_alarms
-
-Emit = Callable[[dict[str, Any]], None]
 
 #: How much lower the sync child's CPU priority is than the lane's (``nice`` steps).
 SYNC_NICENESS = 10
@@ -45,7 +39,6 @@ SYNC_NICENESS = 10
 #: about 25 MiB. Over the cap the child fails with MemoryError and is restarted, and the
 #: lane, which shares the unit's MemoryMax, is untouched.
 SYNC_MAX_DATA_MB = 384
-RESTART_BACKOFF_S = (1.0, 5.0, 30.0)
 #: The longest wait between rounds while the hub is unreachable or refusing: a hub coming
 #: back after an outage is not met by every gate of the site at once, every 5 s.
 MAX_RETRY_S = 60.0
@@ -107,21 +100,18 @@ def run_sync_loop(cfg: GateConfig, emit: Emit, stop: threading.Event, *, interva
                 return
 
 
-class SyncWorker:
+class SyncWorker(ChildWorker):
     """The daemon's handle on its ``gate sync run`` child.
 
     ``start()`` launches it; ``stop()`` asks it to make one last push (SIGTERM), waits,
     and kills it only if it does not finish in time.
     """
 
+    name = "sync"
+
     def __init__(self, cfg: GateConfig, emit: Emit, *, interval: float = 5.0) -> None:
-        self.cfg = cfg
-        self.emit = emit
+        super().__init__(cfg, emit)
         self.interval = interval
-        self._stop = threading.Event()
-        self._child: subprocess.Popen[str] | None = None
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._supervise, name="sync", daemon=True)
 
     def command(self) -> list[str]:
         return [
@@ -140,75 +130,3 @@ class SyncWorker:
             "--max-data-mb",
             str(SYNC_MAX_DATA_MB),
         ]
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 6.0) -> None:
-        self._stop.set()
-        with self._lock:
-            child = self._child
-        if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        self._thread.join(timeout)
-
-    def _supervise(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            started = time.monotonic()
-            with self._lock:
-                if self._stop.is_set():
-                    return
-                self._child = subprocess.Popen(
-                    self.command(),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    stdin=subprocess.DEVNULL,
-                    text=True,
-                    errors="replace",
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
-            child = self._child
-            assert child.stdout is not None and child.stderr is not None
-            errors = threading.Thread(target=self._relay_errors, args=(child.stderr,), daemon=True)
-            errors.start()
-            for line in child.stdout:
-                self._relay(line)
-            code = child.wait()
-            errors.join(5)
-            if self._stop.is_set():
-                return
-            failures = 0 if time.monotonic() - started > 60 else failures + 1
-            delay = (
-                RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S)) - 1]
-                if failures
-                else RESTART_BACKOFF_S[0]
-            )
-            self.emit(
-                {
-                    "event": "alarm",
-                    "time": int(time.time()),
-                    "alarm": "sync_worker_exited",
-                    "detail": [f"gate sync run exited with code {code}; restarting in {delay:g} s"],
-                }
-            )
-            self._stop.wait(delay)
-
-    def _relay(self, line: str) -> None:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            event = None
-        if not isinstance(event, dict):
-            event = {"event": "sync_output", "time": int(time.time()), "line": line.rstrip()}
-        self.emit(event)
-
-    def _relay_errors(self, stream: IO[str]) -> None:
-        for line in stream:
-            if line.strip():
-                self.emit({"event": "sync_error", "time": int(time.time()), "line": line.rstrip()})

@@ -38,6 +38,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from errors import GatehouseError, HubRefusal
+from sync.throttle import Throttle
 from sync.wire import (
     HEADER_DEVICE,
     HEADER_HEIGHT,
@@ -48,7 +49,6 @@ from sync.wire import (
 )
 
 from .service import Hub
-from .throttle import Throttle
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ def create_app(
     """The hub app over ``hub_dir`` (which must exist). ``clock`` is the hub's time for
     everything (signed requests, codes, blocks, the enrolment throttle); each client
     address may make ``enrol_attempts`` refused enrolment attempts per ``enrol_window``
-    seconds (:mod:`hub.throttle`)."""
+    seconds (:mod:`sync.throttle`)."""
     state: dict[str, HubWorker] = {}
     throttle = Throttle(enrol_attempts, enrol_window, clock)
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .decision import Admission, Decision, LedgerView, Policy, TicketInfo, decide
     from .keys import Signer, public_key_of
     from .ledger_state import LedgerState
-    from .peer_records import PeerFork, PeerRefusal, PeerReport
+    from .peer_records import PeerFork, PeerLink, PeerRefusal, PeerReport
     from .reasons import DECISION_REASONS
     from .record_log import RecordLog
     from .records import make_record, verify_records
@@ -51,6 +51,7 @@ _WHERE = {
     "public_key_of": "keys",
     "LedgerState": "ledger_state",
     "PeerFork": "peer_records",
+    "PeerLink": "peer_records",
     "PeerRefusal": "peer_records",
     "PeerReport": "peer_records",
     "DECISION_REASONS": "reasons",
@@ -93,6 +94,7 @@ __all__ = [
     "LedgerState",
     "LedgerView",
     "PeerFork",
+    "PeerLink",
     "PeerRefusal",
     "PeerReport",
     "Policy",

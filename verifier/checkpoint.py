@@ -38,7 +38,7 @@ from .blocks import Block, parse_ahead
 from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
 from .ledger_state import LedgerState
-from .peer_records import PAGE_RECORDS, PeerFork, PeerReport, PeerStore
+from .peer_records import PAGE_RECORDS, PeerFork, PeerLink, PeerReport, PeerStore
 from .record_log import RecordLog
 from .state_files import StateFiles
 from .time_floor import TimeFloor, highest
@@ -219,6 +219,13 @@ class Checkpoint:
         """``device``'s records after seq ``since`` that this gate holds (its own or
         relayed), oldest first, at most ``limit`` (<= 1,000): ``GET /v1/peer/records``."""
         return self.peers.records(device, since, limit)
+
+    def save_peer_links(self, links: Iterable[PeerLink]) -> None:
+        """Record how the peer exchange sees its peers (``gate peers status`` reads it)."""
+        self.peers.save_links(links)
+
+    def peer_links(self) -> list[PeerLink]:
+        return self.peers.links()
 
     def peer_forks(self) -> list[PeerFork]:
         """Every fork this gate holds evidence of (the peer service raises the alarm)."""

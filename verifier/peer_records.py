@@ -99,6 +99,22 @@ class PeerFork:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PeerLink:
+    """A peer as this gate's exchange last saw it: where it is (``url``), how it was
+    found (``source``: "config" or "mdns"), the device it says it is (mDNS only), when
+    it last answered, the last error and when, and its heads as last read."""
+
+    url: str
+    source: str
+    device: str | None = None
+    last_contact: int | None = None
+    last_error: str | None = None
+    error_at: int | None = None
+    heads: dict[str, int] = field(default_factory=dict)
+    updated: int = 0
+
+
 @dataclass(slots=True)
 class PeerReport:
     """What one batch of peer records did.
@@ -427,6 +443,38 @@ class PeerStore:
             )
         ]
 
+    def save_links(self, links: Iterable[PeerLink]) -> None:
+        """Replace the peers on record with ``links`` (what ``gate peers status`` shows)."""
+        with file_transaction(self.conn, "peer"):
+            self.conn.execute("DELETE FROM peer.peer_links")
+            self.conn.executemany(
+                "INSERT INTO peer.peer_links(url, source, device, last_contact, last_error, "
+                "error_at, heads, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        link.url,
+                        link.source,
+                        link.device,
+                        link.last_contact,
+                        link.last_error,
+                        link.error_at,
+                        json.dumps(link.heads, sort_keys=True),
+                        link.updated,
+                    )
+                    for link in links
+                ],
+            )
+
+    def links(self) -> list[PeerLink]:
+        """The peers as the exchange last saved them, by url."""
+        return [
+            PeerLink(url, source, device, contact, error, error_at, json.loads(heads), updated)
+            for url, source, device, contact, error, error_at, heads, updated in self.conn.execute(
+                "SELECT url, source, device, last_contact, last_error, error_at, heads, updated "
+                "FROM peer.peer_links ORDER BY url"
+            )
+        ]
+
     def forks(self) -> list[PeerFork]:
         """Every fork this gate holds evidence of, by device and seq."""
         out = []
@@ -461,6 +509,7 @@ __all__ = [
     "PAGE_RECORDS",
     "WAITING_WINDOW",
     "PeerFork",
+    "PeerLink",
     "PeerRefusal",
     "PeerReport",
     "PeerStore",

@@ -243,5 +243,21 @@ CREATE TABLE peer_forks (
 ) WITHOUT ROWID;
 """
 
+# The peers this gate exchanges with, as its peer exchange last saw them (``gate peers
+# status`` reads it; the exchange writes it every few seconds, not at every message).
+# heads is the peer's GET /v1/peer/heads as last read, JSON {device: seq}.
+PEERS_V2 = """
+CREATE TABLE peer_links (
+    url          TEXT PRIMARY KEY,
+    source       TEXT NOT NULL,
+    device       TEXT,
+    last_contact INTEGER,
+    last_error   TEXT,
+    error_at     INTEGER,
+    heads        TEXT NOT NULL,
+    updated      INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
 #: PEERS_MIGRATIONS[i] upgrades peers.db at version i to version i + 1.
-PEERS_MIGRATIONS: tuple[str, ...] = (PEERS_V1,)
+PEERS_MIGRATIONS: tuple[str, ...] = (PEERS_V1, PEERS_V2)

@@ -10,7 +10,7 @@ Text output is for people (one line per decision, the reason in words); ``--json
 for programs and keeps the keys documented in docs/protocol.md.
 
 One module per command group (``decide``, ``ledger``, ``records``, ``device``,
-``config_cmd``, ``provision``, ``lane``, ``ctl``, ``sync``, ``steward``, ``hub``,
+``config_cmd``, ``provision``, ``lane``, ``ctl``, ``sync``, ``peers``, ``steward``, ``hub``,
 ``demo``), each adding its parsers with ``add_commands``. This module builds the parser
 and turns errors into exit codes. Command modules import only what light commands need
 (``verifier``, ``errors``); the camera stack, the daemon, the demo, the console and the
@@ -38,6 +38,7 @@ from . import (
     hub,
     lane,
     ledger,
+    peers,
     provision,
     records,
     steward,
@@ -48,7 +49,20 @@ from .base import EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, Parser
 __all__ = ["build_parser", "main"]
 
 #: In the order ``gate --help`` lists them.
-_GROUPS = (decide, ledger, records, device, config_cmd, provision, lane, ctl, sync, steward, doctor)
+_GROUPS = (
+    decide,
+    ledger,
+    records,
+    device,
+    config_cmd,
+    provision,
+    lane,
+    ctl,
+    sync,
+    peers,
+    steward,
+    doctor,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -70,7 +70,13 @@ def test_every_event_the_gate_emits_has_a_chosen_priority() -> None:
         if "demo" in path.parts or "steward" in path.parts:
             continue
         emitted |= set(re.findall(r'"event":\s*"([a-z_]+)"', path.read_text(encoding="utf-8")))
-    emitted |= {"alarm_cleared", "sync_output", "sync_error"}  # built by expressions
+    emitted |= {
+        "alarm_cleared",
+        "sync_output",
+        "sync_error",
+        "peers_output",
+        "peers_error",
+    }  # built by expressions
     assert emitted - set(PRIORITY_BY_EVENT) == set()
     assert priority_of({"event": "decision"}) == 6
     assert priority_of({}) == 6

@@ -1,4 +1,8 @@
-"""Enrolment attempts per client address: a token bucket, so guessing codes is slow.
+"""Requests per client address: token buckets, for the hub's enrolment and a gate's peer port.
+
+The hub throttles enrolment attempts, so guessing codes is slow; a gate's peer service
+(``gate.peer_service``) throttles every request, so one address flooding the LAN port
+cannot starve the others (there, every request takes a token and none is given back).
 
 Each address (an IPv6 address by its /64, which one machine usually holds whole) has a
 bucket of ``attempts`` tokens that refills at ``attempts`` per ``window`` seconds. An
@@ -52,6 +56,8 @@ class Throttle:
         self._buckets[key] = (tokens - 1, now)
         if len(self._buckets) > MAX_TRACKED:
             self._forget_full(now)
+            if len(self._buckets) > MAX_TRACKED:  # a flood from many addresses: forget
+                self._buckets.pop(next(iter(self._buckets)))  # the oldest, keep memory bounded
         return 0
 
     def give_back(self, address: str | None) -> None:

@@ -1,0 +1,486 @@
+"""The peer exchange: a gate tells its peers what it admitted, and learns what they did
+(PROTOCOL.md section 5, revision 1.2), so one ticket cannot enter at two lanes more than
+a moment apart while the hub is away.
+
+Three ways records move, each for one need:
+
+- **Push at once.** A record committed on this gate (by the lane, ``gate admit`` or an
+  override, in any process: the exchange watches ``records.db``'s head every
+  :data:`TICK_S`) is posted to every peer at once, in parallel. This is what keeps the
+  window (docs/peers.md: a ticket admitted here is refused at the other lanes within
+  2 s), and it costs each admission one small POST per peer.
+- **Rounds (anti-entropy).** Every ``interval`` seconds the exchange reads the heads
+  (``GET /v1/peer/heads``) of ``fanout`` peers, in turn, and evens out with each:
+  it pushes what the peer lacks of any device it holds (its own records and those it
+  learned: the relay), and pulls what this gate lacks (a signed ``GET
+  /v1/peer/records``). This fills what a partition, a restart or a lost ``peers.db``
+  left out, and carries records across a LAN where not every gate reaches every other.
+  A gap found in a pushed batch makes the next round ask the peers that hold more.
+- **Backing off.** A peer that does not answer is left alone for a while (doubling to
+  :data:`MAX_BACKOFF_S`) and is evened out whole at the first round that reaches it;
+  a peer that is unreachable for :data:`UNREACHABLE_ALARM_S` raises ``peer_unreachable``.
+
+Nothing here is trusted for where it came from: what is pulled goes through the same
+checks as what is pushed (:mod:`verifier.peer_records`). Every database call runs on the
+service's one database thread (:class:`gate.peer_service.CheckpointThread`); the network
+runs on a small pool of threads, so a slow peer holds one of them, not the exchange.
+Memory is bounded by the number of peers (``MAX_PEERS``) and by the page sizes: a push is
+at most :data:`PUSH_BATCH` records, a pull one page of 1,000.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from sync.request_auth import sign_request
+from verifier import PeerFork, PeerLink
+from verifier.peer_records import PAGE_RECORDS
+
+from .peer_service import HEADS_PATH, RECORDS_PATH, CheckpointThread
+
+Emit = Callable[[dict[str, Any]], None]
+
+#: Seconds between looks at this gate's own log for new records to push.
+TICK_S = 0.05
+#: Records in one push (a POST body of about 200 KiB).
+PUSH_BATCH = 500
+#: Seconds a peer gets to answer one request.
+REQUEST_TIMEOUT_S = 2.0
+#: The longest a peer that does not answer is left alone before it is tried again.
+MAX_BACKOFF_S = 30.0
+#: Seconds without an answer from a peer before ``peer_unreachable`` is raised.
+UNREACHABLE_ALARM_S = 30.0
+#: Peers the exchange keeps (configured and discovered): memory stays bounded.
+MAX_PEERS = 256
+#: Parallel requests (pushes to many peers at once).
+WORKERS = 16
+#: Seconds between saves of the peers' state for ``gate peers status``.
+SAVE_EVERY_S = 5.0
+
+
+class PeerError(Exception):
+    """A peer did not answer, or answered what it should not (kept for its link)."""
+
+
+@dataclass
+class Link:
+    """One peer, as this gate sees it. ``known`` is what the peer holds, as far as this
+    gate knows (a lower bound: from its heads and from what it acknowledged); None until
+    it is first read."""
+
+    url: str
+    source: str
+    device: str | None = None
+    known: dict[str, int] | None = None
+    last_contact: int | None = None
+    last_error: str | None = None
+    error_at: int | None = None
+    failures: int = 0
+    retry_at: float = 0.0  # monotonic
+    down_since: float | None = None  # monotonic; None while it answers
+    alarmed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    push_queued: bool = False
+    last_signed: tuple[str, int] | None = None
+
+    def snapshot(self, now: int) -> PeerLink:
+        return PeerLink(
+            self.url,
+            self.source,
+            self.device,
+            self.last_contact,
+            self.last_error,
+            self.error_at,
+            dict(self.known or {}),
+            now,
+        )
+
+
+class PeerExchange:
+    """Pushes, rounds and pulls between this gate (over ``db``) and its peers.
+
+    ``urls`` are the configured peers; ``discovered`` (optional) returns the peers found
+    by mDNS, url -> device, each time it is called. ``bind`` is the local address to
+    send from (the peer service's listen address when it names one). ``emit`` gets the
+    journal lines (``peer`` on a change of a peer's state, ``alarm`` for forks and
+    unreachable peers)."""
+
+    def __init__(
+        self,
+        db: CheckpointThread,
+        *,
+        device: str,
+        urls: Iterable[str] = (),
+        discovered: Callable[[], dict[str, str]] | None = None,
+        emit: Emit,
+        interval: float = 1.0,
+        fanout: int = 3,
+        bind: str | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.device = device
+        self.emit = emit
+        self.interval = interval
+        self.fanout = max(1, fanout)
+        self.bind = bind
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.discovered = discovered
+        self.links: dict[str, Link] = {}
+        for url in urls:
+            self._add(url, "config")
+        self.signer = db.call(lambda cp: cp.signer)
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="peer-net")
+        self._wanted: dict[str, int] = {}
+        self._wanted_lock = threading.Lock()
+        self._turn = itertools.count()
+        self.pushed = 0  # records sent, for the figures
+        self.pulled = 0
+
+    # -- peers ------------------------------------------------------------------------
+
+    def _add(self, url: str, source: str, device: str | None = None) -> None:
+        url = url.rstrip("/")
+        if url not in self.links and len(self.links) < MAX_PEERS:
+            self.links[url] = Link(url, source, device)
+
+    def _refresh_discovered(self) -> None:
+        if self.discovered is None:
+            return
+        found = {url.rstrip("/"): device for url, device in self.discovered().items()}
+        for url, device in found.items():
+            self._add(url, "mdns", device)
+        for url in [u for u, link in self.links.items() if link.source == "mdns"]:
+            if url not in found:
+                del self.links[url]
+
+    def want(self, gaps: dict[str, int]) -> None:
+        """Devices with records held aside behind a gap (from a push this gate got):
+        the next round pulls them from the peers that hold more."""
+        with self._wanted_lock:
+            for device, seq in gaps.items():
+                self._wanted[device] = max(seq, self._wanted.get(device, 0))
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Push and even out until ``stop``; then save the peers' state."""
+        own = self._own_head()
+        # Every peer is evened out once at the start: what it missed while this gate
+        # was down is pushed, and what this gate missed is pulled.
+        next_round = time.monotonic()
+        next_save = time.monotonic() + SAVE_EVERY_S
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                head = self._own_head()
+                if head > own:
+                    own = head
+                    for link in self._usable(now):
+                        if not link.push_queued:
+                            link.push_queued = True
+                            self._pool.submit(self._push_own, link)
+                if now >= next_round:
+                    self._refresh_discovered()
+                    for link in self._round_peers(now):
+                        self._pool.submit(self._round, link)
+                    next_round = now + self.interval
+                if now >= next_save:
+                    self.save()
+                    next_save = now + SAVE_EVERY_S
+                stop.wait(TICK_S)
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self.save()
+
+    def _own_head(self) -> int:
+        return self.db.call(lambda cp: cp.log.last_record()[0])
+
+    def _usable(self, now: float) -> list[Link]:
+        return [link for link in self.links.values() if link.retry_at <= now]
+
+    def _round_peers(self, now: float) -> list[Link]:
+        """This round's peers: ``fanout`` of them in turn (each peer comes up every
+        len/fanout rounds), plus every peer never read yet and, when a gap waits, any
+        peer known to hold more of its device."""
+        usable = self._usable(now)
+        if not usable:
+            return []
+        start = next(self._turn) * self.fanout
+        chosen = {usable[(start + i) % len(usable)].url for i in range(self.fanout)}
+        chosen |= {link.url for link in usable if link.known is None}
+        with self._wanted_lock:
+            wanted = dict(self._wanted)
+        for device, seq in wanted.items():
+            chosen |= {
+                link.url for link in usable if link.known and link.known.get(device, 0) > seq
+            }
+        return [self.links[url] for url in chosen if url in self.links]
+
+    # -- one peer (on the pool's threads; one task at a time per peer) -----------------
+
+    def _push_own(self, link: Link) -> None:
+        """Post this gate's new records to ``link``: the push that keeps the window."""
+        with link.lock:
+            link.push_queued = False
+            if link.retry_at > time.monotonic():
+                return  # backing off; the first round that reaches it evens it out
+            try:
+                if link.known is None:
+                    link.known = self._heads(link)
+                    self._contacted(link)
+                self._push(link, self.device, self._own_head())
+            except PeerError as exc:
+                self._failed(link, str(exc))
+            except Exception as exc:  # the database failing: said, and tried again
+                self._trouble(exc)
+
+    def _round(self, link: Link) -> None:
+        """Even out with ``link`` both ways, from its heads as read now. A peer busy
+        with a push is skipped: the next round comes soon."""
+        if not link.lock.acquire(blocking=False):
+            return
+        try:
+            link.known = self._heads(link)
+            self._contacted(link)
+            ours = self.db.call(lambda cp: cp.peer_heads())
+            for device, (seq, _) in sorted(ours.items()):
+                self._push(link, device, seq)
+            self._pull(link, ours)
+        except PeerError as exc:
+            self._failed(link, str(exc))
+        except Exception as exc:
+            self._trouble(exc)
+        finally:
+            link.lock.release()
+
+    def _trouble(self, exc: BaseException) -> None:
+        self.emit(
+            {
+                "event": "warning",
+                "time": int(self.clock()),
+                "detail": f"peer exchange: {type(exc).__name__}: {exc}",
+            }
+        )
+
+    def _push(self, link: Link, device: str, held: int) -> None:
+        """Post ``device``'s records the peer lacks, a batch at a time."""
+        assert link.known is not None
+        while link.known.get(device, 0) < held:
+            since = link.known.get(device, 0)
+            lines = self.db.call(lambda cp, since=since: cp.peer_records(device, since, PUSH_BATCH))
+            if not lines:
+                return
+            body = "".join(line + "\n" for line in lines).encode("utf-8")
+            reply = self._request(link, "POST", RECORDS_PATH, body)
+            self._contacted(link)
+            refused = reply.get("refused") if isinstance(reply, dict) else None
+            if not isinstance(refused, list):
+                raise PeerError(f"{link.url} answered a push with {reply!r:.200}")
+            self.pushed += len(lines)
+            stopped = [
+                r.get("seq")
+                for r in refused
+                if isinstance(r, dict) and r.get("device") == device and type(r.get("seq")) is int
+            ]
+            last = json.loads(lines[-1])["seq"]
+            if stopped:  # the peer refused some (a fork on its side, a device it does
+                # not know yet): what it holds is as far as it took them; try next round
+                link.known[device] = max(since, min(stopped) - 1)
+                return
+            link.known[device] = last
+
+    def _pull(self, link: Link, ours: dict[str, tuple[int, str]]) -> None:
+        """Fetch what the peer holds beyond this gate, a page per device per round."""
+        assert link.known is not None
+        for device, theirs in sorted(link.known.items()):
+            held = ours.get(device, (0, ""))[0]
+            if device == self.device or theirs <= held:
+                continue
+            path = f"{RECORDS_PATH}?device={quote(device, safe='')}&since={held}"
+            lines = self._read_lines(link, path)
+            if not lines:
+                continue
+            now = int(self.clock())
+            report = self.db.call(lambda cp, got=lines, at=now: cp.accept_peer_records(got, at))
+            self.pulled += report.accepted
+            for fork in report.forks:
+                self.fork(fork, link.url)
+            if report.gaps:
+                self.want(report.gaps)
+            with self._wanted_lock:
+                if device in self._wanted and device not in report.gaps:
+                    del self._wanted[device]
+
+    # -- the wire ---------------------------------------------------------------------
+
+    def _connection(self, link: Link) -> http.client.HTTPConnection:
+        parts = urlsplit(link.url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise PeerError(f"{link.url} is not an http:// URL of a peer")
+        source = (self.bind, 0) if self.bind else None
+        return http.client.HTTPConnection(
+            parts.hostname, parts.port or 80, timeout=REQUEST_TIMEOUT_S, source_address=source
+        )
+
+    def _send(
+        self, link: Link, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes, http.client.HTTPResponse]:
+        conn = self._connection(link)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            raw = response.read(8 * 1024 * 1024 + 1)
+        except (OSError, http.client.HTTPException) as exc:
+            raise PeerError(f"{link.url}: {exc or type(exc).__name__}") from None
+        finally:
+            conn.close()
+        if response.status == 429 or response.status == 503:
+            wait = response.getheader("Retry-After", "1")
+            link.retry_at = time.monotonic() + (float(wait) if wait.isdigit() else 1.0)
+            raise PeerError(f"{link.url} asks to wait {wait} s (HTTP {response.status})")
+        if len(raw) > 8 * 1024 * 1024:
+            raise PeerError(f"{link.url} sent more than a page")
+        return response.status, raw, response
+
+    def _request(self, link: Link, method: str, path: str, body: bytes | None) -> Any:
+        headers = {"Content-Type": "application/jsonl"} if body is not None else {}
+        status, raw, _ = self._send(link, method, path, body, headers)
+        if status != 200:
+            raise PeerError(f"{link.url} answered {method} {path} with HTTP {status}")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise PeerError(f"{link.url} answered {method} {path} with no JSON") from None
+
+    def _heads(self, link: Link) -> dict[str, int]:
+        heads = self._request(link, "GET", HEADS_PATH, None)
+        if not isinstance(heads, dict) or not all(
+            type(k) is str and type(v) is int and v >= 0 for k, v in heads.items()
+        ):
+            raise PeerError(f"{link.url} answered {HEADS_PATH} with something else than heads")
+        return dict(heads)
+
+    def _read_lines(self, link: Link, path: str) -> list[bytes]:
+        """A signed read (it discloses admissions); a replay refusal (this gate read the
+        same path within the second) is signed again a second later, once."""
+        for _ in range(2):
+            at = int(self.clock())
+            if link.last_signed is not None and link.last_signed[0] == path:
+                at = max(at, link.last_signed[1] + 1)
+            link.last_signed = (path, at)
+            headers = sign_request(self.signer, self.device, "GET", path, at, b"")
+            status, raw, _ = self._send(link, "GET", path, None, headers)
+            if status == 200:
+                lines = [line for line in raw.split(b"\n") if line.strip()]
+                return lines[:PAGE_RECORDS]
+            if status != 409:
+                break
+        raise PeerError(f"{link.url} refused a signed read of {path} (HTTP {status})")
+
+    # -- a peer's state ---------------------------------------------------------------
+
+    def _contacted(self, link: Link) -> None:
+        link.last_contact = int(self.clock())
+        link.failures = 0
+        link.retry_at = 0.0
+        if link.down_since is not None or link.alarmed:
+            self.emit({"event": "peer", "time": link.last_contact, "url": link.url, "state": "up"})
+            if link.alarmed:
+                self.emit(
+                    {
+                        "event": "alarm_cleared",
+                        "time": link.last_contact,
+                        "alarm": "peer_unreachable",
+                        "detail": [f"{link.url} answers again"],
+                    }
+                )
+        link.down_since = None
+        link.alarmed = False
+
+    def _failed(self, link: Link, why: str) -> None:
+        now = time.monotonic()
+        link.failures += 1
+        link.known = None  # read its heads again when it is back
+        link.last_error, link.error_at = why, int(self.clock())
+        link.retry_at = max(link.retry_at, now + min(MAX_BACKOFF_S, 0.25 * 2**link.failures))
+        if link.down_since is None:
+            link.down_since = now
+            self.emit(
+                {
+                    "event": "peer",
+                    "time": link.error_at,
+                    "url": link.url,
+                    "state": "down",
+                    "detail": why,
+                }
+            )
+        if not link.alarmed and now - link.down_since >= UNREACHABLE_ALARM_S:
+            link.alarmed = True
+            self.emit(
+                {
+                    "event": "alarm",
+                    "time": link.error_at,
+                    "alarm": "peer_unreachable",
+                    "detail": [f"{link.url}: {why}"],
+                }
+            )
+
+    def fork(self, fork: PeerFork, source: str) -> None:
+        """Raise the alarm for a fork: two records signed by one device's key for one
+        seq. Kept in peers.db as evidence (``gate peers status`` lists it)."""
+        self.emit(
+            {
+                "event": "alarm",
+                "time": int(self.clock()),
+                "alarm": "peer_fork",
+                "device": fork.device,
+                "seq": fork.seq,
+                "detail": [f"{fork.describe()}; sent by {source}"],
+            }
+        )
+
+    def save(self) -> None:
+        """Record the peers' state for ``gate peers status``."""
+        now = int(self.clock())
+        snapshot = [link.snapshot(now) for link in list(self.links.values())]
+        down = sum(link.down_since is not None for link in snapshot_links(self.links))
+        self.emit(
+            {
+                "event": "peers",
+                "time": now,
+                "peers": len(snapshot),
+                "down": down,
+                "pushed": self.pushed,
+                "pulled": self.pulled,
+            }
+        )
+        try:
+            self.db.call(lambda cp: cp.save_peer_links(snapshot))
+        except Exception as exc:  # a full or read-only card: the exchange goes on
+            self.emit(
+                {
+                    "event": "warning",
+                    "time": now,
+                    "detail": f"could not save the peers' state: {exc}",
+                }
+            )
+
+
+def snapshot_links(links: dict[str, Link]) -> list[Link]:
+    return list(links.values())
+
+
+__all__ = ["MAX_PEERS", "PUSH_BATCH", "TICK_S", "PeerExchange"]

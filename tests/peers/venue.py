@@ -1,0 +1,126 @@
+"""A venue of real lanes on loopback for the peer exchange tests: one ledger naming
+every gate's device key (``device`` events), and a ``gate run`` per gate with a serial
+scanner on a pty, sim outputs, and ``[peers]`` listening on its own loopback address
+(127.0.0.N), each given the others' URLs. No hub: the peers are all they have."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+from verifier import Checkpoint, Policy
+
+from ..clikit import gate
+from ..lanekit import Lane
+from ..ledgerkit import LedgerKit, encode_token, issue, show, signer, ticket_id, write_config
+
+POLICY = Policy(events=frozenset({"show"}))
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class VenueLane(Lane):
+    """One gate of a :class:`Venue`: a :class:`tests.lanekit.Lane` over a prepared
+    config, with its peer address."""
+
+    def __init__(self, root: Path, name: str, config: Path, host: str, port: int) -> None:
+        self.root = root
+        self.name = name
+        self.config = config
+        self.host, self.port = host, port
+        self.url = f"http://{host}:{port}"
+        self.master, slave = os.openpty()
+        self.tty = os.ttyname(slave)
+        self.relay_log = root / "relay.log"
+        self.socket = root / "control.sock"
+        self.state = root / "state"
+
+    def checkpoint(self) -> Checkpoint:
+        """Another process's view of this gate's state (as ``gate check`` has)."""
+        return Checkpoint(self.state, device=self.name, ledger_key=self.key, policy=POLICY)
+
+
+class Venue:
+    """``names`` gates over one ledger of ``tickets`` one-entry tickets t0..; the
+    gates are made, not started (:meth:`start`)."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        names: list[str],
+        *,
+        tickets: int = 60,
+        peers_extra: str = "",
+        camera: str | None = None,
+        links: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.now = now = int(time.time())
+        self.lanes: dict[str, VenueLane] = {}
+        kit = self.kit = LedgerKit(time=now - 7200)
+        keys: dict[str, bytes] = {}
+        for i, name in enumerate(names):
+            root = tmp_path / name
+            (root / "state").mkdir(parents=True, mode=0o700)
+            root.chmod(0o700)
+            with Checkpoint(root / "state", device=name, ledger_key=kit.key, policy=POLICY) as cp:
+                keys[name] = cp.public_key
+            host = f"127.0.0.{10 + i}"
+            lane = VenueLane(root, name, root / "gate.toml", host, free_port(host))
+            self.lanes[name] = lane
+        kit.append([show(starts=now - 3600, ends=now + 7200)])
+        live = {"valid_from": now - 3600, "until": now + 7200}
+        kit.append([issue(f"t{i}", **live) for i in range(tickets)])
+        kit.append(
+            [{"op": "device", "device": n, "key": k.hex(), "active": True} for n, k in keys.items()]
+        )
+        ledger = tmp_path / "ledger.jsonl"
+        ledger.write_text("".join(kit.lines()), encoding="utf-8")
+        for name, lane in self.lanes.items():
+            lane.key = kit.key
+            others = links[name] if links is not None else [n for n in names if n != name]
+            urls = ", ".join(f'"{self.lanes[o].url}"' for o in others)
+            write_config(
+                lane.config,
+                ledger_key=kit.key,
+                state_dir=lane.state,
+                device=name,
+                extra=f"""
+[camera]
+url = "{camera or f"serial:{lane.tty}"}"
+[relay]
+url = "sim:relay?log={lane.relay_log}&pulse_ms=100"
+[lane]
+debounce = 0.1
+[control]
+socket = "{lane.socket}"
+group = "root"
+[peers]
+listen = "{lane.host}:{lane.port}"
+urls = [{urls}]
+{peers_extra}
+""",
+            )
+            done = gate(lane.config, "ledger", "apply", str(ledger))
+            assert done.returncode == 0, done.stderr
+
+    def start(self) -> None:
+        for lane in self.lanes.values():
+            lane.start()
+        for lane in self.lanes.values():
+            lane.wait_for(lambda e: e["event"] == "peers_started")
+
+    def close(self) -> None:
+        for lane in self.lanes.values():
+            if hasattr(lane, "proc"):
+                lane.close()
+
+
+def live_code(name: str, at: float | None = None) -> str:
+    """Ticket ``name``'s code as its holder's wallet shows it now."""
+    return encode_token(signer(name), ticket_id(name), int(at or time.time()) // 15)
