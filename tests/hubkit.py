@@ -33,9 +33,10 @@ class RunningHub:
         clock: Callable[[], float],
         heartbeat: float,
         options: dict[str, Any] | None = None,
+        port: int | None = None,
     ) -> None:
         self.hub_dir = hub_dir
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
             uvicorn.Config(
@@ -167,10 +168,12 @@ def start_hub() -> Iterator[Callable[..., RunningHub]]:
         *,
         clock: Callable[[], float] = time.time,
         heartbeat: float = 0.3,
+        port: int | None = None,
         **options: Any,
     ) -> RunningHub:
-        """The hub app on loopback; ``options`` go to ``create_app`` (the throttle)."""
-        hub = RunningHub(hub_dir, clock, heartbeat, options)
+        """The hub app on loopback (on ``port``: a hub restarted where its gates look);
+        ``options`` go to ``create_app`` (the throttle)."""
+        hub = RunningHub(hub_dir, clock, heartbeat, options, port)
         running.append(hub)
         return hub
 

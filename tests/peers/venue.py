@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from hub import Authority, Hub
 from verifier import Checkpoint, Policy
 
 from ..clikit import gate
@@ -59,35 +61,54 @@ class Venue:
         peers_extra: str = "",
         camera: str | None = None,
         links: dict[str, list[str]] | None = None,
+        route: Callable[[VenueLane, VenueLane], str] | None = None,
+        hub: tuple[Path, str] | None = None,
     ) -> None:
+        """``links``: each gate's peers by name (default: all the others); ``route``:
+        the URL gate ``a`` uses for gate ``b`` (default: ``b``'s own, else a proxy's);
+        ``hub``: (hub_dir, url) of a running hub whose authority issues the ledger and
+        with which the gates are registered and synced (default: a local ledger, no
+        hub)."""
         self.now = now = int(time.time())
         self.lanes: dict[str, VenueLane] = {}
         kit = self.kit = LedgerKit(time=now - 7200)
+        self.ledger_key = ledger_key = _authority_key(hub[0]) if hub is not None else kit.key
         keys: dict[str, bytes] = {}
         for i, name in enumerate(names):
             root = tmp_path / name
             (root / "state").mkdir(parents=True, mode=0o700)
             root.chmod(0o700)
-            with Checkpoint(root / "state", device=name, ledger_key=kit.key, policy=POLICY) as cp:
+            with Checkpoint(
+                root / "state", device=name, ledger_key=ledger_key, policy=POLICY
+            ) as cp:
                 keys[name] = cp.public_key
             host = f"127.0.0.{10 + i}"
             lane = VenueLane(root, name, root / "gate.toml", host, free_port(host))
             self.lanes[name] = lane
-        kit.append([show(starts=now - 3600, ends=now + 7200)])
         live = {"valid_from": now - 3600, "until": now + 7200}
-        kit.append([issue(f"t{i}", **live) for i in range(tickets)])
-        kit.append(
-            [{"op": "device", "device": n, "key": k.hex(), "active": True} for n, k in keys.items()]
-        )
         ledger = tmp_path / "ledger.jsonl"
-        ledger.write_text("".join(kit.lines()), encoding="utf-8")
+        if hub is None:
+            kit.append([show(starts=now - 3600, ends=now + 7200)])
+            kit.append([issue(f"t{i}", **live) for i in range(tickets)])
+            kit.append(
+                [
+                    {"op": "device", "device": n, "key": k.hex(), "active": True}
+                    for n, k in keys.items()
+                ]
+            )
+            ledger.write_text("".join(kit.lines()), encoding="utf-8")
+        else:
+            _seed(hub[0], keys, now, [issue(f"t{i}", **live) for i in range(tickets)])
         for name, lane in self.lanes.items():
-            lane.key = kit.key
+            lane.key = ledger_key
             others = links[name] if links is not None else [n for n in names if n != name]
-            urls = ", ".join(f'"{self.lanes[o].url}"' for o in others)
+            urls = ", ".join(
+                f'"{route(lane, self.lanes[o]) if route else self.lanes[o].url}"' for o in others
+            )
+            hub_section = f'[hub]\nurl = "{hub[1]}"\n' if hub else ""
             write_config(
                 lane.config,
-                ledger_key=kit.key,
+                ledger_key=ledger_key,
                 state_dir=lane.state,
                 device=name,
                 extra=f"""
@@ -104,9 +125,12 @@ group = "root"
 listen = "{lane.host}:{lane.port}"
 urls = [{urls}]
 {peers_extra}
-""",
+{hub_section}""",
             )
-            done = gate(lane.config, "ledger", "apply", str(ledger))
+            if hub is None:
+                done = gate(lane.config, "ledger", "apply", str(ledger))
+            else:
+                done = gate(lane.config, "sync", "once")
             assert done.returncode == 0, done.stderr
 
     def start(self) -> None:
@@ -119,6 +143,25 @@ urls = [{urls}]
         for lane in self.lanes.values():
             if hasattr(lane, "proc"):
                 lane.close()
+
+
+def _authority_key(hub_dir: Path) -> bytes:
+    with Authority(hub_dir) as authority:
+        return authority.public_key
+
+
+def _seed(hub_dir: Path, keys: dict[str, bytes], now: int, tickets: list[dict]) -> None:
+    """The hub's ledger: a show and ``tickets``, and every gate registered (the hub
+    publishes their ``device`` events), as an operator sets a venue up."""
+    with Authority(hub_dir) as authority:
+        authority.append([show(starts=now - 3600, ends=now + 7200)], now - 600)
+        authority.append(tickets, now - 500)
+    operator = Hub(hub_dir)
+    try:
+        for name, key in keys.items():
+            operator.register_device(name, key, now - 400)
+    finally:
+        operator.close()
 
 
 def live_code(name: str, at: float | None = None) -> str:

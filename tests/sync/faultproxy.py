@@ -43,7 +43,8 @@ MAX_HEAD = 64 * 1024
 
 
 class FaultProxy:
-    """Listens on 127.0.0.1 (``url``) and forwards to ``upstream`` port on 127.0.0.1."""
+    """Listens on 127.0.0.1 (``url``) and forwards to port ``upstream`` on
+    ``upstream_host`` (127.0.0.1 unless given)."""
 
     def __init__(
         self,
@@ -53,8 +54,10 @@ class FaultProxy:
         weights: dict[str, float] | None = None,
         delay: tuple[float, float] = (0.05, 0.5),
         cover: str | None = None,
+        upstream_host: str = "127.0.0.1",
     ) -> None:
         self.upstream = upstream
+        self.upstream_host = upstream_host
         self.weights = dict(weights or DEFAULT_WEIGHTS)
         unknown = set(self.weights) - set(KINDS)
         assert not unknown, f"unknown fault kinds {unknown}"
@@ -159,7 +162,7 @@ class FaultProxy:
         """The hub's whole reply to ``request``; None when the hub cannot be reached."""
         try:
             with socket.create_connection(
-                ("127.0.0.1", self.upstream), timeout=IO_TIMEOUT
+                (self.upstream_host, self.upstream), timeout=IO_TIMEOUT
             ) as upstream:
                 upstream.sendall(request)
                 chunks = []
