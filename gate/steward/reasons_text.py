@@ -179,7 +179,8 @@ REASONS: Final = _reasons(
         r.ALREADY_USED,
         "every entry of this ticket is used: supervisor or box office",
         "All entries of this ticket are used. The console shows when and at which gate it "
-        "was first let in.",
+        "was first let in. If that is another lane, it may have let them in moments ago: the "
+        "lanes tell each other their entries at once, also while the hub is unreachable.",
         "Ask whether they already came in at that time and gate (left and came back?), or "
         "whether someone else used the ticket. Do not admit; send them to a supervisor or the "
         "box office.",
@@ -280,6 +281,34 @@ ALARMS: Final = {
             "sync_worker_exited",
             "The part of the gate that talks to the hub stopped; the daemon restarts it by "
             "itself. The lane keeps deciding.",
+            "Nothing at the lane.",
+            "A technician if it repeats.",
+        ),
+        AlarmText(
+            "peer_unreachable",
+            "This gate cannot reach another lane's gate on the venue network (the detail "
+            "names it). Both lanes keep deciding, but until they reach each other again an "
+            "entry at that lane is not known here, nor this lane's there: one ticket could "
+            "get in once at each.",
+            "Keep working. If someone says they were refused at another lane, ask a "
+            "supervisor. The alarm clears by itself when the gates reach each other again.",
+            "A technician if it does not clear within a few minutes (the other gate is off, "
+            "or a cable, switch or network setting).",
+        ),
+        AlarmText(
+            "peer_fork",
+            "Two units are signing as one gate (the detail names it): its identity was "
+            "copied, usually a cloned card. Entries recorded by the copy may not count "
+            "here, so a ticket used there could get in here again.",
+            "Keep working. Note the gate named in the alarm and tell the supervisor.",
+            "A technician and the hub operator, now: the copy must be taken out of service "
+            "and both units set up again. The alarm stays until the technician clears it.",
+        ),
+        AlarmText(
+            "peers_worker_exited",
+            "The part of the gate that talks to the other lanes stopped; the daemon restarts "
+            "it by itself. The lane keeps deciding, but entries at other lanes may not be "
+            "known here meanwhile.",
             "Nothing at the lane.",
             "A technician if it repeats.",
         ),
