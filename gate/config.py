@@ -41,6 +41,7 @@ with the file, the key, the bad part and the choices.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import tomllib
@@ -368,6 +369,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
     peers = None
     if "peers" in sections:
         section = sections["peers"]
+        if section["discover"] and importlib.util.find_spec("zeroconf") is None:
+            raise ConfigError(
+                f"{path}: key 'peers.discover' is true, but python-zeroconf is not installed "
+                "(install gatehouse[peers], or list the peers in 'peers.urls')"
+            )
         host, _, port = section["listen"].rpartition(":")
         peers = PeersConfig(
             host=host.strip("[]"),
@@ -408,10 +414,11 @@ def _validate(
             continue
         value = data[key]
         if not spec.check(value):
-            shown = repr(value) if not isinstance(value, (list, dict)) else _type_name(value)
+            shown = "" if isinstance(value, (list, dict)) else f" {value!r}"
             raise ConfigError(
-                f"{path}: key {prefix + key!r} must be {spec.form}; got "
-                f"{_type_name(value)} {shown}"[:300]
+                f"{path}: key {prefix + key!r} must be {spec.form}; got {_type_name(value)}{shown}"[
+                    :300
+                ]
             )
         values[key] = value
     return values

@@ -11,7 +11,8 @@ the lane's thread, so everything here is under one lock.
 Sync alarms are repeated by the child every round while they last and have no "cleared"
 line of their own; each round's ``sync`` line lists the alarms of that round, so an
 alarm missing from it has cleared. ``sync_worker_exited`` clears when the restarted
-child reports again. The lane's own alarms, the camera's, the record log's
+child reports again. The peer child's alarms (:data:`PEER_ALARMS`) come and go by its
+own lines. The lane's own alarms, the camera's, the record log's
 (:mod:`gate.record_faults`) and ``clock_behind`` (:mod:`gate.clock_watch`), come with
 an ``alarm_cleared`` line and are left alone by the sync rounds.
 """
@@ -32,6 +33,11 @@ CLOCK_BEHIND_ALARM = "clock_behind"
 #: Alarms the lane raises and clears itself (the camera's, the record log's, the
 #: clock's); a sync round that does not list them says nothing about them.
 LANE_ALARMS = frozenset((CAMERA_ALARM, CLOCK_BEHIND_ALARM, *RECORD_ALARMS))
+#: The peer child's alarms: raised and cleared by its own lines (``peer_unreachable``
+#: has an ``alarm_cleared``; ``peers_worker_exited`` clears when the restarted child
+#: says ``peers_started``; ``peer_fork`` stands until the lane restarts), never by a
+#: sync round.
+PEER_ALARMS = frozenset(("peer_unreachable", "peer_fork", "peers_worker_exited"))
 
 
 class LaneHealth:
@@ -136,8 +142,10 @@ class LaneHealth:
             if kind == "alarm":
                 return self._raise(CAMERA_ALARM, str(line.get("alarm")), now)
             return self._clear([CAMERA_ALARM], now)
-        if kind == "alarm_cleared" and line.get("alarm") in LANE_ALARMS:  # the lane's own
-            return self._clear([str(line["alarm"])], now)
+        if kind == "alarm_cleared" and line.get("alarm") in LANE_ALARMS | PEER_ALARMS:
+            return self._clear([str(line["alarm"])], now)  # the lane's own, or the peers'
+        if kind == "peers_started":
+            return self._clear(["peers_worker_exited"], now)
         if kind == "alarm":  # the lane's (record log, clock), or the sync child's (every round)
             detail = line.get("detail")
             if isinstance(detail, list):
@@ -148,7 +156,9 @@ class LaneHealth:
                 self._sync = {k: line.get(k) for k in ("hub", "clock_offset", "backlog")}
                 current = set(line.get("alarms") or ())
                 gone = [
-                    name for name in self._alarms if name not in LANE_ALARMS and name not in current
+                    name
+                    for name in self._alarms
+                    if name not in LANE_ALARMS | PEER_ALARMS and name not in current
                 ]
             return self._clear(gone, now)
         return []
@@ -171,4 +181,4 @@ class LaneHealth:
         return cleared
 
 
-__all__ = ["CAMERA_ALARM", "CLOCK_BEHIND_ALARM", "LANE_ALARMS", "LaneHealth"]
+__all__ = ["CAMERA_ALARM", "CLOCK_BEHIND_ALARM", "LANE_ALARMS", "PEER_ALARMS", "LaneHealth"]

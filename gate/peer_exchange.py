@@ -88,7 +88,6 @@ class Link:
     failures: int = 0
     retry_at: float = 0.0  # monotonic
     down_since: float | None = None  # monotonic; None while it answers
-    alarmed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     push_queued: bool = False
     last_signed: tuple[str, int] | None = None
@@ -146,6 +145,8 @@ class PeerExchange:
         self._wanted: dict[str, int] = {}
         self._wanted_lock = threading.Lock()
         self._turn = itertools.count()
+        self._unreachable: set[str] = set()
+        self._alarm_lock = threading.Lock()
         self.pushed = 0  # records sent, for the figures
         self.pulled = 0
 
@@ -396,19 +397,10 @@ class PeerExchange:
         link.last_contact = int(self.clock())
         link.failures = 0
         link.retry_at = 0.0
-        if link.down_since is not None or link.alarmed:
+        if link.down_since is not None:
             self.emit({"event": "peer", "time": link.last_contact, "url": link.url, "state": "up"})
-            if link.alarmed:
-                self.emit(
-                    {
-                        "event": "alarm_cleared",
-                        "time": link.last_contact,
-                        "alarm": "peer_unreachable",
-                        "detail": [f"{link.url} answers again"],
-                    }
-                )
         link.down_since = None
-        link.alarmed = False
+        self._unreachable_now(link, False)
 
     def _failed(self, link: Link, why: str) -> None:
         now = time.monotonic()
@@ -427,16 +419,30 @@ class PeerExchange:
                     "detail": why,
                 }
             )
-        if not link.alarmed and now - link.down_since >= UNREACHABLE_ALARM_S:
-            link.alarmed = True
-            self.emit(
-                {
-                    "event": "alarm",
-                    "time": link.error_at,
-                    "alarm": "peer_unreachable",
-                    "detail": [f"{link.url}: {why}"],
-                }
-            )
+        if now - link.down_since >= UNREACHABLE_ALARM_S:
+            self._unreachable_now(link, True)
+
+    def _unreachable_now(self, link: Link, down: bool) -> None:
+        """One ``peer_unreachable`` alarm for all the peers silent for
+        :data:`UNREACHABLE_ALARM_S`, its detail naming each; raised again with the new
+        list when one more falls silent or one of them answers, cleared when none is
+        left."""
+        with self._alarm_lock:
+            if down == (link.url in self._unreachable):
+                return
+            (self._unreachable.add if down else self._unreachable.discard)(link.url)
+            silent = sorted(self._unreachable)
+            line: dict[str, Any] = {
+                "event": "alarm" if silent else "alarm_cleared",
+                "time": int(self.clock()),
+                "alarm": "peer_unreachable",
+            }
+            if silent:
+                line["detail"] = [
+                    f"{url}: {self.links[url].last_error}" if url in self.links else url
+                    for url in silent
+                ]
+            self.emit(line)
 
     def fork(self, fork: PeerFork, source: str) -> None:
         """Raise the alarm for a fork: two records signed by one device's key for one
@@ -456,7 +462,7 @@ class PeerExchange:
         """Record the peers' state for ``gate peers status``."""
         now = int(self.clock())
         snapshot = [link.snapshot(now) for link in list(self.links.values())]
-        down = sum(link.down_since is not None for link in snapshot_links(self.links))
+        down = sum(link.down_since is not None for link in list(self.links.values()))
         self.emit(
             {
                 "event": "peers",
@@ -477,10 +483,6 @@ class PeerExchange:
                     "detail": f"could not save the peers' state: {exc}",
                 }
             )
-
-
-def snapshot_links(links: dict[str, Link]) -> list[Link]:
-    return list(links.values())
 
 
 __all__ = ["MAX_PEERS", "PUSH_BATCH", "TICK_S", "PeerExchange"]

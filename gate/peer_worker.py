@@ -32,7 +32,7 @@ def _own_urls(cfg: GateConfig, port: int) -> set[str]:
     venue may be given the same list)."""
     assert cfg.peers is not None
     hosts = {"127.0.0.1", "localhost"} | ({cfg.peers.bind} if cfg.peers.bind else set())
-    return {f"http://{host}:{port}" for host in hosts}
+    return {f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}" for host in hosts}
 
 
 def run_peer_loop(cfg: GateConfig, emit: Emit, stop: threading.Event) -> None:

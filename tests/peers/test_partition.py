@@ -14,7 +14,6 @@ from pathlib import Path
 from hub import Hub
 
 from ..clikit import gate
-from ..hubkit import start_hub  # noqa: F401 - the fixture
 from ..sync.faultproxy import FaultProxy
 from .venue import Venue, VenueLane, live_code
 
