@@ -18,7 +18,14 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     out = result.stdout
     assert "demo finished: every decision as expected" in out
     assert "!! expected" not in out
-    # part 2: the offline double entry is reported and the other lane's admission learnt
-    assert "2 admissions for 1 entry (north-1#1, south-2#1)" in out
-    assert "ticket already used" in out.rsplit("# ivan tries to come in again", 1)[1]
+    # part 2: with the hub away, the peers refuse the friend's copy at the second lane
+    # (as the steward's console says it); with the LAN gone too, the double entry is
+    # reported by the hub once it is back
+    friend = out.split("# a moment later hana's friend", 1)[1].split("\n# ", 1)[0]
+    assert "steward's console: ✘ REFUSED" in friend
+    assert "first let in at north-1" in friend
+    conflict = out.split("# the hub sees ivan's ticket used at both lanes", 1)[1]
+    assert "2 admissions for 1 entry (" in conflict
+    assert {"south-2#2", "north-1#2"} <= set(conflict.split("(", 1)[1].split(")")[0].split(", "))
+    assert "ticket already used" in out.rsplit("# hana's friend tries again", 1)[1]
     assert "Traceback" not in result.stderr
