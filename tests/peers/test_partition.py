@@ -107,6 +107,11 @@ def test_a_partition_heals_into_one_history_and_one_conflict(tmp_path: Path, sta
         assert any(proxies[("A", "B")].url == e["url"] for e in down)
         status = json.loads(gate(a.config, "peers", "status", "--json").stdout)
         assert {p["url"] for p in status["peers"]} == {proxies[("A", n)].url for n in "BC"}
+        assert status["held"] == heads(a) and status["forks"] == []
+        shown = gate(a.config, "peers", "status")
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert f"records held: A {heads(a)['A']}, B {heads(a)['B']}" in shown.stdout
+        assert f"{proxies[('A', 'B')].url} [config]: last contact " in shown.stdout
     finally:
         venue.close()
         for proxy in proxies.values():
