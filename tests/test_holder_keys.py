@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,27 @@ def test_the_hubs_import_applies_the_same_rule(tmp_path: Path) -> None:
     csv.write_text(f"event,holder,from,until\nexpo,{last_holder(SMALL_ORDER).hex()},0,4000000000\n")
     result = run("import", str(csv))
     assert result.returncode != 0 and "not a valid holder key" in result.stderr
+
+
+def test_the_jacobi_test_and_libsodium_agree_on_every_kind_of_input() -> None:
+    """The fast on-curve test (gmpy2) is sound only if it says what libsodium says: on
+    real keys, on random bytes (about half are no curve point), on the cases, and on
+    every y with x's sign bit set."""
+    from verifier import keys
+
+    jacobi = keys._jacobi_check()
+    assert jacobi is not None, "gmpy2 is in the dev install: the fast path must be tested"
+    rng = random.Random(20261203)
+    inputs = [Signer(rng.randbytes(32)).public_key for _ in range(500)]
+    inputs += [rng.randbytes(32) for _ in range(3000)]
+    inputs += [last_holder(VECTORS / "holder-keys" / c["file"]) for c in CASES]
+    inputs += [bytes(k[:31]) + bytes([k[31] | 0x80]) for k in inputs[:500]]
+    points = 0
+    for key in inputs:
+        y = int.from_bytes(key, "little") & keys._Y_BITS
+        if y >= keys._P or y in keys._SMALL_ORDER_Y:
+            continue
+        sodium = keys.on_curve_sodium(key, y)
+        assert jacobi(key, y) == sodium, key.hex()
+        points += sodium
+    assert 1500 < points < 2800  # real keys and about half the random ones
