@@ -52,6 +52,10 @@ SERVICE_TYPE = "_gatehouse-peer._tcp.local."
 PROTO = "1.2"
 #: Milliseconds to wait for a peer's address and TXT records when they are not cached.
 RESOLVE_TIMEOUT_MS = 1500
+#: Seconds our records live in the others' caches. zeroconf's default for the service
+#: records is 75 minutes (RFC 6762's); a gate unplugged without a goodbye would stay a
+#: peer that long. Two minutes costs a few refresh queries a minute on the venue LAN.
+ADVERT_TTL_S = 120
 #: Attempts at a name of our own after the first one collided.
 _RENAME_ATTEMPTS = 3
 #: A DNS label (the instance name) holds at most 63 bytes.
@@ -105,6 +109,7 @@ class PeerDiscovery:
         self._zeroconf: Any = None
         self._browser: Any = None
         self._info: Any = None
+        self._qm: Any = None
         self._closed = False
         self._full_warned = False
 
@@ -131,8 +136,13 @@ class PeerDiscovery:
             where = self.address or "any interface"
             raise ConfigError(f"peer discovery cannot run mDNS on {where}: {exc}") from exc
         try:
+            # QM questions: answers come by multicast, which every socket on port 5353
+            # receives. A QU answer comes by unicast to port 5353, and when another
+            # responder on this host binds it too (avahi-daemon, on Raspberry Pi OS by
+            # default) the kernel gives it to one of them, not always to us.
+            self._qm = zeroconf.DNSQuestionType.QM
             self._browser = zeroconf.ServiceBrowser(
-                self._zeroconf, SERVICE_TYPE, handlers=[self._on_service]
+                self._zeroconf, SERVICE_TYPE, handlers=[self._on_service], question_type=self._qm
             )
             self._register(zeroconf)
         except BaseException:
@@ -195,6 +205,8 @@ class PeerDiscovery:
                 addresses=self._advertised_addresses(zeroconf),
                 port=self.port,
                 properties={"device": self.device, "proto": PROTO},
+                host_ttl=ADVERT_TTL_S,
+                other_ttl=ADVERT_TTL_S,
             )
             try:
                 self._zeroconf.register_service(info)
@@ -223,11 +235,12 @@ class PeerDiscovery:
         peer = None
         if state_change.name != "Removed":
             try:
-                info = zeroconf.get_service_info(service_type, name, timeout=RESOLVE_TIMEOUT_MS)
+                info = zeroconf.get_service_info(
+                    service_type, name, timeout=RESOLVE_TIMEOUT_MS, question_type=self._qm
+                )
+                peer = None if info is None else self._peer_of(info)
             except Exception:  # a malformed advert must not stop the browser
                 log.debug("cannot resolve mDNS advert %s", name, exc_info=True)
-                info = None
-            peer = self._peer_of(info) if info is not None else None
         with self._lock:
             if self._closed:
                 return
