@@ -1,7 +1,7 @@
 """mDNS discovery of gate peers (gate.peer_discovery), with real zeroconf on loopback.
 
 Every gate here runs mDNS on 127.0.0.1 only (``address``), so nothing leaves the host.
-That works on Linux even where ``lo`` lacks the MULTICAST flag (as in the CI container):
+That works on Linux even where ``lo`` lacks the MULTICAST flag (as in this container):
 the sockets name 127.0.0.1 as their multicast interface and loop their own packets back.
 The ``loopback_multicast`` fixture checks that with a plain socket first and, failing
 that, sets the flag when it may (root) or skips saying why.
@@ -120,7 +120,7 @@ def _until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-def _advertise(zc, kind: str, adverts: list[dict]) -> None:
+def _advertise(zc, kind: str, adverts: list[dict]) -> list:
     """Register raw adverts with zeroconf, as any host on the LAN could."""
     import zeroconf
 
@@ -135,6 +135,7 @@ def _advertise(zc, kind: str, adverts: list[dict]) -> None:
         for a in adverts
     ]
     _in_parallel([lambda i=i: zc.register_service(i, cooperating_responders=True) for i in infos])
+    return infos
 
 
 @pytest.fixture
@@ -219,8 +220,24 @@ def test_garbage_is_ignored_and_a_flood_capped(
 def test_a_taken_name_is_replaced_by_one_with_a_suffix(
     service_type: str, gates: Callable[..., list[PeerDiscovery]], raw_zeroconf
 ) -> None:
-    _advertise(raw_zeroconf, service_type, [{"name": "north-2", "port": 0}])
-    watcher, me = gates(("north-1", 18401), ("north-2", 18402))
+    # The prober hears of the squatter by its answer to a probe, sent by unicast to port
+    # 5353, which every zeroconf of this host binds (SO_REUSEPORT): the kernel hands it
+    # to one of them, not always the prober's. (Separate hosts on a LAN have no such
+    # problem.) So the squatter also keeps announcing, by multicast, while north-2 starts.
+    (squatter,) = _advertise(raw_zeroconf, service_type, [{"name": "north-2", "port": 0}])
+    started = threading.Event()
+
+    def keep_announcing() -> None:
+        while not started.is_set():
+            raw_zeroconf.update_service(squatter)
+
+    announcer = threading.Thread(target=keep_announcing)
+    announcer.start()
+    try:
+        watcher, me = gates(("north-1", 18401), ("north-2", 18402))
+    finally:
+        started.set()
+        announcer.join(5)
     assert watcher.instance_name == "north-1"
     assert me.instance_name is not None and me.instance_name.startswith("north-2-")
     _until(
