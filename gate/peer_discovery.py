@@ -14,9 +14,10 @@ subnets: mDNS never leaves its link.
 
 What the network must allow: mDNS is multicast to 224.0.0.251, UDP port 5353, TTL 255 on
 the link. The gates' VLAN must pass it (client isolation on a Wi-Fi access point, or a
-"guest" VLAN, drops it); a switch doing IGMP snooping needs an IGMP querier on the VLAN,
-or it stops forwarding the group a few minutes after boot, and discovery then finds
-nobody while unicast still works. An empty set looks the same as a blocked group: where
+"guest" VLAN, drops it). A switch doing IGMP snooping should flood 224.0.0.x anyway
+(RFC 4541), but some do not, and those need an IGMP querier on the VLAN or they stop
+forwarding the group a few minutes after boot: discovery then finds nobody while unicast
+still works. An empty set looks the same as a blocked group: where
 that matters, list the peers in the configuration as well.
 
 Discovered peers are hints, never trusted: anyone on the LAN can advertise anything. The
