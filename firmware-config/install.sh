@@ -286,7 +286,7 @@ else
   say "created virtualenv $VENV ($("$python" -V 2>&1)${venv_args[*]:+, ${venv_args[*]}})"
 fi
 
-extras=scanner,hardware,steward,fast
+extras=scanner,hardware,steward,fast,peers
 extra_reqs=()
 if [ "$on_pi_arch" -eq 1 ]; then
   # RPi.GPIO on a Pi 1-4; a Pi 5 has another GPIO chip and takes rpi-lgpio (same module).

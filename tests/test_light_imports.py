@@ -21,7 +21,8 @@ import pytest
 
 from tests.ledgerkit import code, simple_ledger, write_config
 
-#: Libraries a light command must never load: the camera and decoder stack, and the hub.
+#: Libraries a light command must never load: the camera and decoder stack, the hub, and
+#: mDNS (peer discovery, loaded only where it is switched on).
 HEAVY = (
     "cv2",
     "numpy",
@@ -32,6 +33,7 @@ HEAVY = (
     "uvicorn",
     "starlette",
     "pydantic",
+    "zeroconf",
 )
 #: Run as ``python -c``: record sys.modules at exit into argv[1], then run argv[2:]
 #: (``-m MODULE ARGS`` or ``-c CODE``) as the interpreter would.
@@ -149,6 +151,7 @@ def test_relay_reset_runs_where_opencv_is_broken(light_config: Path, tmp_path: P
         ("sync.client", (*HEAVY, "hub")),
         ("errors", ("nacl", "verifier")),
         ("gate.control_client", HEAVY),
+        ("gate.peer_discovery", HEAVY),
     ],
 )
 def test_package_imports_stay_light(package: str, forbidden: tuple[str, ...]) -> None:
