@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from verifier import Checkpoint, Policy
@@ -48,7 +50,8 @@ class VenueLane(Lane):
 
 class Venue:
     """``names`` gates over one ledger of ``tickets`` one-entry tickets t0..; the
-    gates are made, not started (:meth:`start`)."""
+    gates are made, not started (:meth:`start`). ``jobs`` ledger applies run at once
+    (a benchmark's fifty gates)."""
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class Venue:
         peers_extra: str = "",
         camera: str | None = None,
         links: dict[str, list[str]] | None = None,
+        jobs: int = 1,
     ) -> None:
         self.now = now = int(time.time())
         self.lanes: dict[str, VenueLane] = {}
@@ -81,6 +85,7 @@ class Venue:
         )
         ledger = tmp_path / "ledger.jsonl"
         ledger.write_text("".join(kit.lines()), encoding="utf-8")
+        applies = []
         for name, lane in self.lanes.items():
             lane.key = kit.key
             others = links[name] if links is not None else [n for n in names if n != name]
@@ -106,14 +111,43 @@ urls = [{urls}]
 {peers_extra}
 """,
             )
-            done = gate(lane.config, "ledger", "apply", str(ledger))
-            assert done.returncode == 0, done.stderr
+            applies.append(lane.config)
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            for done in pool.map(
+                lambda config: gate(config, "ledger", "apply", str(ledger)), applies
+            ):
+                assert done.returncode == 0, done.stderr
 
-    def start(self) -> None:
-        for lane in self.lanes.values():
-            lane.start()
-        for lane in self.lanes.values():
-            lane.wait_for(lambda e: e["event"] == "peers_started")
+    def start(self, wave: int = 0) -> None:
+        """Start every gate and wait for its peer child. ``wave`` > 0: that many
+        daemons are started at once, each wave waited for before the next (on a small
+        machine, fifty daemons importing OpenCV at once would time each other out)."""
+        lanes = list(self.lanes.values())
+        if wave <= 0:
+            for lane in lanes:
+                lane.start()
+            for lane in lanes:
+                lane.wait_for(lambda e: e["event"] == "peers_started")
+            return
+        failed: list[BaseException] = []
+
+        def start(lane: VenueLane) -> None:
+            try:
+                lane.start()
+                lane.wait_for(lambda e: e["event"] == "peers_started", timeout=120)
+            except BaseException as exc:  # pytest.fail's Failed is a BaseException
+                failed.append(exc)
+
+        for first in range(0, len(lanes), wave):
+            threads = [
+                threading.Thread(target=start, args=(lane,)) for lane in lanes[first : first + wave]
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if failed:
+                raise failed[0]
 
     def close(self) -> None:
         for lane in self.lanes.values():
