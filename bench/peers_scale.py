@@ -131,6 +131,17 @@ def loopback_bytes() -> int:
     return 0
 
 
+def cpu_pressure_us() -> int:
+    """Microseconds some task waited for a core (PSI, ``/proc/pressure/cpu``; 0 where
+    the kernel has none)."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            some = f.readline().split()
+    except OSError:
+        return 0
+    return int(some[-1].partition("=")[2])
+
+
 def own_network_namespace() -> bool:
     """Move this process (and the daemons it starts) into a network namespace of its
     own with only ``lo``, up: the TCP and loopback counters then count this benchmark's
@@ -169,6 +180,7 @@ class Gates:
             "pushed": sum(e.get("pushed", 0) for e in exchanged.values()),
             "pulled": sum(e.get("pulled", 0) for e in exchanged.values()),
             "bench_cpu": sum(os.times()[:2]),
+            "pressure_us": cpu_pressure_us(),
         }
 
     def rss(self) -> dict[str, tuple[float, float]]:
@@ -201,6 +213,7 @@ def period(before: dict[str, Any], after: dict[str, Any], gates: int) -> dict[st
         "records_pushed": after["pushed"] - before["pushed"],
         "records_pulled": after["pulled"] - before["pulled"],
         "bench_cpu_pct": 100 * (after["bench_cpu"] - before["bench_cpu"]) / seconds,
+        "cpu_pressure_pct": (after["pressure_us"] - before["pressure_us"]) / 1e4 / seconds,
     }
 
 
@@ -430,7 +443,15 @@ def report(
             f"gate (as many received), {p['lo_kib_per_gate_per_s']:.1f} KiB/s on loopback "
             f"per gate; "
             f"records pushed {p['records_pushed']}, pulled {p['records_pulled']}; "
-            f"this bench's own CPU {p['bench_cpu_pct']:.0f} % of a core"
+            f"this bench's own CPU {p['bench_cpu_pct']:.0f} % of a core; CPU pressure "
+            f"{p['cpu_pressure_pct']:.0f} % (of the time, some task on the machine waited "
+            "for a core)"
+        )
+    if result["loaded"]["cpu_pressure_pct"] > 50:
+        print(
+            "WARNING: the cores were saturated during the admissions: the exchange was "
+            "starved, its pushes coalesced (m < 1) and its CPU figures are what it got, not "
+            "what it wanted; the projection below understates"
         )
     print()
     print(
