@@ -78,7 +78,7 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def admitter(states: list[str], wallets: list[str], rate: float, now: int, key: bytes) -> None:
+def admitter(states: list[str], wallets: list[str], rate: float, key: bytes) -> None:
     """The other gates' admissions: ``rate`` a second in turn at the peers' states."""
     os.nice(10)
     views = [
@@ -172,7 +172,6 @@ def run(args: argparse.Namespace, workdir: Path, peer_dir: Path) -> dict[str, An
             [str(states[p]) for p in PEERS],
             peer_names,
             args.peer_rate,
-            now,
             authority.public_key,
         ),
         daemon=True,
@@ -275,6 +274,10 @@ def report(result: dict[str, Any]) -> tuple[float, float]:
         t50, t99 = pct([s["decide"] + s["commit"] + s["actuate"] for s in samples])
         p99[phase] = dc99
         print(f"{phase:<24}{dc50:>19.3f}{dc99:>9.3f}{t50:>14.3f}{t99:>9.3f}")
+    for phase in (WITHOUT, WITH):
+        d50, d99 = pct([s["decide"] for s in phases[phase]])
+        c50, c99 = pct([s["commit"] for s in phases[phase]])
+        print(f"  {phase}: decide p50 {d50:.3f} p99 {d99:.3f}; commit p50 {c50:.3f} p99 {c99:.3f}")
     ratio = p99[WITH] / p99[WITHOUT]
     noise = p99["no peers, odd rounds"] / p99["no peers, even rounds"]
     print(
