@@ -37,6 +37,7 @@ admission rate per lane: a push per admission per peer, plus the rounds' heads r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -47,8 +48,10 @@ import signal
 import socket
 import statistics
 import struct
+import subprocess
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,7 @@ from .verifier import cpu_model, filesystem_of, percentile
 TARGET_WINDOW_S = 2.0
 WATCHED = 3  # other gates watched per admission
 GIVE_UP_S = 10.0  # a refusal not seen by then is counted as missed
+STOP_S = 120.0  # a daemon has this long to stop after its SIGTERM
 SAVE_EVERY_S = 5.0  # gate.peer_exchange.SAVE_EVERY_S: how often the `peers` line comes
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "peers_scale.json"
@@ -220,6 +224,35 @@ def period(before: dict[str, Any], after: dict[str, Any], gates: int) -> dict[st
 # -- the run ------------------------------------------------------------------------------
 
 
+def shut_down(venue: Venue) -> list[str]:
+    """One SIGTERM to every daemon at once, then wait for all (in parallel, draining
+    their output); a daemon still running after :data:`STOP_S` is killed, with its peer
+    child, and named in the result. Never a second SIGTERM: a daemon that gets one
+    while its handler runs can hang (see bench/README.md)."""
+    lanes = [lane for lane in venue.lanes.values() if hasattr(lane, "proc")]
+    for lane in lanes:
+        if lane.proc.poll() is None:
+            lane.proc.send_signal(signal.SIGTERM)
+    stuck: list[str] = []
+
+    def finish(lane: VenueLane) -> None:
+        try:
+            lane.proc.communicate(timeout=STOP_S)
+        except subprocess.TimeoutExpired:
+            stuck.append(lane.name)
+            child = peers_child(lane.proc.pid)
+            lane.proc.kill()
+            lane.proc.communicate()
+            if child is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+        os.close(lane.master)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(finish, lanes))
+    return sorted(stuck)
+
+
 def admit_and_watch(
     venue: Venue, total: int, rate: float, poll_s: float, rng: random.Random
 ) -> tuple[list[float], list[float], int, dict[str, int]]:
@@ -312,11 +345,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             {d["reason"] for lane in venue.lanes.values() for d in lane.decisions()} - {"ok"}
         )
     finally:
-        for lane in venue.lanes.values():
-            if hasattr(lane, "proc") and lane.proc.poll() is None:
-                lane.proc.send_signal(signal.SIGTERM)
-        venue.close()
+        stuck = shut_down(venue)
     return {
+        "stuck": stuck,
         "total": total,
         "admitted": admitted,
         "other_reasons": other,
@@ -566,6 +597,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     proj = project(result, args.gates, args.rate, args.project, args.lane_rate, 3, 1.0)
     summary = report(result, proj, args)
+    if result["stuck"]:
+        print(
+            f"WARNING: {len(result['stuck'])} daemon(s) did not stop within {STOP_S:g} s of "
+            f"their SIGTERM and were killed: {', '.join(result['stuck'])}"
+        )
+    summary["stuck_at_stop"] = result["stuck"]
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
