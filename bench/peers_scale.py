@@ -135,11 +135,11 @@ def loopback_bytes() -> int:
     return 0
 
 
-def cpu_pressure_us() -> int:
-    """Microseconds some task waited for a core (PSI, ``/proc/pressure/cpu``; 0 where
-    the kernel has none)."""
+def pressure_us(what: str = "cpu") -> int:
+    """Microseconds some task waited for a core (``cpu``) or for I/O (``io``): PSI,
+    ``/proc/pressure/WHAT``; 0 where the kernel has none."""
     try:
-        with open("/proc/pressure/cpu") as f:
+        with open(f"/proc/pressure/{what}") as f:
             some = f.readline().split()
     except OSError:
         return 0
@@ -184,7 +184,8 @@ class Gates:
             "pushed": sum(e.get("pushed", 0) for e in exchanged.values()),
             "pulled": sum(e.get("pulled", 0) for e in exchanged.values()),
             "bench_cpu": sum(os.times()[:2]),
-            "pressure_us": cpu_pressure_us(),
+            "pressure_us": pressure_us("cpu"),
+            "io_pressure_us": pressure_us("io"),
         }
 
     def rss(self) -> dict[str, tuple[float, float]]:
@@ -218,6 +219,7 @@ def period(before: dict[str, Any], after: dict[str, Any], gates: int) -> dict[st
         "records_pulled": after["pulled"] - before["pulled"],
         "bench_cpu_pct": 100 * (after["bench_cpu"] - before["bench_cpu"]) / seconds,
         "cpu_pressure_pct": (after["pressure_us"] - before["pressure_us"]) / 1e4 / seconds,
+        "io_pressure_pct": (after["io_pressure_us"] - before["io_pressure_us"]) / 1e4 / seconds,
     }
 
 
@@ -488,8 +490,8 @@ def report(
             f"per gate; "
             f"records pushed {p['records_pushed']}, pulled {p['records_pulled']}; "
             f"this bench's own CPU {p['bench_cpu_pct']:.0f} % of a core; CPU pressure "
-            f"{p['cpu_pressure_pct']:.0f} % (of the time, some task on the machine waited "
-            "for a core)"
+            f"{p['cpu_pressure_pct']:.0f} %, I/O pressure {p['io_pressure_pct']:.0f} % (of the "
+            "time, some task on the machine waited for a core, for the disk)"
         )
     if result["loaded"]["cpu_pressure_pct"] > 50:
         print(
