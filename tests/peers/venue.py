@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hub import Authority, Hub
@@ -50,7 +52,8 @@ class VenueLane(Lane):
 
 class Venue:
     """``names`` gates over one ledger of ``tickets`` one-entry tickets t0..; the
-    gates are made, not started (:meth:`start`)."""
+    gates are made, not started (:meth:`start`). ``jobs`` ledger applies run at once
+    (a benchmark's fifty gates)."""
 
     def __init__(
         self,
@@ -63,12 +66,13 @@ class Venue:
         links: dict[str, list[str]] | None = None,
         route: Callable[[VenueLane, VenueLane], str] | None = None,
         hub: tuple[Path, str] | None = None,
+        jobs: int = 1,
     ) -> None:
         """``links``: each gate's peers by name (default: all the others); ``route``:
         the URL gate ``a`` uses for gate ``b`` (default: ``b``'s own, else a proxy's);
         ``hub``: (hub_dir, url) of a running hub whose authority issues the ledger and
         with which the gates are registered and synced (default: a local ledger, no
-        hub)."""
+        hub); ``jobs``: ledgers applied (or synced) at once."""
         self.now = now = int(time.time())
         self.lanes: dict[str, VenueLane] = {}
         kit = self.kit = LedgerKit(time=now - 7200)
@@ -99,6 +103,7 @@ class Venue:
             ledger.write_text("".join(kit.lines()), encoding="utf-8")
         else:
             _seed(hub[0], keys, now, [issue(f"t{i}", **live) for i in range(tickets)])
+        applies = []
         for name, lane in self.lanes.items():
             lane.key = ledger_key
             others = links[name] if links is not None else [n for n in names if n != name]
@@ -127,17 +132,42 @@ urls = [{urls}]
 {peers_extra}
 {hub_section}""",
             )
-            if hub is None:
-                done = gate(lane.config, "ledger", "apply", str(ledger))
-            else:
-                done = gate(lane.config, "sync", "once")
-            assert done.returncode == 0, done.stderr
+            applies.append(lane.config)
+        fetch = ("ledger", "apply", str(ledger)) if hub is None else ("sync", "once")
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            for done in pool.map(lambda config: gate(config, *fetch), applies):
+                assert done.returncode == 0, done.stderr
 
-    def start(self) -> None:
-        for lane in self.lanes.values():
-            lane.start()
-        for lane in self.lanes.values():
-            lane.wait_for(lambda e: e["event"] == "peers_started")
+    def start(self, wave: int = 0) -> None:
+        """Start every gate and wait for its peer child. ``wave`` > 0: that many
+        daemons are started at once, each wave waited for before the next (on a small
+        machine, fifty daemons importing OpenCV at once would time each other out)."""
+        lanes = list(self.lanes.values())
+        if wave <= 0:
+            for lane in lanes:
+                lane.start()
+            for lane in lanes:
+                lane.wait_for(lambda e: e["event"] == "peers_started")
+            return
+        failed: list[BaseException] = []
+
+        def start(lane: VenueLane) -> None:
+            try:
+                lane.start()
+                lane.wait_for(lambda e: e["event"] == "peers_started", timeout=120)
+            except BaseException as exc:  # pytest.fail's Failed is a BaseException
+                failed.append(exc)
+
+        for first in range(0, len(lanes), wave):
+            threads = [
+                threading.Thread(target=start, args=(lane,)) for lane in lanes[first : first + wave]
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if failed:
+                raise failed[0]
 
     def close(self) -> None:
         for lane in self.lanes.values():
