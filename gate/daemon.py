@@ -21,10 +21,8 @@ never disagree about what the configuration means.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from contextlib import ExitStack
-from types import FrameType
 from typing import Any
 
 from errors import ConfigError
@@ -37,22 +35,11 @@ from .control_server import ControlServer
 from .events import emit_json
 from .lane import Lane
 from .lane_health import LaneHealth
+from .stop_signal import Stop
 from .systemd import Notifier
 
 #: How long one read waits for a frame before the loop does its housekeeping.
 READ_TIMEOUT_S = 0.2
-
-
-class Stop:
-    """Set by SIGTERM/SIGINT; the loop checks it between items."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signal: str | None = None
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.signal = signal.Signals(signum).name
-        self.event.set()
 
 
 def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None, emit: Any = emit_json) -> int:
@@ -66,7 +53,7 @@ def run_daemon(cfg: GateConfig, *, notifier: Notifier | None = None, emit: Any =
         )
     notifier = notifier or Notifier()
     stop = Stop()
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = stop.install()
     try:
         with ExitStack() as stack:
             checkpoint = stack.enter_context(open_checkpoint(cfg))

@@ -88,12 +88,10 @@ def cmd_peers_status(cfg: GateConfig, args: argparse.Namespace) -> int:
 
 def cmd_peers_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     """The peer child: one JSON line per event on stdout."""
-    import signal
-    import threading
-
     from ..events import emit_json
     from ..peer_worker import run_peer_loop
     from ..process_limits import cap_data_memory, lower_cpu_priority
+    from ..stop_signal import Stop
 
     _need_peers(cfg)
     if args.max_data_mb < 0:
@@ -117,8 +115,7 @@ def cmd_peers_run(cfg: GateConfig, args: argparse.Namespace) -> int:
                 "detail": "gate peers run could not set " + ", ".join(refused),
             }
         )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    run_peer_loop(cfg, emit_json, stop)
+    stop = Stop()
+    stop.install()
+    run_peer_loop(cfg, emit_json, stop.event)
     return EXIT_OK

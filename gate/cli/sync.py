@@ -133,11 +133,9 @@ def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
 
 def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     """The sync loop as its own process: one JSON line per event on stdout."""
-    import signal
-    import threading
-
     from ..events import emit_json
     from ..process_limits import cap_data_memory, lower_cpu_priority, set_idle_io
+    from ..stop_signal import Stop
     from ..sync_worker import run_sync_loop
 
     if not cfg.lane.hub:
@@ -167,8 +165,7 @@ def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
                 "detail": "gate sync run could not set " + ", ".join(refused),
             }
         )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    run_sync_loop(cfg, emit_json, stop, interval=args.interval)
+    stop = Stop()
+    stop.install()
+    run_sync_loop(cfg, emit_json, stop.event, interval=args.interval)
     return EXIT_OK
