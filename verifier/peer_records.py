@@ -413,11 +413,12 @@ class PeerStore:
         """For every device this gate holds records of (its own included): the (seq,
         hash hex) of the last one. What ``GET /v1/peer/heads`` serves, and where a pull
         to fill a gap starts."""
+        # SQLite's max() with a bare column: hash comes from the row of the max seq.
         heads = {
             device: (seq, digest.hex())
             for device, seq, digest in self.conn.execute(
-                "SELECT device, seq, hash FROM peer.peer_records r WHERE seq = "
-                "(SELECT max(seq) FROM peer.peer_records WHERE device = r.device) ORDER BY device"
+                "SELECT device, max(seq), hash FROM peer.peer_records GROUP BY device "
+                "ORDER BY device"
             )
         }
         own = self.log.last_record()
