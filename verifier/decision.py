@@ -226,6 +226,8 @@ def decide(
     if len(admissions) >= info.entries:
         first = min(admissions, key=lambda a: (a.at, a.device, a.seq))
         return _reject(reasons.ALREADY_USED, first_at=first.at, first_device=first.device, **known)
-    if any(a.step is not None and tok.step <= a.step for a in admissions):
+    if admissions and any(a.step is not None and tok.step <= a.step for a in admissions):
         return _reject(reasons.REPLAYED, **known)
-    return Decision(result="admitted", reason=reasons.OK, **known)
+    # Positional: the hot path's one object, without a keyword dict (the field order is
+    # result, reason, ticket, step, event, label).
+    return Decision("admitted", reasons.OK, ticket_id, tok.step, info.event, info.label)
