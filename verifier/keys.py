@@ -54,7 +54,7 @@ def verify(public_key: bytes, signature: bytes, tag: bytes, message: bytes) -> b
     through PyNaCl's compiled binding with no output buffer (libsodium takes NULL for
     the message and its length and only verifies): ``nacl.bindings.crypto_sign_open``
     allocates both and copies the message out. PyNaCl does not bind
-    ``crypto_sign_verify_detached``, which would spare the concatenation (96 bytes for
+    ``crypto_sign_verify_detached``, which would spare the concatenation (95 bytes for
     an entry token, a tenth of a microsecond). Without that binding, the public one."""
     if len(signature) != SIGNATURE_BYTES or len(public_key) != PUBLIC_KEY_BYTES:
         return False
