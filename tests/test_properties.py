@@ -10,6 +10,8 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 
+import nacl.bindings
+import nacl.exceptions
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +34,7 @@ from verifier import (
 )
 from verifier.base45 import ALPHABET
 from verifier.blocks import read_blocks
+from verifier.keys import TAG_ENTRY, verify
 from verifier.reasons import CHECK_ORDER
 
 from .ledgerkit import NOW, LedgerKit, code, device, issue, show, signer, ticket_id
@@ -110,12 +113,65 @@ def test_base45_decodes_only_canonical_text(text: str) -> None:
     assert b45encode(data) == text  # whatever strict decoding accepts has one spelling
 
 
+def _b45decode_by_chunks(text: str) -> bytes:
+    """RFC 9285 chunk by chunk, the plain way: what the lane-at-once decoder must equal,
+    errors (and their words) included."""
+    if len(text) % 3 == 1:
+        raise EncodingError(f"Base45 length {len(text)} is 3k+1, which no input encodes to")
+    # The first character outside ASCII is named before any ASCII one outside the alphabet.
+    for ch in sorted(text, key=lambda ch: ch.isascii()):
+        if ch not in ALPHABET:
+            raise EncodingError(f"character {ch!r} is not in the Base45 alphabet")
+    out = bytearray()
+    for i in range(0, len(text), 3):
+        chunk = [ALPHABET.index(ch) for ch in text[i : i + 3]]
+        n = sum(v * 45**k for k, v in enumerate(chunk))
+        if n > (0xFFFF if len(chunk) == 3 else 0xFF):
+            size = "two bytes" if len(chunk) == 3 else "one byte"
+            raise EncodingError(f"Base45 chunk {text[i : i + 3]!r} at {i} overflows {size}")
+        out += n.to_bytes(2 if len(chunk) == 3 else 1, "big")
+    return bytes(out)
+
+
+@given(st.text(alphabet=ALPHABET[-12:] + "0A:é", max_size=140) | st.text(max_size=12))
+def test_base45_decodes_as_chunk_by_chunk(text: str) -> None:
+    """High characters (values 33..44) make chunks that overflow, a few others that do not."""
+
+    def outcome(decode):
+        try:
+            return decode(text)
+        except EncodingError as exc:
+            return str(exc)
+
+    assert outcome(b45decode) == outcome(_b45decode_by_chunks)
+
+
+@given(st.binary(max_size=40), st.integers(-1, 8 * 96 - 1))
+def test_verify_agrees_with_pynacls_public_binding(message: bytes, bit: int) -> None:
+    """keys.verify calls libsodium without an output buffer; the answer is the one
+    nacl.bindings.crypto_sign_open gives, for good signatures and any one bit flipped
+    in the signature or the key (bit -1: none)."""
+    holder = signer("prop-verify")
+    blob = bytearray(holder.sign(TAG_ENTRY, message) + holder.public_key)
+    if bit >= 0:
+        blob[bit // 8] ^= 1 << bit % 8
+    signature, key = bytes(blob[:64]), bytes(blob[64:])
+    try:
+        nacl.bindings.crypto_sign_open(signature + TAG_ENTRY + message, key)
+        expected = True
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
+        expected = False
+    assert verify(key, signature, TAG_ENTRY, message) is expected
+    assert expected is (bit < 0)
+
+
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(min_size=32, max_size=32), st.uuids(), st.integers(0, 2**32 - 1))
 def test_token_round_trip(seed: bytes, ticket: uuid.UUID, step: int) -> None:
     token = encode_token(seed, ticket, step)
     parsed = parse_token(token)
     assert (parsed.ticket, parsed.step) == (ticket.bytes, step)
+    assert parsed.ticket_id == str(ticket)  # spelt as the uuid module spells it
     assert token.startswith("GH1:") and len(token) == 133
 
 

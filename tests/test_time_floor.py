@@ -90,6 +90,30 @@ def test_an_admission_proves_the_lower_of_the_gate_and_wallet_clocks(state_dir: 
         assert cp.time_floor() == TimeFloor(later + 5, "admission record 2")
 
 
+def test_the_ticket_lookup_reads_the_same_floor_and_count(state_dir: Path) -> None:
+    """The decision reads the state's floor and the admissions count with the ticket, in
+    one statement: the same as time_floor() and admissions() say, source words and all."""
+    kit = simple_ledger(4)
+    with Checkpoint(state_dir, device="north-1", ledger_key=kit.key, policy=POLICY) as cp:
+        cp.apply_lines(read_blocks(kit.lines()))
+        t0 = bytes.fromhex(ticket_id("t0").replace("-", ""))
+
+        def same() -> None:
+            info = cp.ledger.ticket(t0)
+            assert info is not None
+            assert info.floor == highest(cp.ledger.time_floor(), cp.log.time_floor())
+            assert info.floor == cp.time_floor()
+            assert info.counted == len(cp.ledger.admissions(t0))
+
+        same()  # the block's floor, nothing counted
+        assert cp.admit(code("t0", NOW + 600), NOW + 600).admitted
+        same()  # this gate's admission proves more than the block
+        cp.void(1, NOW + 700)
+        same()  # voided: counts no more, still proves the time
+        assert cp.admit(code("t0", NOW + 900), NOW + 900).admitted
+        same()
+
+
 def test_the_highest_source_wins_and_the_caller_may_add_one() -> None:
     block, own = TimeFloor(100, "block 3"), TimeFloor(160, "admission record 9")
     assert highest(block, own, None, NO_FLOOR) == own

@@ -9,7 +9,7 @@ where the wallet's mistakes are quietly repaired.
 
 from __future__ import annotations
 
-import struct
+import functools
 
 from errors import EncodingError
 
@@ -36,8 +36,13 @@ def b45encode(data: bytes) -> str:
 def b45decode(text: str) -> bytes:
     """Decode Base45 text strictly; raise :class:`EncodingError` on anything not canonical.
 
-    Every scan goes through here, so the work is done by C-level bytes operations
-    (translate, slicing, struct) rather than a Python loop per character.
+    Every scan goes through here, so there is no Python loop per character or chunk:
+    the characters become their values by one ``translate``, the values of all the
+    three-character chunks are read as one integer with a 24-bit lane per chunk (c, d, e
+    in a lane's three bytes), and the chunk values ``c + 45 d + 2025 e`` are worked out
+    for every lane at once by masks, shifts and two multiplications; no lane can carry
+    into the next (the largest value, 91124, is under 2^24). A chunk overflows two bytes
+    iff its lane's top byte is not 0; dropping the top bytes leaves the output.
     """
     if len(text) % 3 == 1:
         raise EncodingError(f"Base45 length {len(text)} is 3k+1, which no input encodes to")
@@ -51,17 +56,24 @@ def b45decode(text: str) -> bytes:
     if bad >= 0:
         raise EncodingError(f"character {text[bad]!r} is not in the Base45 alphabet")
     full = len(values) - len(values) % 3
-    numbers = [
-        a + b * 45 + c * 2025
-        for a, b, c in zip(values[0:full:3], values[1:full:3], values[2:full:3], strict=True)
-    ]
-    if numbers and max(numbers) > 0xFFFF:
-        i = 3 * next(i for i, n in enumerate(numbers) if n > 0xFFFF)
+    lanes = int.from_bytes(values[:full], "big")
+    low = _low_bytes(full)
+    numbers = (lanes >> 16 & low) + 45 * (lanes >> 8 & low) + 2025 * (lanes & low)
+    out = bytearray(numbers.to_bytes(full, "big"))
+    high = out[0::3]
+    if high.count(0) != len(high):
+        i = 3 * (len(high) - len(high.lstrip(b"\0")))
         raise EncodingError(f"Base45 chunk {text[i : i + 3]!r} at {i} overflows two bytes")
-    out = struct.pack(f">{len(numbers)}H", *numbers)
+    del out[0::3]
     if full != len(values):
         n = values[full] + values[full + 1] * 45
         if n > 0xFF:
             raise EncodingError(f"Base45 chunk {text[full:]!r} at {full} overflows one byte")
-        out += bytes((n,))
-    return out
+        out.append(n)
+    return bytes(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _low_bytes(size: int) -> int:
+    """The mask of the low byte of every 24-bit lane in ``size`` bytes."""
+    return int.from_bytes(b"\0\0\xff" * (size // 3), "big")

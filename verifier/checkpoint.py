@@ -113,7 +113,8 @@ class Checkpoint:
 
     def check(self, token: str | bytes, now: int, *, floor: TimeFloor | None = None) -> Decision:
         """Decide without recording anything. ``floor``: as for :meth:`admit`."""
-        return decide(token, now, self.ledger, self.policy, self.time_floor(floor))
+        # The state's own floor (time_floor()) comes with the ticket: one statement.
+        return decide(token, now, self.ledger, self.policy, floor)
 
     def admit(
         self,
@@ -131,7 +132,7 @@ class Checkpoint:
         """
         start = time.perf_counter()
         with self.log.appending():  # records.db's write lock; ledger.db from a snapshot
-            decision = decide(token, now, self.ledger, self.policy, self.time_floor(floor))
+            decision = decide(token, now, self.ledger, self.policy, floor)
             decided = time.perf_counter()
             seq = self.log.append(
                 now, decision.ticket, decision.step, decision.result, decision.reason

@@ -23,7 +23,7 @@ from errors import TokenRejected
 
 from . import reasons
 from .keys import TAG_ENTRY, verify
-from .time_floor import CLOCK_TOLERANCE_S, TimeFloor, is_behind
+from .time_floor import CLOCK_TOLERANCE_S, TimeFloor, highest, is_behind
 from .token import PREFIX, STEP_SECONDS, parse_token
 
 #: ``GH1:`` + 129 Base45 characters (86 bytes); any other length is malformed, so a
@@ -61,6 +61,12 @@ class TicketInfo:
     entries: int
     label: str
     revoked: str | None  # the revocation reason, None when not revoked
+    #: How many admissions count for the ticket, when the store read them with it (the
+    #: decision then asks ``admissions`` only if there are any); None: not read.
+    counted: int | None = None
+    #: The newest time the state the ticket was read from proves, when the store read it
+    #: with the ticket; the decision takes the higher of it and the floor passed in.
+    floor: TimeFloor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +174,10 @@ def decide(
     """Decide on ``token`` at Unix time ``now``; checks run in the contract's order.
 
     ``floor`` is the newest time the gate's state proves (None: no floor is kept, as in
-    the contract's own vectors); a ``now`` more than ``policy.clock_tolerance`` below it
-    is refused as ``clock_behind`` after check 9, before the clock is read."""
+    the contract's own vectors), or the higher of it and the ticket's ``floor`` when the
+    ledger read one with the ticket (the SQLite store does); a ``now`` more than
+    ``policy.clock_tolerance`` below it is refused as ``clock_behind`` after check 9,
+    before the clock is read."""
     if policy.closed:
         return _closed(token)
     text = _as_text(token)
@@ -200,6 +208,8 @@ def decide(
         return _reject(reasons.WRONG_EVENT, **known)
     if policy.zone is not None and info.zones and policy.zone not in info.zones:
         return _reject(reasons.WRONG_ZONE, **known)
+    if info.floor is not None:  # the state's own, read with the ticket
+        floor = info.floor if floor is None else highest(info.floor, floor)
     if floor is not None and is_behind(now, floor.at, policy.clock_tolerance):
         return _reject(reasons.CLOCK_BEHIND, floor=floor.at, floor_source=floor.source, **known)
     now_step = now // STEP_SECONDS
@@ -211,10 +221,13 @@ def decide(
         return _reject(reasons.TOO_EARLY, **known)
     if now > info.until:
         return _reject(reasons.TOO_LATE, **known)
-    admissions = ledger.admissions(tok.ticket)
+    # None counted with the ticket (the first entry, the usual case): nothing to read.
+    admissions = () if info.counted == 0 else ledger.admissions(tok.ticket)
     if len(admissions) >= info.entries:
         first = min(admissions, key=lambda a: (a.at, a.device, a.seq))
         return _reject(reasons.ALREADY_USED, first_at=first.at, first_device=first.device, **known)
-    if any(a.step is not None and tok.step <= a.step for a in admissions):
+    if admissions and any(a.step is not None and tok.step <= a.step for a in admissions):
         return _reject(reasons.REPLAYED, **known)
-    return Decision(result="admitted", reason=reasons.OK, **known)
+    # Positional: the hot path's one object, without a keyword dict (the field order is
+    # result, reason, ticket, step, event, label).
+    return Decision("admitted", reasons.OK, ticket_id, tok.step, info.event, info.label)
