@@ -65,6 +65,12 @@ UNREACHABLE_ALARM_S = 30.0
 MAX_PEERS = 256
 #: Parallel requests (pushes to many peers at once).
 WORKERS = 16
+#: A round relays a peer's records only once they have been held this long, and pulls
+#: what another peer holds beyond this gate only when it saw the same lag a round
+#: before: records younger than this are still on their way from their own gate, whose
+#: push reaches every peer at once. (Without it, under load every round would relay
+#: and pull what the pushes are about to deliver, and load the venue more.)
+SETTLE_S = 2
 #: Seconds between saves of the peers' state for ``gate peers status``.
 SAVE_EVERY_S = 5.0
 
@@ -91,6 +97,9 @@ class Link:
     down_since: float | None = None  # monotonic; None while it answers
     lock: threading.Lock = field(default_factory=threading.Lock)
     push_queued: bool = False
+    #: device -> (its seq at the peer, when first seen ahead of this gate): what a
+    #: round may pull once it has had time to arrive by itself.
+    ahead: dict[str, tuple[int, float]] = field(default_factory=dict)
     last_signed: tuple[str, int] | None = None
 
     def snapshot(self, now: int) -> PeerLink:
@@ -291,10 +300,11 @@ class PeerExchange:
         try:
             link.known = self._heads(link)
             self._contacted(link)
-            ours = self.db.call(lambda cp: cp.peer_heads())
-            for device, (seq, _) in sorted(ours.items()):
+            settled = int(self.clock()) - SETTLE_S
+            relay = self.db.call(lambda cp: cp.peer_heads(received_by=settled))
+            for device, (seq, _) in sorted(relay.items()):
                 self._push(link, device, seq)
-            self._pull(link, ours)
+            self._pull(link, self.db.call(lambda cp: cp.peer_heads()))
         except PeerError as exc:
             self._failed(link, str(exc))
         except Exception as exc:
@@ -345,18 +355,29 @@ class PeerExchange:
             link.known[device] = last
 
     def _pull(self, link: Link, ours: dict[str, tuple[int, str]]) -> None:
-        """Fetch what the peer holds beyond this gate, a page per device per round."""
+        """Fetch what the peer holds beyond this gate, a page per device per round: for
+        a device with a gap at once, else once the peer was seen ahead :data:`SETTLE_S`
+        ago and this gate has not caught up since."""
         assert link.known is not None
+        with self._wanted_lock:
+            wanted = set(self._wanted)
+        now = time.monotonic()
+        ahead = {}
         for device, theirs in sorted(link.known.items()):
             held = ours.get(device, (0, ""))[0]
             if device == self.device or theirs <= held:
+                continue
+            seen = link.ahead.get(device)
+            lacking = seen is not None and seen[0] > held  # still short of what it had then
+            ahead[device] = seen if lacking else (theirs, now)
+            if device not in wanted and (not lacking or now - seen[1] < SETTLE_S):
                 continue
             path = f"{RECORDS_PATH}?device={quote(device, safe='')}&since={held}"
             lines = self._read_lines(link, path)
             if not lines:
                 continue
-            now = int(self.clock())
-            report = self.db.call(lambda cp, got=lines, at=now: cp.accept_peer_records(got, at))
+            at = int(self.clock())
+            report = self.db.call(lambda cp, got=lines, at=at: cp.accept_peer_records(got, at))
             self.pulled += report.accepted
             for fork in report.forks:
                 self.fork(fork, link.url)
@@ -365,6 +386,7 @@ class PeerExchange:
             with self._wanted_lock:
                 if device in self._wanted and device not in report.gaps:
                     del self._wanted[device]
+        link.ahead = ahead
 
     # -- the wire ---------------------------------------------------------------------
 

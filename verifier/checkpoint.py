@@ -210,11 +210,11 @@ class Checkpoint:
         forks kept as evidence. ``report.reply()`` is the HTTP reply."""
         return self.peers.accept(lines, now)
 
-    def peer_heads(self) -> dict[str, tuple[int, str]]:
+    def peer_heads(self, received_by: int | None = None) -> dict[str, tuple[int, str]]:
         """device -> (seq, hash hex) of the last record held of it, this gate's own
         included: ``GET /v1/peer/heads`` serves the seqs, and a pull to fill a gap
-        starts after them."""
-        return self.peers.heads()
+        starts after them. ``received_by``: only a peer's records held by that time."""
+        return self.peers.heads(received_by)
 
     def peer_records(self, device: str, since: int, limit: int = PAGE_RECORDS) -> list[str]:
         """``device``'s records after seq ``since`` that this gate holds (its own or

@@ -409,16 +409,21 @@ class PeerStore:
         ).fetchone()
         return (0, ZERO_HASH) if row is None else (row[0], row[1].hex())
 
-    def heads(self) -> dict[str, tuple[int, str]]:
+    def heads(self, received_by: int | None = None) -> dict[str, tuple[int, str]]:
         """For every device this gate holds records of (its own included): the (seq,
         hash hex) of the last one. What ``GET /v1/peer/heads`` serves, and where a pull
-        to fill a gap starts."""
+        to fill a gap starts. With ``received_by``, a peer's records count only if
+        held by then (what a relay passes on: newer ones are still on their way from
+        their own gate to every other)."""
         # SQLite's max() with a bare column: hash comes from the row of the max seq.
+        # A peer's chain is held from seq 1 without gaps and in order of arrival, so
+        # the records held by a time are a prefix of it.
         heads = {
             device: (seq, digest.hex())
             for device, seq, digest in self.conn.execute(
-                "SELECT device, max(seq), hash FROM peer.peer_records GROUP BY device "
-                "ORDER BY device"
+                "SELECT device, max(seq), hash FROM peer.peer_records "
+                "WHERE received <= ? GROUP BY device ORDER BY device",
+                (received_by if received_by is not None else 2**62,),
             )
         }
         own = self.log.last_record()
