@@ -318,7 +318,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     names = [f"g{i:03d}" for i in range(args.gates)]
     began = time.monotonic()
     print(f"making {args.gates} gates over one ledger of {total + 50} tickets ...", flush=True)
-    venue = Venue(workdir, names, tickets=total + 50, jobs=2)
+    extra = "".join(
+        f"{key} = {value}\n"
+        for key, value in (("fanout", args.fanout), ("interval", args.interval))
+        if value is not None
+    )
+    venue = Venue(workdir, names, tickets=total + 50, jobs=2, peers_extra=extra)
     made = time.monotonic()
     print(f"  made in {made - began:.0f} s; starting them, {args.wave} at a time ...", flush=True)
     try:
@@ -574,6 +579,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="stay in the machine's network namespace (the message counters then count "
         "everything on the machine; by default, as root, the run gets one of its own)",
     )
+    parser.add_argument("--fanout", type=int, help="[peers] fanout (default: the gate's)")
+    parser.add_argument("--interval", type=float, help="[peers] interval (default: the gate's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the JSON")
