@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,11 @@ class ChildWorker:
 
     def command(self) -> list[str]:
         raise NotImplementedError
+
+    def gate_command(self, *options: str) -> list[str]:
+        """``gate -c CONFIG NAME run OPTIONS``, with this interpreter."""
+        config = str(self.cfg.path.resolve())
+        return [sys.executable, "-m", "gate", "-c", config, self.name, "run", *options]
 
     @property
     def pid(self) -> int | None:

@@ -9,7 +9,6 @@ window needs it prompt, so not as low as sync) and with its data memory capped.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from typing import Any
@@ -101,19 +100,9 @@ class PeerWorker(ChildWorker):
     name = "peers"
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "gate",
-            "-c",
-            str(self.cfg.path.resolve()),
-            "peers",
-            "run",
-            "--nice",
-            str(PEERS_NICENESS),
-            "--max-data-mb",
-            str(PEERS_MAX_DATA_MB),
-        ]
+        return self.gate_command(
+            "--nice", str(PEERS_NICENESS), "--max-data-mb", str(PEERS_MAX_DATA_MB)
+        )
 
 
 def status_of(cfg: GateConfig, now: int) -> dict[str, Any]:

@@ -21,6 +21,8 @@ import os
 import platform
 import resource
 import sys
+import time
+from collections.abc import Callable
 
 #: ``ioprio_set`` and ``ioprio_get`` by ``platform.machine()``: the generic table
 #: (arm64, riscv), x86, and 32-bit ARM (EABI, Raspberry Pi OS armhf).
@@ -103,12 +105,41 @@ def cap_data_memory(limit_bytes: int) -> bool:
     return True
 
 
+def limit_child(
+    command: str, *, nice: int, idle_io: bool, max_data_mb: int, emit: Callable[[dict], None]
+) -> None:
+    """A child's limits (``gate sync run``, ``gate peers run``), set first, before the
+    state and the network; a ``warning`` line names any the system refused (on Linux:
+    elsewhere they do not exist)."""
+    refused = [
+        what
+        for what, done in (
+            (f"nice {nice}", lower_cpu_priority(nice)),
+            ("the idle I/O class", not idle_io or set_idle_io()),
+            (
+                f"a {max_data_mb} MiB data limit",
+                not max_data_mb or cap_data_memory(max_data_mb << 20),
+            ),
+        )
+        if not done
+    ]
+    if refused and sys.platform.startswith("linux"):
+        emit(
+            {
+                "event": "warning",
+                "time": int(time.time()),
+                "detail": f"{command} could not set " + ", ".join(refused),
+            }
+        )
+
+
 __all__ = [
     "IOPRIO_CLASS_BE",
     "IOPRIO_CLASS_IDLE",
     "IOPRIO_CLASS_RT",
     "cap_data_memory",
     "io_priority",
+    "limit_child",
     "lower_cpu_priority",
     "set_idle_io",
 ]

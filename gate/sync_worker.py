@@ -19,7 +19,6 @@ own log; if the child dies it raises ``sync_worker_exited`` and starts it again.
 from __future__ import annotations
 
 import random
-import sys
 import threading
 import time
 from typing import Any
@@ -114,14 +113,7 @@ class SyncWorker(ChildWorker):
         self.interval = interval
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "gate",
-            "-c",
-            str(self.cfg.path.resolve()),
-            "sync",
-            "run",
+        return self.gate_command(
             "--interval",
             str(self.interval),
             "--nice",
@@ -129,4 +121,4 @@ class SyncWorker(ChildWorker):
             "--idle-io",
             "--max-data-mb",
             str(SYNC_MAX_DATA_MB),
-        ]
+        )

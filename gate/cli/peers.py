@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from typing import Any
 
@@ -90,31 +89,19 @@ def cmd_peers_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     """The peer child: one JSON line per event on stdout."""
     from ..events import emit_json
     from ..peer_worker import run_peer_loop
-    from ..process_limits import cap_data_memory, lower_cpu_priority
+    from ..process_limits import limit_child
     from ..stop_signal import Stop
 
     _need_peers(cfg)
     if args.max_data_mb < 0:
         raise ConfigError(f"--max-data-mb must be 0 or more, not {args.max_data_mb}")
-    refused = [
-        what
-        for what, done in (
-            (f"nice {args.nice}", lower_cpu_priority(args.nice)),
-            (
-                f"a {args.max_data_mb} MiB data limit",
-                not args.max_data_mb or cap_data_memory(args.max_data_mb << 20),
-            ),
-        )
-        if not done
-    ]
-    if refused and sys.platform.startswith("linux"):
-        emit_json(
-            {
-                "event": "warning",
-                "time": int(time.time()),
-                "detail": "gate peers run could not set " + ", ".join(refused),
-            }
-        )
+    limit_child(
+        "gate peers run",
+        nice=args.nice,
+        idle_io=False,
+        max_data_mb=args.max_data_mb,
+        emit=emit_json,
+    )
     stop = Stop()
     stop.install()
     run_peer_loop(cfg, emit_json, stop.event)

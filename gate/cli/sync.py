@@ -134,7 +134,7 @@ def cmd_sync(cfg: GateConfig, args: argparse.Namespace) -> int:
 def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     """The sync loop as its own process: one JSON line per event on stdout."""
     from ..events import emit_json
-    from ..process_limits import cap_data_memory, lower_cpu_priority, set_idle_io
+    from ..process_limits import limit_child
     from ..stop_signal import Stop
     from ..sync_worker import run_sync_loop
 
@@ -145,26 +145,13 @@ def cmd_sync_run(cfg: GateConfig, args: argparse.Namespace) -> int:
     if args.max_data_mb < 0:
         raise ConfigError(f"--max-data-mb must be 0 or more, not {args.max_data_mb}")
     # Limits first, before the state and the network: what the lane must never lose.
-    refused = [
-        what
-        for what, done in (
-            (f"nice {args.nice}", lower_cpu_priority(args.nice)),
-            ("the idle I/O class", not args.idle_io or set_idle_io()),
-            (
-                f"a {args.max_data_mb} MiB data limit",
-                not args.max_data_mb or cap_data_memory(args.max_data_mb << 20),
-            ),
-        )
-        if not done
-    ]
-    if refused and sys.platform.startswith("linux"):
-        emit_json(
-            {
-                "event": "warning",
-                "time": int(time.time()),
-                "detail": "gate sync run could not set " + ", ".join(refused),
-            }
-        )
+    limit_child(
+        "gate sync run",
+        nice=args.nice,
+        idle_io=args.idle_io,
+        max_data_mb=args.max_data_mb,
+        emit=emit_json,
+    )
     stop = Stop()
     stop.install()
     run_sync_loop(cfg, emit_json, stop.event, interval=args.interval)
