@@ -101,7 +101,9 @@ def test_the_ticket_lookup_reads_the_same_floor_and_count(state_dir: Path) -> No
         def same() -> None:
             info = cp.ledger.ticket(t0)
             assert info is not None
-            assert info.floor == highest(cp.ledger.time_floor(), cp.log.time_floor())
+            assert info.floor == highest(
+                cp.ledger.time_floor(), cp.log.time_floor(), cp.peers.time_floor()
+            )
             assert info.floor == cp.time_floor()
             assert info.counted == len(cp.ledger.admissions(t0))
 
@@ -343,3 +345,34 @@ def test_clock_behind_records_verify_and_the_hub_takes_them(tmp_path: Path) -> N
         held = hub.db.execute("SELECT body FROM records WHERE device = 'north-1'").fetchall()
         assert [json.loads(b)["reason"] for (b,) in held] == ["clock_behind"]
         assert hub.db.execute("SELECT count(*) FROM pending").fetchone()[0] == 0  # no redeem
+
+
+def test_a_peers_admission_is_a_floor_too(state_dir: Path) -> None:
+    """What an enrolled peer admitted proves time as this gate's own admissions do (its
+    clock and a wallet agreeing: the lower of the two); the ticket lookup reads the same
+    floor; and a clock behind it refuses a screenshot older than the peer's admission."""
+    from .ledgerkit import device
+    from .peerkit import PeerChain
+
+    kit = simple_ledger(3)
+    kit.append([device("east-3")])
+    later = NOW + HOUR
+    with Checkpoint(state_dir, device="north-1", ledger_key=kit.key, policy=POLICY) as cp:
+        cp.apply_lines(read_blocks(kit.lines()))
+        block = cp.time_floor()
+        east = PeerChain("east-3")
+        east.reject(at=later + 600)  # a refusal is one clock: it proves nothing
+        east.admit("t1", at=later, step=later // 15 + 1)  # its clock a step behind the wallet
+        assert cp.accept_peer_records(east.lines, later).accepted == 2
+        assert block.at is not None and block.at < later
+        assert cp.time_floor() == TimeFloor(later, "east-3's admission record 2")
+        info = cp.ledger.ticket(bytes.fromhex(ticket_id("t0").replace("-", "")))
+        assert info is not None and info.floor == cp.time_floor()
+        assert cp.check(code("t0", later - 600), later - 600).reason == "clock_behind"
+        assert cp.check(code("t0", later), later).admitted
+        plan = cp.files.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT device, seq, min(at, step * 15) FROM "
+            "peer.peer_admissions WHERE step IS NOT NULL ORDER BY min(at, step * 15) DESC "
+            "LIMIT 1"
+        ).fetchall()
+        assert "peer_admissions_by_time" in str(plan)

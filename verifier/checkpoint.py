@@ -109,7 +109,9 @@ class Checkpoint:
         """The newest time this gate's state proves: the newest block's time or this
         gate's newest admission, whichever is later, or ``also`` (a floor the caller
         holds, such as the lane's running one) if that is later still."""
-        return highest(self.ledger.time_floor(), self.log.time_floor(), also)
+        return highest(
+            self.ledger.time_floor(), self.log.time_floor(), self.peers.time_floor(), also
+        )
 
     def check(self, token: str | bytes, now: int, *, floor: TimeFloor | None = None) -> Decision:
         """Decide without recording anything. ``floor``: as for :meth:`admit`."""

@@ -26,7 +26,7 @@ from .blocks import Block
 from .decision import Admission, TicketInfo
 from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticket_bytes
 from .sql_facts import SqlFacts
-from .time_floor import NO_FLOOR, TimeFloor
+from .time_floor import NO_FLOOR, TimeFloor, highest
 from .transactions import file_transaction
 
 
@@ -119,22 +119,23 @@ class LedgerState:
     def ticket(self, ticket: bytes) -> TicketInfo | None:
         """The ticket, and in the same statement what the decision reads after it: how
         many admissions count for it, and the time floor of this state (the newest
-        block's time, this gate's newest admission). One statement starts one read of each
-        file (a lock, an unlock and a stat each), where a lookup each cost four
+        block's time, this gate's and its peers' newest admissions). One statement
+        starts one read of each file (a lock, an unlock and a stat each), where a
+        lookup each cost four
         (bench/README.md, "Where a check's time goes")."""
         row = self.conn.execute(_TICKET, {"device": self.device, "ticket": ticket}).fetchone()
         if row is None:
             return None
         zones = tuple(json.loads(row[4])) if row[4] != "[]" else ()
-        # The floor as LedgerState.time_floor and RecordLog.time_floor make it, the
-        # higher of the two (the block's on a tie, as highest() has it).
-        block_time, log_at = row[10], row[12]
-        if log_at is not None and (block_time is None or log_at > block_time):
-            floor = TimeFloor(log_at, f"admission record {row[11]}")
-        elif block_time is not None:
-            floor = TimeFloor(block_time, f"block {row[9]}")
-        else:
-            floor = NO_FLOOR
+        # The floor as LedgerState.time_floor, RecordLog.time_floor and
+        # PeerStore.time_floor make it, the highest (the first on a tie, as highest()).
+        floor = highest(
+            TimeFloor(row[10], f"block {row[9]}") if row[10] is not None else None,
+            TimeFloor(row[12], f"admission record {row[11]}") if row[12] is not None else None,
+            TimeFloor(row[15], f"{row[13]}'s admission record {row[14]}")
+            if row[15] is not None
+            else None,
+        )
         return TicketInfo(
             event=row[0],
             holder=row[1],
@@ -241,12 +242,16 @@ _COUNTED_ALL = _COUNTED_TEMPLATE.format(local="1", ledger="1", peer="1")
 _TICKET = f"""
 SELECT t.event, t.holder, t.valid_from, t.until, t.zones, t.entries, t.label, r.reason,
        (SELECT count(*) FROM ({_COUNTED})),
-       b.height, b.time, f.seq, min(f.at, f.step * 15)
+       b.height, b.time, f.seq, min(f.at, f.step * 15),
+       pf.device, pf.seq, min(pf.at, pf.step * 15)
   FROM main.tickets t
   LEFT JOIN main.revocations r ON r.ticket = t.id
   LEFT JOIN main.blocks b ON b.height = (SELECT max(height) FROM main.blocks)
   LEFT JOIN rec.local_admissions f ON f.seq = (
        SELECT seq FROM rec.local_admissions WHERE step IS NOT NULL
+        ORDER BY min(at, step * 15) DESC LIMIT 1)
+  LEFT JOIN peer.peer_admissions pf ON pf.rowid = (
+       SELECT rowid FROM peer.peer_admissions WHERE step IS NOT NULL
         ORDER BY min(at, step * 15) DESC LIMIT 1)
  WHERE t.id = :ticket
 """

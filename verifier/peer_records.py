@@ -53,6 +53,7 @@ from .ledger_rules import ticket_bytes
 from .ledger_state import LedgerState
 from .record_log import RecordLog
 from .records import ledger_event, record_hash, record_shape_error
+from .time_floor import NO_FLOOR, TimeFloor
 from .transactions import file_transaction
 
 #: A record held aside may lie at most this many seqs past the last one held for its
@@ -430,6 +431,19 @@ class PeerStore:
         if own[0] > 0:
             heads[self.device] = own
         return heads
+
+    def time_floor(self) -> TimeFloor:
+        """The newest time the peers' admissions held prove, as this gate's own do
+        (:meth:`~verifier.record_log.RecordLog.time_floor`): a gate's clock and a
+        wallet's agreeing, so the lower of the two. A peer's record is held only when
+        its device's signature verifies, so only an enrolled gate can raise it."""
+        row = self.conn.execute(
+            "SELECT device, seq, min(at, step * 15) FROM peer.peer_admissions "
+            "WHERE step IS NOT NULL ORDER BY min(at, step * 15) DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return NO_FLOOR
+        return TimeFloor(row[2], f"{row[0]}'s admission record {row[1]}")
 
     def records(self, device: str, since: int, limit: int = PAGE_RECORDS) -> list[str]:
         """The canonical JSON of ``device``'s records with seq > ``since`` that this gate

@@ -259,5 +259,12 @@ CREATE TABLE peer_links (
 ) WITHOUT ROWID;
 """
 
+# The newest time a peer's admission proves (verifier.time_floor), one index step away,
+# as records.db's local_admissions_by_time: the expression must stay the query's.
+PEERS_V3 = """
+CREATE INDEX peer_admissions_by_time ON peer_admissions (min(at, step * 15))
+    WHERE step IS NOT NULL;
+"""
+
 #: PEERS_MIGRATIONS[i] upgrades peers.db at version i to version i + 1.
-PEERS_MIGRATIONS: tuple[str, ...] = (PEERS_V1, PEERS_V2)
+PEERS_MIGRATIONS: tuple[str, ...] = (PEERS_V1, PEERS_V2, PEERS_V3)
