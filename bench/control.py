@@ -31,7 +31,7 @@ import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gate.control_commands import LaneControl
 from gate.control_server import ControlServer
@@ -43,10 +43,21 @@ from scanner.frame import TextLine
 from scanner.render import Wallet
 
 from .lane import bench_checkpoint, build_ledger
+from .result import Row, add_json_option, print_table, write_json
+from .result import verdict as pass_or_miss
 from .verifier import cpu_model, filesystem_of, percentile
 
 TARGET_RATIO = 1.2
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+class Run(NamedTuple):
+    """One run's p99 ratio and noise, and the two p99 (ms) of its ratio."""
+
+    ratio: float
+    noise: float
+    p99: float
+    p99_base: float
 
 
 class _NoDecoder:
@@ -141,7 +152,7 @@ def pct(values: list[float]) -> tuple[float, float]:
     return percentile(ordered, 50), percentile(ordered, 99)
 
 
-def report(phases: dict[str, list[dict[str, float]]]) -> tuple[float, float]:
+def report(phases: dict[str, list[dict[str, float]]]) -> Run:
     """Print one run's table; return its p99 ratio (stalled / no client) and its noise."""
     print(f"{'phase':<24}{'decide+commit p50':>19}{'p99':>9}{'decision p50':>14}{'p99':>9}")
     p99: dict[str, float] = {}
@@ -153,10 +164,10 @@ def report(phases: dict[str, list[dict[str, float]]]) -> tuple[float, float]:
     ratio = p99["stalled client"] / p99["no client"]
     noise = p99["no client, odd rounds"] / p99["no client, even rounds"]
     print(f"ratio p99 stalled / no client: {ratio:.2f}; no client odd / even rounds: {noise:.2f}")
-    return ratio, noise
+    return Run(ratio, noise, p99["stalled client"], p99["no client"])
 
 
-def measure(label: str, base: Path, args: argparse.Namespace) -> list[tuple[float, float]]:
+def measure(label: str, base: Path, args: argparse.Namespace) -> list[Run]:
     """``--repeat`` runs with the state under ``base``: each its own fresh state."""
     print(f"\n== {label}: state on {filesystem_of(base)}")
     results = []
@@ -188,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Path("/dev/shm"),
         help="a tmpfs for the second pass, where fsync costs nothing (/dev/shm; 'none' skips)",
     )
+    add_json_option(parser)
     args = parser.parse_args(argv)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     print(f"cpu: {cpu_model()}")
@@ -197,11 +209,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         places.append(("memory (no fsync: the socket's own cost)", args.memory_dir))
     summary: dict[str, dict[str, float]] = {}
     lines = []
+    rows: list[Row] = []
     for label, base in places:
         results = measure(label, base, args)
-        ratios = sorted(r for r, _ in results)
-        noises = sorted(n for _, n in results)
-        middle = ratios[len(ratios) // 2]
+        ratios = sorted(r.ratio for r in results)
+        noises = sorted(r.noise for r in results)
+        median_run = sorted(results, key=lambda r: r.ratio)[len(results) // 2]
+        middle = median_run.ratio
         verdict = "ok" if middle <= TARGET_RATIO else "MISS"
         lines.append(
             f"{label}: p99 ratio per run {' '.join(f'{r:.2f}' for r in ratios)}; median "
@@ -209,10 +223,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"even rounds) {' '.join(f'{n:.2f}' for n in noises)}"
         )
         summary[label.split()[0]] = {"median_ratio_p99": round(middle, 3)}
+        rows.append(
+            Row(
+                f"decide+commit p99, stalled client / none ({label.split()[0]})",
+                f"{median_run.p99:.3f} ms",
+                f"{median_run.p99_base:.3f} ms (no client)",
+                f"{middle:.2f}",
+                f"ratio <= {TARGET_RATIO} (median of {len(results)} runs)",
+                pass_or_miss(middle <= TARGET_RATIO),
+            )
+        )
     print()
     print("\n".join(lines))
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(json.dumps(summary))
+    print()
+    print_table(rows)
+    write_json(args.json, "control", rows, summary=summary, repeat=args.repeat)
     return 0
 
 

@@ -51,7 +51,8 @@ from scanner.degradations import TIERS, Tier
 from scanner.frame import Decoder
 from scanner.render import DEGRADATIONS, HARD, Wallet, render_frame
 
-from .verifier import Row, cpu_model, percentile, print_table, section, verdict
+from .result import Row, add_json_option, print_table, verdict, write_json
+from .verifier import cpu_model, percentile, section
 
 SIZES = ((640, 480), (1280, 720))
 REFERENCE = "zbar"
@@ -405,6 +406,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(DECODERS),
         help=f"comma-separated decoders (default {','.join(DECODERS)})",
     )
+    add_json_option(p)
     args = p.parse_args(argv)
     if args.frames < 1 or args.empty < 0 or args.clips < 0:
         p.error("--frames must be >= 1, --empty and --clips >= 0")
@@ -566,6 +568,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     section(f"summary (load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
     print_table(rows)
+    write_json(
+        args.json,
+        "decode",
+        rows,
+        decoders=[n for n in names if n != ONE_CALL],
+        skipped=skipped,
+        default_decoder=DEFAULT_DECODER,
+        chosen_by_run=best,
+    )
     unread = sum(len(run.unread_by_all) for run in all_runs)
     frames = sum(run.tallies[names[0]].frames for run in all_runs)
     print(f"\nframes with a code no decoder read: {unread} of {frames} (listed above)")

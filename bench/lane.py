@@ -41,6 +41,7 @@ from scanner.render import DEGRADATIONS, Wallet, render_frame
 from verifier import Checkpoint, Policy, Signer, make_block
 from verifier.blocks import ZERO_HASH, block_hash, read_blocks
 
+from .result import Row, add_json_option, print_table, verdict, write_json
 from .verifier import cpu_model, filesystem_of, percentile
 
 TARGET_P99_MS_720P = 20.0
@@ -212,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_CACHE / "lane",
         help="state and floor databases (on the disk a gate would use)",
     )
+    add_json_option(parser)
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     print(
@@ -234,13 +236,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         t99, f99 = summarise(size, samples, unread, args.frames)
         rows.append((size, t99, f99))
     print("\n== summary")
+    table = []
     for (w, h), t99, f99 in rows:
         target = f"<= {TARGET_P99_MS_720P:g} ms" if (w, h) == (1280, 720) else "-"
-        verdict = "-" if target == "-" else ("PASS" if t99 <= TARGET_P99_MS_720P else "MISS")
+        result = "-" if target == "-" else verdict(t99 <= TARGET_P99_MS_720P)
         print(
             f"{w}x{h} frame-to-relay p99 {t99:.2f} ms; floors (decode + commit) p99 "
-            f"{f99:.2f} ms; ratio {t99 / f99:.2f}; target {target} {verdict}"
+            f"{f99:.2f} ms; ratio {t99 / f99:.2f}; target {target} {result}"
         )
+        table.append(
+            Row(
+                f"{w}x{h} frame-to-relay p99",
+                f"{t99:.2f} ms",
+                f"{f99:.2f} ms (decode + commit)",
+                f"{t99 / f99:.2f}",
+                "" if target == "-" else target,
+                result,
+            )
+        )
+    print()
+    print_table(table)
+    wrong = f"{failed} wrong or missing decision(s)" if failed else None
+    write_json(args.json, "lane", table, frames=args.frames, decoder=args.decoder, wrong=wrong)
     if failed:
         print(f"FAILED: {failed} wrong or missing decision(s)")
         return 1

@@ -59,8 +59,10 @@ from scanner.render import Wallet
 from verifier import Checkpoint, Policy, make_block
 from verifier.blocks import block_hash
 
-from .control import _NoDecoder, pct
+from .control import Run, _NoDecoder, pct
 from .lane import bench_checkpoint, build_ledger
+from .result import Row, add_json_option, print_table, write_json
+from .result import verdict as pass_or_miss
 from .verifier import cpu_model, filesystem_of
 
 TARGET_RATIO = 1.2
@@ -264,7 +266,7 @@ def run(args: argparse.Namespace, workdir: Path, peer_dir: Path) -> dict[str, An
     }
 
 
-def report(result: dict[str, Any]) -> tuple[float, float]:
+def report(result: dict[str, Any]) -> Run:
     """Print one run's table; return its p99 ratio (with / without peers) and noise."""
     phases = result["phases"]
     print(f"{'phase':<24}{'decide+commit p50':>19}{'p99':>9}{'decision p50':>14}{'p99':>9}")
@@ -288,10 +290,10 @@ def report(result: dict[str, Any]) -> tuple[float, float]:
     for event in result["trouble"]:
         print(f"  the child said: {json.dumps(event)[:200]}")
     print(f"ratio p99 with / no peers: {ratio:.2f}; no peers odd / even rounds: {noise:.2f}")
-    return ratio, noise
+    return Run(ratio, noise, p99[WITH], p99[WITHOUT])
 
 
-def measure(label: str, base: Path, args: argparse.Namespace) -> list[tuple[float, float]]:
+def measure(label: str, base: Path, args: argparse.Namespace) -> list[Run]:
     print(f"\n== {label}: state on {filesystem_of(base)}; peers on {filesystem_of(args.peer_dir)}")
     results = []
     for number in range(args.repeat):
@@ -331,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--peer-dir", type=Path, default=Path("/dev/shm"), help="the peers' states (/dev/shm)"
     )
+    add_json_option(parser)
     args = parser.parse_args(argv)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     print(f"cpu: {cpu_model()}; {os.cpu_count()} cores")
@@ -340,11 +343,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         places.append(("memory (no fsync: the exchange's CPU)", args.memory_dir))
     summary: dict[str, dict[str, float]] = {}
     lines = []
+    rows: list[Row] = []
     for label, base in places:
         results = measure(label, base, args)
-        ratios = sorted(r for r, _ in results)
-        noises = sorted(n for _, n in results)
-        middle = ratios[len(ratios) // 2]
+        ratios = sorted(r.ratio for r in results)
+        noises = sorted(r.noise for r in results)
+        median_run = sorted(results, key=lambda r: r.ratio)[len(results) // 2]
+        middle = median_run.ratio
         verdict = "ok" if middle <= TARGET_RATIO else "MISS"
         lines.append(
             f"{label}: p99 ratio per run {' '.join(f'{r:.2f}' for r in ratios)}; median "
@@ -352,10 +357,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"even rounds) {' '.join(f'{n:.2f}' for n in noises)}"
         )
         summary[label.split()[0]] = {"median_ratio_p99": round(middle, 3)}
+        rows.append(
+            Row(
+                f"decide+commit p99, with peers / none ({label.split()[0]})",
+                f"{median_run.p99:.3f} ms",
+                f"{median_run.p99_base:.3f} ms (no peers)",
+                f"{middle:.2f}",
+                f"ratio <= {TARGET_RATIO} (median of {len(results)} runs)",
+                pass_or_miss(middle <= TARGET_RATIO),
+            )
+        )
     print()
     print("\n".join(lines))
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(json.dumps(summary))
+    print()
+    print_table(rows)
+    write_json(args.json, "peers_lane", rows, summary=summary, repeat=args.repeat)
     return 0
 
 

@@ -57,6 +57,7 @@ from typing import Any
 
 from tests.peers.venue import Venue, VenueLane, live_code
 
+from .result import ROW_KEYS, Row, print_table, verdict
 from .verifier import cpu_model, filesystem_of, percentile
 
 TARGET_WINDOW_S = 2.0
@@ -548,6 +549,35 @@ def report(
     }
 
 
+def summary_rows(summary: dict[str, Any]) -> list[Row]:
+    """The run's figures as the common table's rows (bench.result)."""
+    w = summary["window"]
+    if w["p99_ms"] is None:
+        return [Row("window p99", "no refusal seen", "", "", "", verdict(False))]
+    own = w["admitting_gate_p99_ms"]
+    loaded = summary["loaded"]
+    return [
+        Row(
+            f"window p99 ({summary['gates']} gates, {summary['rate']:g}/s)",
+            f"{w['p99_ms']:.0f} ms",
+            f"{own:.0f} ms (admitting gate)" if own else "",
+            f"{w['p99_ms'] / own:.2f}" if own else "",
+            f"<= {1000 * TARGET_WINDOW_S:.0f} ms, none missed",
+            verdict(summary["window_ok"]),
+        ),
+        Row("  window median", f"{w['median_ms']:.0f} ms", "", "", "", "-"),
+        Row("  refusals missed", f"{w['missed']} of {w['count'] + w['missed']}", "", "", "", "-"),
+        Row(
+            "  peers child CPU loaded",
+            f"{loaded['peers_cpu_pct_mean']:.2f} % (mean)",
+            f"{summary['idle']['peers_cpu_pct_mean']:.2f} % (idle)",
+            "",
+            "",
+            "-",
+        ),
+    ]
+
+
 def _rounded(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _rounded(v) for k, v in value.items()}
@@ -613,6 +643,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     summary["stuck_at_stop"] = result["stuck"]
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    rows = summary_rows(summary)
+    print()
+    print_table(rows)
+    summary = {
+        "bench": "peers_scale",
+        "rows": [{k: getattr(r, k) for k in ROW_KEYS} for r in rows],
+        **summary,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(summary))

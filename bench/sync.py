@@ -53,23 +53,21 @@ from verifier.keys import TAG_RECORD, is_holder_key, verify
 from verifier.token import step_of
 from verifier.transactions import immediate_transaction
 
+from .result import Row, add_json_option, print_table, verdict, write_json
 from .verifier import (
     DEFAULT_CACHE,
     DEVICE,
     EVENT_ID,
     Ledger,
     LedgerSpec,
-    Row,
     WrongResult,
     cpu_model,
     ensure_ledger,
     filesystem_of,
     percentile,
     positive,
-    print_table,
     sample_holder_keys,
     section,
-    verdict,
 )
 
 TARGET_UPLOAD_SECONDS = 30.0  # 100,000 records
@@ -639,6 +637,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--floor-keys", type=positive, default=20_000)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--keep-state", action="store_true")
+    add_json_option(p)
     args = p.parse_args(argv)
     if args.catchup_held % MAX_BLOCK_EVENTS or args.catchup % MAX_BLOCK_EVENTS:
         p.error(f"--catchup and --catchup-held must be multiples of {MAX_BLOCK_EVENTS}")
@@ -656,18 +655,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     b = Bench(args, cache, run_dir, [])
     status = 0
+    wrong = None
     try:
         for name in args.only or list(PHASES):
             PHASES[name](b)
     except WrongResult as exc:
         print(f"\nWRONG: {exc}", file=sys.stderr)
         status = 1
+        wrong = str(exc)
     finally:
         if not args.keep_state:
             shutil.rmtree(run_dir, ignore_errors=True)
     section("summary")
     print_table(b.rows)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    write_json(args.json, "sync", b.rows, phases=args.only or list(PHASES), wrong=wrong)
     return status
 
 

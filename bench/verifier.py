@@ -55,6 +55,8 @@ from verifier.canonical import canonical_json
 from verifier.keys import TAG_ENTRY, is_holder_key
 from verifier.token import step_of
 
+from .result import Row, add_json_option, print_table, verdict, write_json
+
 T = TypeVar("T")
 
 #: Bump when the generated ledger changes shape, so old cache files are not reused.
@@ -386,32 +388,6 @@ def cpu_model() -> str:
 
 
 # -- the report ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of the summary table. ``verdict`` is PASS, MISS or '-' (no target)."""
-
-    figure: str
-    measured: str
-    floor: str
-    ratio: str
-    target: str
-    verdict: str
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def print_table(rows: Sequence[Row]) -> None:
-    header = Row("figure", "measured", "floor (same run)", "ratio", "target", "result")
-    cells = [[r.figure, r.measured, r.floor, r.ratio, r.target, r.verdict] for r in (header, *rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    for n, row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def section(title: str) -> None:
@@ -833,6 +809,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="keep the state dir after the run (default: delete it)",
     )
+    add_json_option(p)
     args = p.parse_args(argv)
     if args.holders is None:
         args.holders = args.tickets
@@ -910,6 +887,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
+        write_json(args.json, "verifier", [], wrong=str(exc))
         return 1
     finally:
         if args.keep_state:
@@ -922,6 +900,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})"
     )
     print_table(run.rows)
+    write_json(args.json, "verifier", run.rows, tickets=spec.tickets)
     return 0
 
 
