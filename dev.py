@@ -4,7 +4,7 @@
     python3 dev.py demo     # the main job: an end-to-end run over an example ledger
     python3 dev.py test     # the whole test suite
     python3 dev.py lint     # ruff check and ruff format --check (CI runs it before the tests)
-    python3 dev.py bench    # the verifier benchmark (minutes; not part of the tests)
+    python3 dev.py bench    # every benchmark, one table (--quick: a few minutes; bench/README.md)
 
 Needs only python3 (with its venv module; on Debian: apt-get install python3-venv).
 The environment lives in .venv and is refreshed when pyproject.toml changes.
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
         checked = subprocess.call([*ruff, "check", "--no-cache", ".", *rest])
         return checked or subprocess.call([*ruff, "format", "--check", "--no-cache", "."])
     if command == "bench":
-        return subprocess.call([str(PYTHON), "-m", "bench.verifier", *rest])
+        return subprocess.call([str(PYTHON), "-m", "bench.all", *rest])
     return subprocess.call([str(PYTHON), "-m", "pytest", "-q", *rest])
 
 
