@@ -183,19 +183,20 @@ class Checkpoint:
         ``on_block`` hears of each block applied (a first sync's progress bar)."""
         applied = held = 0
         error: BlockRejected | None = None
-        for number, block in parse_ahead(lines, source=source):
-            try:
-                if isinstance(block, BlockRejected):
-                    raise block
-                if self.ledger.apply_block(block):
-                    applied += 1
-                    if on_block is not None:
-                        on_block(block)
-                else:
-                    held += 1
-            except BlockRejected as exc:
-                error = exc.locate(number, source)
-                break
+        with self.files.bulk_cache():
+            for number, block in parse_ahead(lines, source=source):
+                try:
+                    if isinstance(block, BlockRejected):
+                        raise block
+                    if self.ledger.apply_block(block):
+                        applied += 1
+                        if on_block is not None:
+                            on_block(block)
+                    else:
+                        held += 1
+                except BlockRejected as exc:
+                    error = exc.locate(number, source)
+                    break
         return ApplyReport(
             applied=applied, held=held, error=error, height=self.ledger.head().height
         )
