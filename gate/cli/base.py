@@ -25,3 +25,28 @@ def add_group(sub: Any, common: argparse.ArgumentParser, name: str, doc: str) ->
     """A command with subcommands (``gate NAME ...``); returns their subparsers."""
     group = sub.add_parser(name, parents=[common], help=doc)
     return group.add_subparsers(dest=f"{name}_command", required=True, parser_class=Parser)
+
+
+def add_child_limits(p: argparse.ArgumentParser, *, idle_io: bool) -> None:
+    """The limits a daemon's child takes (``gate sync run``, ``gate peers run``; set by
+    :func:`gate.process_limits.limit_child`)."""
+    p.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="lower this process's CPU priority by N, so the lane comes first",
+    )
+    if idle_io:
+        p.add_argument(
+            "--idle-io",
+            action="store_true",
+            help="use the disk only when nothing else wants it (the idle I/O class)",
+        )
+    p.add_argument(
+        "--max-data-mb",
+        type=int,
+        default=0,
+        metavar="MB",
+        help="cap this process's data memory (RLIMIT_DATA) at MB mebibytes (0: no cap)",
+    )

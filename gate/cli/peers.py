@@ -15,7 +15,7 @@ from typing import Any
 from errors import ConfigError
 
 from ..config import GateConfig
-from .base import EXIT_OK, EXIT_REJECTED, add_group
+from .base import EXIT_OK, EXIT_REJECTED, add_child_limits, add_group
 
 #: A peer silent this long makes ``gate peers status`` exit 1.
 SILENT_S = 60
@@ -29,16 +29,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = psub.add_parser(
         "run", parents=[common], help="serve the peer port and exchange (gate run starts it)"
     )
-    p.add_argument(
-        "--nice", type=int, default=0, metavar="N", help="lower this process's CPU priority by N"
-    )
-    p.add_argument(
-        "--max-data-mb",
-        type=int,
-        default=0,
-        metavar="MB",
-        help="cap this process's data memory (RLIMIT_DATA) at MB mebibytes (0: no cap)",
-    )
+    add_child_limits(p, idle_io=False)
     p.set_defaults(handler=cmd_peers_run)
 
 

@@ -21,7 +21,7 @@ from errors import ConfigError, SyncError
 from ..assembly import open_checkpoint
 from ..config import GateConfig
 from ..sync_health import clock_alarms, health_alarms
-from .base import EXIT_OK, EXIT_REJECTED, add_group
+from .base import EXIT_OK, EXIT_REJECTED, add_child_limits, add_group
 
 if TYPE_CHECKING:
     from sync.client import HubClient
@@ -49,25 +49,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="seconds between rounds (default 5)",
     )
-    p.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        metavar="N",
-        help="lower this process's CPU priority by N, so the lane comes first",
-    )
-    p.add_argument(
-        "--idle-io",
-        action="store_true",
-        help="use the disk only when nothing else wants it (the idle I/O class)",
-    )
-    p.add_argument(
-        "--max-data-mb",
-        type=int,
-        default=0,
-        metavar="MB",
-        help="cap this process's data memory (RLIMIT_DATA) at MB mebibytes (0: no cap)",
-    )
+    add_child_limits(p, idle_io=True)
     p.set_defaults(handler=cmd_sync_run)
 
 
