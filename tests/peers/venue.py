@@ -138,10 +138,11 @@ urls = [{urls}]
             for done in pool.map(lambda config: gate(config, *fetch), applies):
                 assert done.returncode == 0, done.stderr
 
-    def start(self, wave: int = 0) -> None:
-        """Start every gate and wait for its peer child. ``wave`` > 0: that many
-        daemons are started at once, each wave waited for before the next (on a small
-        machine, fifty daemons importing OpenCV at once would time each other out)."""
+    def start(self, wave: int = 5) -> None:
+        """Start every gate and wait for its peer child: ``wave`` daemons at once, each
+        wave waited for before the next (on a small machine, fifty daemons importing
+        OpenCV at once would time each other out; a few at once start in the time of
+        one). ``wave`` <= 0: one after the other."""
         lanes = list(self.lanes.values())
         if wave <= 0:
             for lane in lanes:
