@@ -47,11 +47,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from sync.request_auth import canonical_hex, verify_request
+from errors import HubRefusal
+from sync.request_auth import signed_headers, verify_request
 from sync.throttle import Throttle
 from sync.wire import HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME, MAX_SKEW
 from verifier import Checkpoint, PeerFork
-from verifier.keys import SIGNATURE_BYTES
 from verifier.peer_records import PAGE_RECORDS
 
 RECORDS_PATH = "/v1/peer/records"
@@ -219,20 +219,19 @@ class PeerService:
         An unknown device and a bad signature get the same answer."""
         now = int(self.clock())
         device = headers.get(HEADER_DEVICE, "")
-        time_text = headers.get(HEADER_TIME, "")
-        signature = canonical_hex(headers.get(HEADER_SIGNATURE, ""), SIGNATURE_BYTES)
-        if not _DECIMAL.fullmatch(time_text) or signature is None:
-            return _error(401, "sign the request as a hub request: device, time and signature")
-        if abs(int(time_text) - now) > MAX_SKEW:
-            return _error(
-                401,
-                f"the request time is {int(time_text) - now:+d} s from this gate's clock "
-                f"(more than {MAX_SKEW} s)",
+        try:
+            at, signature = signed_headers(
+                headers.get(HEADER_TIME, ""),
+                headers.get(HEADER_SIGNATURE, ""),
+                now,
+                clock_of="this gate's",
             )
+        except HubRefusal as exc:
+            return _error(exc.status, exc.reason)
         info = self.db.call(lambda cp: cp.ledger.device_info(device))
         if (
             info is None
-            or not verify_request(info.key, "GET", target, int(time_text), signature, b"")
+            or not verify_request(info.key, "GET", target, at, signature, b"")
             or not info.active
         ):
             return _error(

@@ -49,18 +49,21 @@ def sign_request(
     return {HEADER_DEVICE: device, HEADER_TIME: str(time), HEADER_SIGNATURE: signature.hex()}
 
 
-def signed_headers(time_text: str, signature_hex: str, now: int) -> tuple[int, bytes]:
+def signed_headers(
+    time_text: str, signature_hex: str, now: int, *, clock_of: str = "the hub's"
+) -> tuple[int, bytes]:
     """The signed time and the signature's bytes, read from their headers.
 
     :class:`HubRefusal` 401 when either is missing or not in its one spelling, or the
-    time is more than ``MAX_SKEW`` from ``now``. Nothing here depends on the device, so
-    these answers tell an outsider nothing about which devices are enrolled."""
+    time is more than ``MAX_SKEW`` from ``now`` (``clock_of``: whose clock that is, the
+    hub's or, for a gate's peer port, the gate's). Nothing here depends on the device,
+    so these answers tell an outsider nothing about which devices are enrolled."""
     if not _DECIMAL.fullmatch(time_text):
         raise HubRefusal(401, "the request time is missing or not a Unix time in plain decimal")
     if abs(int(time_text) - now) > MAX_SKEW:
         raise HubRefusal(
             401,
-            f"the request time is {int(time_text) - now:+d} s from the hub's clock "
+            f"the request time is {int(time_text) - now:+d} s from {clock_of} clock "
             f"(more than {MAX_SKEW} s): check the gate's clock",
         )
     signature = canonical_hex(signature_hex, SIGNATURE_BYTES)
