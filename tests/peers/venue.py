@@ -49,6 +49,18 @@ class VenueLane(Lane):
         """Another process's view of this gate's state (as ``gate check`` has)."""
         return Checkpoint(self.state, device=self.name, ledger_key=self.key, policy=POLICY)
 
+    def wait_refused(self, ticket: str, first_device: str, timeout: float = 20) -> None:
+        """Until this gate's state refuses ``ticket``'s live code ``already_used``, first
+        admitted at ``first_device``; fail after ``timeout`` seconds."""
+        with self.checkpoint() as view:
+            deadline = time.monotonic() + timeout
+            while (decision := view.check(live_code(ticket), int(time.time()))).reason != (
+                "already_used"
+            ):
+                assert time.monotonic() < deadline, f"{self.name} never refused {ticket}"
+                time.sleep(0.1)
+            assert decision.first_device == first_device
+
 
 class Venue:
     """``names`` gates over one ledger of ``tickets`` one-entry tickets t0..; the
