@@ -105,6 +105,10 @@ def test_a_partition_heals_into_one_history_and_one_conflict(tmp_path: Path, sta
             operator.close()
         down = [e for e in a.journal if e["event"] == "peer" and e["state"] == "down"]
         assert any(proxies[("A", "B")].url == e["url"] for e in down)
+        # The exchange saves its peers' state every few seconds: wait for a save made
+        # after the heal, or a quick run reads the state from before it.
+        saves = sum(e["event"] == "peers" for e in a.journal)
+        wait(lambda: sum(e["event"] == "peers" for e in a.journal) > saves, 15, "a peers save")
         status = json.loads(gate(a.config, "peers", "status", "--json").stdout)
         assert {p["url"] for p in status["peers"]} == {proxies[("A", n)].url for n in "BC"}
         assert status["held"] == heads(a) and status["forks"] == []
