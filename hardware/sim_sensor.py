@@ -1,4 +1,4 @@
-# sim:[NAME][?follow=OUTPUT&delay_ms=300]
+# sim:[NAME][?follow=OUTPUT&delay_ms=300&hold=PATH]
 #
 #   NAME      a label for messages; free text
 #   follow    the NAME of a sim: output in the same process (sim:relay). Each time that
@@ -6,6 +6,9 @@
 #             reported delay_ms later: an attendee who always walks through. Without
 #             follow, passages happen only when trigger() is called
 #   delay_ms  0..60000 (default 300)
+#   hold      with follow: while the file PATH exists, an opening brings no passage
+#             (the attendee admitted stands still; the venue demo's "never walks
+#             through", which the lane voids)
 """The simulated passage sensor, for tests and the demo.
 
 ``trigger()`` reports a passage, as a body breaking the beam would. With ``follow=``
@@ -15,6 +18,7 @@ nobody can call ``trigger``) get a passage after every opening without any wirin
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -29,12 +33,19 @@ class SimSensor(PassageSensor):
     """A sensor that reports a passage when told to (or when its sim relay opens)."""
 
     def __init__(
-        self, url: str = "sim:", *, name: str = "", follow: str | None = None, delay_ms: int = 300
+        self,
+        url: str = "sim:",
+        *,
+        name: str = "",
+        follow: str | None = None,
+        delay_ms: int = 300,
+        hold: str | None = None,
     ) -> None:
         super().__init__(url)
         self.name = name
         self.follow = follow
         self.delay_ms = delay_ms
+        self.hold = hold
         self.passages: list[float] = []  # time.monotonic() of each passage
         self._timers: set[threading.Timer] = set()
         if follow is not None:
@@ -47,8 +58,11 @@ class SimSensor(PassageSensor):
         if follow == "":
             raise url.error("option follow= needs the NAME of a sim: output")
         delay_ms = opts.integer("delay_ms", 300, 0, 60_000)
+        hold = opts.text("hold")
         opts.done()
-        return {"name": url.path, "follow": follow, "delay_ms": delay_ms}
+        if hold is not None and (not hold or follow is None):
+            raise url.error("option hold= needs a file PATH, and follow= beside it")
+        return {"name": url.path, "follow": follow, "delay_ms": delay_ms, "hold": hold}
 
     def trigger(self, at: float | None = None) -> None:
         """Report one passage now (or at the given ``time.monotonic()``)."""
@@ -63,6 +77,8 @@ class SimSensor(PassageSensor):
         super()._passage(at)
 
     def _on_opening(self) -> None:
+        if self.hold is not None and os.path.exists(self.hold):
+            return  # the one admitted does not walk through
         with self._cond:
             if self.closed:
                 return

@@ -46,11 +46,14 @@ decoder's false reads are measured on something, not on a flat grey field.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -68,6 +71,7 @@ __all__ = [
     "DEMO_NAMESPACE",
     "EASY",
     "HARD",
+    "PresentedScene",
     "Rendered",
     "SyntheticScene",
     "Tier",
@@ -558,3 +562,61 @@ class SyntheticScene:
             chosen = [int(rng.integers(len(self.wallets)))]
         texts = [self.code(i, unix_time) for i in chosen]
         return render_frame(texts, rng, self.size, self.degradations)
+
+
+@dataclass
+class PresentedScene:
+    """Phones held up to the camera by another process: the venue demo's attendees.
+
+    ``queue`` is a directory; each file ``*.json`` in it is one attendee at the lane,
+    ``{"texts": [TOKEN, ...]}`` (one text, or two for two phones at once). The first
+    file by name is in view until it is removed (the attendee lowers the phone when the
+    lamp answers); with no file the lane sees its empty background. A writer makes the
+    file whole and renames it into place, so a half-written file is never read; a file
+    that is not such JSON is shown as an empty view and named by :attr:`problem`.
+    Frame ``index`` is drawn with the generator seeded ``[seed, index]``, as in
+    :class:`SyntheticScene`.
+    """
+
+    queue: Path
+    size: tuple[int, int] = (1280, 720)
+    seed: int = 0
+    degradations: Mapping[str, float] | Iterable[str] = field(
+        default_factory=lambda: dict(DEGRADATIONS)
+    )
+    problem: str | None = None
+    _shown: tuple[str, tuple[str, ...]] = ("", ())
+
+    def __post_init__(self) -> None:
+        self.degradations = _rates(self.degradations)
+
+    def in_view(self) -> tuple[str, ...]:
+        """The texts of the attendee at the front of the queue (none: an empty view)."""
+        try:
+            names = sorted(n for n in os.listdir(self.queue) if n.endswith(".json"))
+        except OSError as exc:
+            self.problem = f"cannot read the queue {self.queue}: {exc.strerror or exc}"
+            return ()
+        self.problem = None
+        if not names:
+            return ()
+        if names[0] != self._shown[0]:
+            self._shown = (names[0], self._read(self.queue / names[0]))
+        return self._shown[1]
+
+    def _read(self, path: Path) -> tuple[str, ...]:
+        try:
+            texts = json.loads(path.read_text(encoding="utf-8"))["texts"]
+            if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
+                raise ValueError("texts is not a list of strings")
+        except FileNotFoundError:  # lowered between the listing and the read
+            return ()
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.problem = f"{path}: not a presented phone ({exc})"
+            return ()
+        return tuple(texts[:2])
+
+    def render(self, index: int, unix_time: float) -> Rendered:
+        """The frame in view now (``unix_time`` is unused: the texts are as presented)."""
+        rng = np.random.default_rng([self.seed, index])
+        return render_frame(self.in_view(), rng, self.size, self.degradations)

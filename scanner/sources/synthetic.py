@@ -4,6 +4,7 @@ URL form::
 
     synthetic:?width=1280&height=720&fps=30&seed=7
     synthetic:?wallets=t0,t1&namespace=test&start=1790000010&frames=300&fps=0
+    synthetic:?queue=/run/demo/north-1&width=640&height=480&fps=8
 
 Options:
 
@@ -23,6 +24,10 @@ Options:
 ``multi``       share of frames with two codes (default 0.05)
 ``degrade``     ``all`` (the default mix of scanner.render.DEGRADATIONS), ``none``
                 (clean frames), or comma-separated names from that list
+``queue``       a directory of phones presented by another process instead of the
+                wallets (scanner.render.PresentedScene: the venue demo's attendees);
+                ``wallets``, ``namespace``, ``start``, ``empty`` and ``multi`` do not
+                apply and are refused beside it
 
 Each frame's ``truth`` holds the token texts drawn into it. The renderer (OpenCV,
 numpy, segno and the wallets' keys) is loaded when the source opens; checking the URL
@@ -32,6 +37,7 @@ needs none of it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drivers import DriverURL, Options
@@ -41,7 +47,7 @@ from ..frame import Frame
 from .base import AlarmCallback, BaseSource, Pacer
 
 if TYPE_CHECKING:
-    from ..render import SyntheticScene
+    from ..render import PresentedScene, SyntheticScene
 
 NOMINAL_FPS = 30.0
 
@@ -51,7 +57,7 @@ class SyntheticSource(BaseSource):
 
     def __init__(
         self,
-        scene: SyntheticScene,
+        scene: SyntheticScene | PresentedScene,
         *,
         fps: float = NOMINAL_FPS,
         frames: int = 0,
@@ -82,7 +88,18 @@ class SyntheticSource(BaseSource):
         empty = opts.number("empty", 0.1, 0, 1)
         multi = opts.number("multi", 0.05, 0, 1)
         degrade = opts.names("degrade", ("all",))
+        queue = opts.text("queue")
         opts.done()
+        if queue is not None:
+            if not queue:
+                raise url.error("option queue= needs a directory")
+            clash = [
+                n for n in ("wallets", "namespace", "start", "empty", "multi") if n in url.options
+            ]
+            if clash:
+                raise url.error(
+                    f"option {clash[0]} does not apply with queue= (phones come from it)"
+                )
         if degrade == ("all",):
             degradations: dict[str, float] = dict(DEGRADATIONS)
         elif degrade == ("none",):
@@ -108,13 +125,24 @@ class SyntheticSource(BaseSource):
             "fps": fps,
             "frames": frames,
             "start": None if start < 0 else start,
+            "queue": queue,
         }
 
     @classmethod
     def from_url(cls, url: DriverURL, **kwargs: Any) -> SyntheticSource:
         settings = cls.settings(url)
-        from ..render import DEMO_NAMESPACE, SyntheticScene, Wallet
+        from ..render import DEMO_NAMESPACE, PresentedScene, SyntheticScene, Wallet
 
+        if settings["queue"] is not None:
+            presented = PresentedScene(
+                Path(settings["queue"]),
+                size=settings["size"],
+                seed=settings["seed"],
+                degradations=settings["degradations"],
+            )
+            return cls(
+                presented, fps=settings["fps"], frames=settings["frames"], url=url.text, **kwargs
+            )
         namespace = DEMO_NAMESPACE if settings["namespace"] is None else settings["namespace"]
         scene = SyntheticScene(
             wallets=[Wallet.named(name, namespace) for name in settings["wallets"]],
@@ -141,6 +169,11 @@ class SyntheticSource(BaseSource):
             return None
         when = time.time() if self.start is None else self.start + self._index * self.step
         rendered = self.scene.render(self._index, when)
+        problem = getattr(self.scene, "problem", None)  # a presented queue gone or garbled
+        if problem is not None:
+            self._raise_alarm(problem)
+        elif self.alarm is not None:
+            self._clear_alarm()
         frame = Frame(
             image=rendered.image,
             timestamp=time.monotonic(),

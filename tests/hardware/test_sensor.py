@@ -87,6 +87,21 @@ def test_follow_a_sim_relay() -> None:
     relay.close()
 
 
+def test_while_the_hold_file_exists_an_opening_brings_no_passage(tmp_path) -> None:
+    """``hold=``: the venue demo's attendee who is admitted and never walks through."""
+    hold = tmp_path / "stands"
+    relay = output_for_url("sim:lane3-relay?pulse_ms=10")
+    sensor = sensor_for_url(f"sim:?follow=lane3-relay&delay_ms=0&hold={hold}")
+    hold.touch()
+    relay.pulse()
+    assert sensor.wait(0.2, since=0) is False and sensor.count == 0
+    hold.unlink()
+    relay.pulse()
+    assert sensor.wait(1.0, since=0) and sensor.count == 1
+    sensor.close()
+    relay.close()
+
+
 def test_other_relays_do_not_count() -> None:
     relay = output_for_url("sim:lane2-relay")
     sensor = sensor_for_url("sim:?follow=lane1-relay&delay_ms=0")

@@ -110,6 +110,8 @@ def test_unknown_option_lists_the_known_ones() -> None:
         ("gpio:27?active=low", "active"),
         ("sim:?follow=", "follow"),
         ("sim:?delay_ms=soon", "delay_ms"),
+        ("sim:?hold=/run/stand", "hold"),
+        ("sim:?follow=relay&hold=", "hold"),
     ],
 )
 @pytest.mark.parametrize("step", [check_sensor_url, sensor_for_url])

@@ -96,3 +96,30 @@ def test_paced_source_delivers_at_its_fps() -> None:
         frames = list(source)
     assert len(frames) == 5
     assert time.monotonic() - start >= 4 / 50 * 0.9
+
+
+def test_a_presented_queue_shows_the_front_phone_until_it_is_lowered(tmp_path, codes) -> None:
+    """``queue=``: another process holds phones up (the venue demo); the camera shows the
+    first file's code, read by the real decoder, and the empty lane once it is removed."""
+    queue = tmp_path / "north-1"
+    queue.mkdir()
+    url = f"synthetic:?queue={queue}&width=640&height=480&fps=0&degrade=none"
+    decoder = decoder_for_name("zxing")
+    with source_for_url(url) as camera:
+        assert camera.read().truth == ()
+        (queue / "0002.json").write_text(f'{{"texts": ["{codes[1]}"]}}')
+        (queue / "0001.json").write_text(f'{{"texts": ["{codes[0]}"]}}')
+        frame = camera.read()
+        assert frame.truth == (codes[0],)
+        assert decoder.decode(frame.image) == [codes[0]]
+        (queue / "0001.json").unlink()
+        assert camera.read().truth == (codes[1],)
+        (queue / "0002.json").write_text("{not json")  # garbled: an empty view, an alarm
+        (queue / "0002.json").rename(queue / "0003.json")
+        assert camera.read().truth == ()
+        assert "0003.json: not a presented phone" in camera.alarm
+        (queue / "0003.json").unlink()
+        assert camera.read().truth == () and camera.alarm is None
+        queue.rmdir()
+        assert camera.read().truth == ()
+        assert "cannot read the queue" in camera.alarm

@@ -74,6 +74,8 @@ def test_mistakes_are_named(url: str, message: str | None) -> None:
         ("synthetic:?width=100", r"width='100' is invalid; expected an integer from 160"),
         ("synthetic:?start=-5", r"start='-5' is invalid"),
         ("synthetic:?empty=0.7&multi=0.5", r"empty \+ multi is more than 1"),
+        ("synthetic:?queue=", r"option queue= needs a directory"),
+        ("synthetic:?queue=q&wallets=a", r"option wallets does not apply with queue="),
         ("serial:/dev/ttyACM0?maxline=8", r"maxline='8' is invalid"),
         ("serial:?baud=9600", r"no serial port given"),
     ],
