@@ -59,6 +59,10 @@ class Request:
     green: str | None = None
     red: str | None = None
     sensor: str | None = None
+    passage_timeout: float | None = None
+    peer_listen: str | None = None
+    peers: tuple[str, ...] = ()
+    discover_peers: bool = False
     root: Path = Path("/")
     user: str = DEFAULT_USER
     selftest: bool = True
@@ -126,23 +130,43 @@ def config_text(req: Request, ledger_key: str, paths: Paths) -> str:
     ]
     if req.zone:
         lines.append(f"zone       = {q(req.zone)}")
-    sections: list[tuple[str, dict[str, str]]] = [
+    sensor: dict[str, Any] = {"url": req.sensor} if req.sensor else {}
+    if sensor and req.passage_timeout is not None:
+        sensor["passage_timeout"] = req.passage_timeout
+    sections: list[tuple[str, dict[str, Any]]] = [
         ("camera", {"url": req.camera} if req.camera else {}),
         ("relay", {"url": req.relay} if req.relay else {}),
         (
             "indicators",
             {k: v for k, v in (("green", req.green), ("red", req.red)) if v},
         ),
-        ("sensor", {"url": req.sensor} if req.sensor else {}),
+        ("sensor", sensor),
         ("hub", {"url": req.hub}),
         ("control", {"socket": socket, "group": DEFAULT_USER}),
     ]
+    if req.peer_listen:  # the other lanes of the venue (docs/peers.md)
+        peers: dict[str, Any] = {"listen": req.peer_listen}
+        if req.peers:
+            peers["urls"] = list(req.peers)
+        if req.discover_peers:
+            peers["discover"] = True
+        sections.append(("peers", peers))
     for name, values in sections:
         if values:
             lines.append("")
             lines.append(f"[{name}]")
-            lines.extend(f"{key} = {q(value)}" for key, value in values.items())
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
     return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    """A string, number, boolean or list of strings in TOML (a TOML basic string is a
+    JSON string for these values)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def _check_request(req: Request) -> None:
@@ -150,6 +174,13 @@ def _check_request(req: Request) -> None:
         raise InvalidArgument("--events needs at least one event id (e.g. --events pub-expo)")
     if not req.hub.startswith(("http://", "https://")):
         raise InvalidArgument(f"--hub {req.hub!r} must be an http:// or https:// URL")
+    if (req.peers or req.discover_peers) and not req.peer_listen:
+        raise InvalidArgument(
+            "--peer and --discover-peers need --peer-listen HOST:PORT (the port the other "
+            "lanes reach this one on, e.g. 0.0.0.0:7445)"
+        )
+    if req.passage_timeout is not None and not req.sensor:
+        raise InvalidArgument("--passage-timeout needs --sensor (the passage sensor it times)")
 
 
 def _service_owner(req: Request, paths: Paths) -> Owner:
@@ -464,6 +495,10 @@ def main_args_to_request(args: Any) -> Request:
         green=args.green,
         red=args.red,
         sensor=args.sensor,
+        passage_timeout=args.passage_timeout,
+        peer_listen=args.peer_listen,
+        peers=tuple(args.peer or ()),
+        discover_peers=args.discover_peers,
         root=Path(args.root),
         user=args.user,
         selftest=not args.no_selftest,

@@ -44,6 +44,26 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--red", metavar="URL", help="red indicator output")
     p.add_argument("--sensor", metavar="URL", help="passage sensor input")
     p.add_argument(
+        "--passage-timeout",
+        type=float,
+        metavar="S",
+        help="void an admission with no passage within S seconds (default 10)",
+    )
+    p.add_argument(
+        "--peer-listen",
+        metavar="HOST:PORT",
+        help="serve the peer port here, for the venue's other lanes (e.g. 0.0.0.0:7445)",
+    )
+    p.add_argument(
+        "--peer",
+        action="append",
+        metavar="URL",
+        help="another lane's peer URL, e.g. http://10.0.0.12:7445 (repeat for each)",
+    )
+    p.add_argument(
+        "--discover-peers", action="store_true", help="find the other lanes by mDNS as well"
+    )
+    p.add_argument(
         "--root",
         default="/",
         metavar="DIR",
