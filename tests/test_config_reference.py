@@ -218,3 +218,13 @@ def test_the_command_writes_a_checkout_and_check_names_the_command(tmp_path: Pat
     assert stale.returncode == 1 and ref.COMMAND in stale.stderr
     printed = run("--print")
     assert printed.stdout == ref.reference_markdown()
+
+
+def test_the_command_loads_no_heavy_library() -> None:
+    """It runs where ``gate config check`` runs: a unit without the camera stack."""
+    from tests.test_light_imports import HEAVY, imported_by
+
+    result, modules = imported_by(["-m", "gate.config_reference", "--print"], cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ref.reference_markdown()
+    assert not modules & {*HEAVY, "serial", "RPi"}, sorted(modules & {*HEAVY, "serial", "RPi"})
