@@ -37,6 +37,11 @@ Every driver URL (camera, relay, indicators, sensor) is checked here by its own 
 scheme, path and options, without opening a device or loading a device library, so a
 typo such as ``gpio:17?actve=low`` stops ``gate config check`` and ``gate run`` alike
 with the file, the key, the bad part and the choices.
+
+``SCHEMA`` (top-level keys) and ``SECTIONS`` are the one table of keys: the validator
+reads each key's check, form and default there, and the reference in
+docs/configuration.md is generated from the same entries, meanings included
+(``python -m gate.config_reference``), so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -46,15 +51,15 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers import DriverURL
+from drivers import Registry
 from errors import BadDriverURL, ConfigError
-from hardware import check_output_url, check_sensor_url
-from scanner.decoders import DECODERS
-from scanner.sources import check_source_url
+from hardware import OUTPUTS, SENSORS
+from scanner.decoders import DECODERS, DEFAULT_DECODER
+from scanner.sources import SOURCES
 from verifier import Policy
 from verifier.keys import is_valid_point
 
@@ -136,12 +141,31 @@ class GateConfig:
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """One configuration key: whether it is required, its form in words, and its check."""
+    """One configuration key: whether it is required, its form in words, and its check.
+
+    The same entry feeds the validator and the generated reference
+    (``python -m gate.config_reference``, docs/configuration.md), so what a technician
+    reads there is what ``gate config check`` enforces: ``toml_type`` and ``meaning`` are
+    required for that reason, and ``example`` is a valid value for a key that has no
+    default (the reference's example configuration is built from it and must parse).
+    """
 
     required: bool
     form: str
     check: Callable[[Any], bool]
     default: Any = None
+    _: KW_ONLY
+    toml_type: str
+    meaning: str
+    example: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One ``[section]`` of the file: what it is for (one line) and its keys."""
+
+    meaning: str
+    keys: Mapping[str, Key]
 
 
 def _is_int(v: Any) -> bool:
@@ -153,26 +177,60 @@ SCHEMA: Mapping[str, Key] = {
         True,
         "a string of letters, digits, '.', '_' or '-' (1-64)",
         lambda v: type(v) is str and bool(_DEVICE.match(v)),
+        toml_type="string",
+        meaning="this gate's id, written into every record it signs and enrolled with the hub",
+        example="north-1",
     ),
     "ledger_key": Key(
         True,
         "64 lowercase hex digits of a valid Ed25519 public key",
         lambda v: type(v) is str and bool(_HEX64.match(v)) and is_valid_point(bytes.fromhex(v)),
+        toml_type="string",
+        meaning="the ledger authority's public key; blocks signed by any other key are refused",
+        example="d7e9f1dae8d2dca89d2703a270b6bcb88a22fab28cedda703eb33bcfa1038340",
     ),
-    "state_dir": Key(True, "a directory path string", lambda v: type(v) is str and v != ""),
+    "state_dir": Key(
+        True,
+        "a directory path string",
+        lambda v: type(v) is str and v != "",
+        toml_type="string",
+        meaning="where ledger.db, records.db, peers.db and the device key live "
+        "(relative: to this file)",
+        example="/var/lib/gatehouse",
+    ),
     "events": Key(
         True,
         "a non-empty list of event ids ([a-z0-9-]{1,64})",
         lambda v: (
             type(v) is list and len(v) > 0 and all(type(e) is str and _EVENT.match(e) for e in v)
         ),
+        toml_type="array of strings",
+        meaning="the events this gate admits tickets for",
+        example=["pub-expo"],
     ),
-    "zone": Key(False, "a non-empty string", lambda v: type(v) is str and v != ""),
+    "zone": Key(
+        False,
+        "a non-empty string",
+        lambda v: type(v) is str and v != "",
+        toml_type="string",
+        meaning="this gate's zone; absent: tickets of any zone pass",
+        example="north",
+    ),
     "back": Key(
-        False, f"an integer from 0 to {MAX_STEPS}", lambda v: _is_int(v) and 0 <= v <= MAX_STEPS, 2
+        False,
+        f"an integer from 0 to {MAX_STEPS}",
+        lambda v: _is_int(v) and 0 <= v <= MAX_STEPS,
+        2,
+        toml_type="integer",
+        meaning="how many 15-second steps a wallet's code may be behind this gate's clock",
     ),
     "fwd": Key(
-        False, f"an integer from 0 to {MAX_STEPS}", lambda v: _is_int(v) and 0 <= v <= MAX_STEPS, 1
+        False,
+        f"an integer from 0 to {MAX_STEPS}",
+        lambda v: _is_int(v) and 0 <= v <= MAX_STEPS,
+        1,
+        toml_type="integer",
+        meaning="how many 15-second steps a wallet's code may be ahead of this gate's clock",
     ),
 }
 
@@ -198,110 +256,250 @@ def _listen(v: Any) -> bool:
 
 _GROUP = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,31}\$?\Z")
 _URL = "a driver URL string such as 'sim:relay' or 'gpio:17?active=low'"
-SECTIONS: Mapping[str, Mapping[str, Key]] = {
-    "camera": {"url": Key(True, "a source URL such as 'v4l2:/dev/video0' or 'images:DIR'", _url)},
-    "decoder": {
-        "name": Key(
-            False, f"one of {', '.join(DECODERS.names)}", lambda v: type(v) is str and v in DECODERS
-        )
-    },
-    "relay": {"url": Key(True, _URL, _url)},
-    "indicators": {
-        "green": Key(False, _URL, _url),
-        "red": Key(False, _URL, _url),
-        "buzzer": Key(False, _URL, _url),
-    },
-    "sensor": {
-        "url": Key(True, _URL, _url),
-        "passage_timeout": Key(False, "seconds from 1 to 120", _seconds(1, 120), 10.0),
-    },
-    "hub": {
-        "url": Key(
-            True,
-            "an http:// or https:// URL of the hub",
-            lambda v: type(v) is str and v.startswith(("http://", "https://")),
-        ),
-        "max_ledger_age": Key(
-            False, "seconds from 10 to 86400", _seconds(10, 86400), LANE_DEFAULTS.max_ledger_age
-        ),
-        "max_clock_skew": Key(
-            False, "seconds from 1 to 3600", _seconds(1, 3600), LANE_DEFAULTS.max_clock_skew
-        ),
-        "batch": Key(
-            False,
-            "an integer from 1 to 5000 (records per upload request)",
-            lambda v: _is_int(v) and 1 <= v <= 5000,
-            500,
-        ),
-    },
-    "lane": {
-        "mode": Key(
-            False,
-            "one of normal, closed, free",
-            lambda v: v in ("normal", "closed", "free"),
-            "normal",
-        ),
-        "debounce": Key(False, "seconds from 0.1 to 60", _seconds(0.1, 60), 3.0),
-    },
-    "control": {
-        "socket": Key(
-            False,
-            "a path string for the control socket",
-            lambda v: type(v) is str and v != "" and "\0" not in v,
-            DEFAULT_CONTROL_SOCKET,
-        ),
-        "group": Key(
-            False,
-            "a group name (letters, digits, '.', '_', '-'; at most 32)",
-            lambda v: type(v) is str and bool(_GROUP.match(v)),
-            DEFAULT_CONTROL_GROUP,
-        ),
-    },
-    "peers": {
-        "listen": Key(
-            True, "'HOST:PORT' to serve the peer port on, such as '0.0.0.0:7445'", _listen
-        ),
-        "urls": Key(
-            False,
-            "a list of peer URLs such as 'http://10.0.0.12:7445'",
-            lambda v: type(v) is list and all(type(u) is str and _PEER_URL.match(u) for u in v),
-            [],
-        ),
-        "discover": Key(
-            False, "true or false (find peers by mDNS)", lambda v: type(v) is bool, False
-        ),
-        "interval": Key(False, "seconds from 0.2 to 60", _seconds(0.2, 60), 1.0),
-        "fanout": Key(
-            False,
-            "an integer from 1 to 64 (peers evened out each round)",
-            lambda v: _is_int(v) and 1 <= v <= 64,
-            3,
-        ),
-    },
+SECTIONS: Mapping[str, Section] = {
+    "camera": Section(
+        "the frame source the lane reads codes from (gate run needs it)",
+        {
+            "url": Key(
+                True,
+                "a source URL such as 'v4l2:/dev/video0' or 'images:DIR'",
+                _url,
+                toml_type="string",
+                meaning="which camera, video file, image folder or serial scanner, and its options",
+                example="v4l2:/dev/video0?width=1280&height=720",
+            )
+        },
+    ),
+    "decoder": Section(
+        "the QR decoder run on each frame",
+        {
+            "name": Key(
+                False,
+                f"one of {', '.join(DECODERS.names)}",
+                lambda v: type(v) is str and v in DECODERS,
+                DEFAULT_DECODER,
+                toml_type="string",
+                meaning="the decoder library; the default was chosen by measurement "
+                "(docs/scanner.md)",
+            )
+        },
+    ),
+    "relay": Section(
+        "the turnstile's relay (gate run needs it)",
+        {
+            "url": Key(
+                True,
+                _URL,
+                _url,
+                toml_type="string",
+                meaning="the output that releases the turnstile; docs/wiring.md has the "
+                "resting states",
+                example="gpio:17?active=low&pulse_ms=800",
+            )
+        },
+    ),
+    "indicators": Section(
+        "the lane's lamps and buzzer; each is optional",
+        {
+            "green": Key(
+                False,
+                _URL,
+                _url,
+                toml_type="string",
+                meaning="the lamp lit on an admission; absent: none",
+                example="sim:green",
+            ),
+            "red": Key(
+                False,
+                _URL,
+                _url,
+                toml_type="string",
+                meaning="the lamp lit on a refusal; absent: none",
+                example="sim:red",
+            ),
+            "buzzer": Key(
+                False,
+                _URL,
+                _url,
+                toml_type="string",
+                meaning="the buzzer sounded on a refusal; absent: none",
+                example="sim:buzzer",
+            ),
+        },
+    ),
+    "sensor": Section(
+        "the passage sensor that sees a person go through",
+        {
+            "url": Key(
+                True,
+                _URL,
+                _url,
+                toml_type="string",
+                meaning="the sensor input; without it no admission is voided for want of a passage",
+                example="gpio:27?edge=falling",
+            ),
+            "passage_timeout": Key(
+                False,
+                "seconds from 1 to 120",
+                _seconds(1, 120),
+                LANE_DEFAULTS.passage_timeout,
+                toml_type="number",
+                meaning="an admission with no passage within this is voided, so the "
+                "ticket can be used again",
+            ),
+        },
+    ),
+    "lane": Section(
+        "how the lane runs",
+        {
+            "mode": Key(
+                False,
+                "one of normal, closed, free",
+                lambda v: v in ("normal", "closed", "free"),
+                LANE_DEFAULTS.mode,
+                toml_type="string",
+                meaning="the mode at start-up: decide; refuse every scan; or hold the "
+                "turnstile open for emergency egress",
+            ),
+            "debounce": Key(
+                False,
+                "seconds from 0.1 to 60",
+                _seconds(0.1, 60),
+                LANE_DEFAULTS.debounce,
+                toml_type="number",
+                meaning="how long the same code held under the camera is read as one",
+            ),
+        },
+    ),
+    "hub": Section(
+        "the venue's hub: where the ledger comes from and the records go",
+        {
+            "url": Key(
+                True,
+                "an http:// or https:// URL of the hub",
+                lambda v: type(v) is str and v.startswith(("http://", "https://")),
+                toml_type="string",
+                meaning="the hub's address (docs/hub-api.md)",
+                example="https://hub.example:8443",
+            ),
+            "max_ledger_age": Key(
+                False,
+                "seconds from 10 to 86400",
+                _seconds(10, 86400),
+                LANE_DEFAULTS.max_ledger_age,
+                toml_type="number",
+                meaning="a ledger copy older than this raises the ledger_stale alarm",
+            ),
+            "max_clock_skew": Key(
+                False,
+                "seconds from 1 to 3600",
+                _seconds(1, 3600),
+                LANE_DEFAULTS.max_clock_skew,
+                toml_type="number",
+                meaning="a clock further than this from the hub's raises the clock_skew alarm",
+            ),
+            "batch": Key(
+                False,
+                "an integer from 1 to 5000 (records per upload request)",
+                lambda v: _is_int(v) and 1 <= v <= 5000,
+                LANE_DEFAULTS.hub_batch,
+                toml_type="integer",
+                meaning="records per upload request; smaller loses less on a link that "
+                "keeps breaking",
+            ),
+        },
+    ),
+    "control": Section(
+        "the daemon's control socket for gate ctl and the steward console (docs/control.md)",
+        {
+            "socket": Key(
+                False,
+                "a path string for the control socket",
+                lambda v: type(v) is str and v != "" and "\0" not in v,
+                DEFAULT_CONTROL_SOCKET,
+                toml_type="string",
+                meaning="where gate run listens (relative: to this file)",
+            ),
+            "group": Key(
+                False,
+                "a group name (letters, digits, '.', '_', '-'; at most 32)",
+                lambda v: type(v) is str and bool(_GROUP.match(v)),
+                DEFAULT_CONTROL_GROUP,
+                toml_type="string",
+                meaning="the Unix group whose members may use the socket",
+            ),
+        },
+    ),
+    "peers": Section(
+        "the record exchange with the venue's other gates on the LAN (docs/peers.md)",
+        {
+            "listen": Key(
+                True,
+                "'HOST:PORT' to serve the peer port on, such as '0.0.0.0:7445'",
+                _listen,
+                toml_type="string",
+                meaning="the address the peer service listens on",
+                example="0.0.0.0:7445",
+            ),
+            "urls": Key(
+                False,
+                "a list of peer URLs such as 'http://10.0.0.12:7445'",
+                lambda v: type(v) is list and all(type(u) is str and _PEER_URL.match(u) for u in v),
+                [],
+                toml_type="array of strings",
+                meaning="the other gates' peer ports, listed by hand",
+            ),
+            "discover": Key(
+                False,
+                "true or false (find peers by mDNS)",
+                lambda v: type(v) is bool,
+                False,
+                toml_type="boolean",
+                meaning="find the other gates by mDNS (needs gatehouse[peers])",
+            ),
+            "interval": Key(
+                False,
+                "seconds from 0.2 to 60",
+                _seconds(0.2, 60),
+                1.0,
+                toml_type="number",
+                meaning="seconds between rounds that even out records with peers",
+            ),
+            "fanout": Key(
+                False,
+                "an integer from 1 to 64 (peers evened out each round)",
+                lambda v: _is_int(v) and 1 <= v <= 64,
+                3,
+                toml_type="integer",
+                meaning="how many peers each round evens out with",
+            ),
+        },
+    ),
 }
 
 
-#: (section, key) -> the driver check of that URL; each raises BadDriverURL naming the
-#: bad part and the choices, and opens nothing.
-DRIVER_URLS: Mapping[tuple[str, str], Callable[[str], DriverURL]] = {
-    ("camera", "url"): check_source_url,
-    ("relay", "url"): check_output_url,
-    ("indicators", "green"): check_output_url,
-    ("indicators", "red"): check_output_url,
-    ("indicators", "buzzer"): check_output_url,
-    ("sensor", "url"): check_sensor_url,
+#: (section, key) -> the registry of drivers for that URL. Its ``check`` raises
+#: BadDriverURL naming the bad part and the choices, and opens nothing; its ``names``
+#: are the schemes the reference lists for the key.
+DRIVER_URLS: Mapping[tuple[str, str], Registry] = {
+    ("camera", "url"): SOURCES,
+    ("relay", "url"): OUTPUTS,
+    ("indicators", "green"): OUTPUTS,
+    ("indicators", "red"): OUTPUTS,
+    ("indicators", "buzzer"): OUTPUTS,
+    ("sensor", "url"): SENSORS,
 }
 
 
 def _check_driver_urls(sections: Mapping[str, Mapping[str, Any]], path: Path) -> None:
     """Each configured driver URL checked by its driver; the error keeps its class
     (``UnknownScheme``, ``BadDriverURL``) and gains the file and the key."""
-    for (section, key), check in DRIVER_URLS.items():
+    for (section, key), registry in DRIVER_URLS.items():
         url = sections.get(section, {}).get(key)
         if url is None:
             continue
         try:
-            check(url)
+            registry.check(url)
         except BadDriverURL as exc:
             raise type(exc)(f"{path}: key '{section}.{key}': {exc}") from None
 
@@ -330,11 +528,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
     top = {k: v for k, v in data.items() if k not in SECTIONS}
     values = _validate(top, SCHEMA, path, "")
     sections: dict[str, dict[str, Any]] = {}
-    for name, schema in SECTIONS.items():
+    for name, section in SECTIONS.items():
         if name in data:
             if type(data[name]) is not dict:
                 raise ConfigError(f"{path}: [{name}] must be a table")
-            sections[name] = _validate(data[name], schema, path, f"{name}.")
+            sections[name] = _validate(data[name], section.keys, path, f"{name}.")
     _check_driver_urls(sections, path)
     state_dir = Path(values["state_dir"]).expanduser()
     if not state_dir.is_absolute():
@@ -345,7 +543,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         back=values["back"],
         fwd=values["fwd"],
     )
-    get = lambda section, key: sections.get(section, {}).get(key)  # noqa: E731
+
+    def get(section: str, key: str) -> Any:
+        # An absent section reads its keys' defaults from the same table as a present one.
+        return sections.get(section, {}).get(key, SECTIONS[section].keys[key].default)
+
     lane = LaneConfig(
         camera=get("camera", "url"),
         decoder=get("decoder", "name"),
@@ -354,16 +556,15 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         red=get("indicators", "red"),
         buzzer=get("indicators", "buzzer"),
         sensor=get("sensor", "url"),
-        passage_timeout=float(get("sensor", "passage_timeout") or 10.0),
-        mode=get("lane", "mode") or "normal",
-        debounce=float(get("lane", "debounce") or 3.0),
+        passage_timeout=float(get("sensor", "passage_timeout")),
+        mode=get("lane", "mode"),
+        debounce=float(get("lane", "debounce")),
         hub=get("hub", "url"),
-        max_ledger_age=float(get("hub", "max_ledger_age") or LANE_DEFAULTS.max_ledger_age),
-        max_clock_skew=float(get("hub", "max_clock_skew") or LANE_DEFAULTS.max_clock_skew),
-        hub_batch=get("hub", "batch") or 500,
+        max_ledger_age=float(get("hub", "max_ledger_age")),
+        max_clock_skew=float(get("hub", "max_clock_skew")),
+        hub_batch=get("hub", "batch"),
     )
-    control = sections.get("control", {})
-    socket_path = Path(control.get("socket", DEFAULT_CONTROL_SOCKET)).expanduser()
+    socket_path = Path(get("control", "socket")).expanduser()
     if not socket_path.is_absolute():
         socket_path = Path(os.path.normpath(path.parent / socket_path))
     peers = None
@@ -390,9 +591,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
         state_dir=state_dir,
         policy=policy,
         lane=lane,
-        control=ControlConfig(
-            socket=socket_path, group=control.get("group", DEFAULT_CONTROL_GROUP)
-        ),
+        control=ControlConfig(socket=socket_path, group=get("control", "group")),
         peers=peers,
     )
 
