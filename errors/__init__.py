@@ -36,6 +36,7 @@ lane, not by a developer with a debugger.
     ├── ControlError (OSError)                the lane daemon's control socket (docs/control.md)
     │   ├── DaemonNotRunning (ConnectionError) nothing listens on the socket (gate ctl exits 4)
     │   └── ControlSocketInUse                another daemon already listens on the socket
+    ├── DemoFailed (RuntimeError)             gate demo could not set its venue up
     ├── Refused (ValueError)                  a command that cannot be done as asked
     │                                         (an override with no reason, a bad lane mode)
     └── InvalidArgument (ValueError)          a caller broke a function's contract (a bug
@@ -235,6 +236,11 @@ class InvalidArgument(GatehouseError, ValueError):
     a bug in the calling code, never bad input from outside, which has its own class."""
 
 
+class DemoFailed(GatehouseError, RuntimeError):
+    """``gate demo`` could not set its venue up (a gate not provisioned, a daemon that did
+    not start) or was asked for one it cannot make; the message names the log to read."""
+
+
 __all__ = [
     "BadDriverURL",
     "BlockRejected",
@@ -243,6 +249,7 @@ __all__ = [
     "ControlSocketInUse",
     "DaemonNotRunning",
     "DecodeError",
+    "DemoFailed",
     "DeviceClosed",
     "DeviceKeyError",
     "DeviceMismatch",

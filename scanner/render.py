@@ -607,12 +607,13 @@ class PresentedScene:
     def _read(self, path: Path) -> tuple[str, ...]:
         try:
             texts = json.loads(path.read_text(encoding="utf-8"))["texts"]
-            if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
-                raise ValueError("texts is not a list of strings")
         except FileNotFoundError:  # lowered between the listing and the read
             return ()
         except (OSError, ValueError, KeyError, TypeError) as exc:
             self.problem = f"{path}: not a presented phone ({exc})"
+            return ()
+        if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
+            self.problem = f"{path}: not a presented phone (texts is not a list of strings)"
             return ()
         return tuple(texts[:2])
 

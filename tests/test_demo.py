@@ -1,15 +1,119 @@
-"""The README's main job, ``gate demo``, run as a person runs it: a subprocess."""
+"""The README's main job, ``gate demo``, run as a person runs it: a subprocess.
+
+The venue demo is the project's broadest end-to-end test: a real hub, real daemons
+provisioned by ``gate provision``, synthetic cameras read by the real decoder, peer
+exchange, an outage and the reconciliation. Its invariants are asserted from its own
+JSON summary (``--json``); two runs of one seed, side by side, must decide alike.
+"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
+from gate.demo.crowd import EXPECTED, KINDS, make_plan
 
-def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
+SHORT = ["--gates", "3", "--attendees", "60", "--seconds", "20"]
+INVARIANTS = {
+    "no fraudulent code admitted",
+    "every honest attendee admitted exactly once (twice on a two-entry ticket)",
+    "every decision as the plan expects",
+    "every record held by the hub exactly once, as the gate signed it",
+    "every chain verified with its gate's key",
+    "every double entry refused within the peer window or reported as a conflict",
+    "every gate holds every other gate's records (peer exchange)",
+}
+
+
+def demo(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gate", "demo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_short_venues_of_one_seed_pass_every_invariant_and_decide_alike(
+    tmp_path: Path,
+) -> None:
+    runs = [demo(*SHORT, "--seed", "7", "--json", str(tmp_path / f"run{i}.json")) for i in (1, 2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, out[-4000:] + err[-3000:]
+        assert "demo finished: every invariant holds" in out
+        assert "Traceback" not in err
+    one, two = (json.loads((tmp_path / f"run{i}.json").read_text()) for i in (1, 2))
+    for summary in (one, two):
+        assert summary["passed"] is True
+        checks = {c["name"]: c for c in summary["invariants"]}
+        assert set(checks) == INVARIANTS
+        assert all(c["ok"] for c in checks.values()), checks
+        assert summary["venue"]["gates"] == 3 and summary["venue"]["conflicts"] == 0
+        # Every kind of visitor came, and got what the kind must get.
+        decisions = summary["decisions"]
+        assert {d["kind"] for d in decisions} == set(KINDS)
+        for d in decisions:
+            if d["kind"] == "copy":
+                assert d["reason"] == "already_used" and d["first_device"] != d["lane"]
+            elif d["kind"] != "open_once":
+                assert d["reason"] == EXPECTED[d["kind"]], d
+        # The lanes' figures add up to the visits (each visit is one scan, but open-once).
+        totals = summary["totals"]
+        assert totals["scans"] == len([d for d in decisions if d["kind"] != "open_once"])
+        assert totals["overrides"] == 1 and totals["voided"] == 1
+        assert sum(totals["refused"].values()) == totals["scans"] - totals["admitted"]
+        for lane in summary["lanes"].values():
+            assert lane["records"] >= lane["scans"] and lane["backlog"] == 0
+            assert lane["frame_to_relay_ms"]["p50"] is not None
+        for copy in summary["copies"]:
+            assert copy["after_s"] < 2.0, copy  # within the peer window
+    assert one["decisions"] == two["decisions"]  # the seed fixes every decision
+
+
+def test_the_plan_is_a_function_of_its_seed() -> None:
+    a, b, c = (
+        make_plan(3, 4, 120, 30, 500),
+        make_plan(3, 4, 120, 30, 500),
+        make_plan(4, 4, 120, 30, 500),
+    )
+    assert a.visits == b.visits and a.tickets == b.tickets
+    assert a.visits != c.visits
+    kinds = Counter(v.kind for v in a.visits)
+    assert set(kinds) == set(KINDS)
+    # Copies are shown at another lane than their original, half while the hub is down.
+    by_id = {v.id: v for v in a.visits}
+    copies = [v for v in a.visits if v.kind == "copy"]
+    assert all(by_id[v.after].lane != v.lane for v in copies)
+    down, up = a.outage
+    assert any(down < by_id[v.after].at < up for v in copies)
+    assert any(by_id[v.after].at < down for v in copies)
+    # Wrong-zone tickets come to a south lane; VIPs to a north one.
+    assert all(a.lanes[v.lane] == "south" for v in a.visits if v.kind == "wrong_zone")
+    assert all(a.lanes[v.lane] == "north" for v in a.visits if v.kind == "vip")
+
+
+def test_a_venue_it_cannot_make_is_refused_plainly() -> None:
+    for args, message in (
+        (["--gates", "1"], "at least 2 gates"),
+        (["--attendees", "10"], "the crowd needs at least"),
+        (["--tickets", "50"], "issue at least"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "gate", "demo", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_the_walkthrough_teaches_the_commands(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gate", "demo", "--dir", str(tmp_path)],
+        [sys.executable, "-m", "gate", "demo", "--walkthrough", "--dir", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=180,
