@@ -88,6 +88,8 @@ def test_the_plan_is_a_function_of_its_seed() -> None:
     by_id = {v.id: v for v in a.visits}
     copies = [v for v in a.visits if v.kind == "copy"]
     assert all(by_id[v.after].lane != v.lane for v in copies)
+    balker = next(v for v in a.visits if v.kind == "balker")
+    assert all(v.lane != balker.lane for v in copies)  # not held up by the one who stands
     down, up = a.outage
     assert any(down < by_id[v.after].at < up for v in copies)
     assert any(by_id[v.after].at < down for v in copies)

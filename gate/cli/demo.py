@@ -53,6 +53,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", metavar="DIR", help="leave the venue's files in DIR")
     p.add_argument("--json", metavar="FILE", help="write the summary and invariants as JSON")
     p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="draw the live table mid-run and the summary into DIR (SVG; PNG with rsvg-convert)",
+    )
+    p.add_argument(
         "--walkthrough",
         action="store_true",
         help="instead: the transcript of CLI calls over an example ledger (teaches the commands)",
@@ -78,5 +83,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             steward=args.steward,
             keep=Path(args.keep) if args.keep else None,
             json=Path(args.json) if args.json else None,
+            record=Path(args.record) if args.record else None,
         )
     )

@@ -9,8 +9,13 @@ used at north-1 0.6 s earlier".
 
 from __future__ import annotations
 
+import io
+import shutil
+import subprocess
 import threading
 import time
+from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -44,8 +49,17 @@ class Board:
     """The demo's screen. Thread-safe: lanes' reader threads and the crowd's workers
     call it at once."""
 
-    def __init__(self, plan: Plan, *, live: bool, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        live: bool,
+        console: Console | None = None,
+        record: Path | None = None,
+    ) -> None:
         self.plan = plan
+        self.record = record  # --record DIR: pictures of the screen for the README
+        self._recent: deque[Text] = deque(maxlen=14)
         # A pipe gets a fixed width: the table must not fold into 80 columns of a log.
         self.console = console or Console(highlight=False, width=None if live else 132)
         self.live = live
@@ -88,6 +102,7 @@ class Board:
         stamp = Text(self._stamp() + "  ", style="dim")
         body = text if isinstance(text, Text) else Text(text, style=style)
         with self._lock:
+            self._recent.append(stamp + body)
             self.console.print(stamp + body, soft_wrap=True)
 
     def note(self, text: str) -> None:
@@ -213,6 +228,32 @@ class Board:
             self._live.stop()
             self._live = None
         self.report(verdict, self.console)
+
+    # -- pictures (``--record DIR``) -------------------------------------------------
+
+    def snapshot(self, name: str, title: str, verdict: Verdict | None = None) -> Path | None:
+        """Draw the screen as it is now (the recent lines and the live table, or the
+        summary of ``verdict``) into ``DIR/NAME.svg`` and, where ``rsvg-convert`` is
+        installed, ``DIR/NAME.png``; the path of the picture, None without ``--record``."""
+        if self.record is None:
+            return None
+        self.record.mkdir(parents=True, exist_ok=True)
+        c = Console(record=True, width=132, file=io.StringIO(), force_terminal=True)
+        if verdict is None:
+            with self._lock:
+                for text in self._recent:
+                    c.print(text, soft_wrap=True)
+            c.print(self)
+        else:
+            self.report(verdict, c)
+        svg = self.record / f"{name}.svg"
+        c.save_svg(str(svg), title=title)
+        converter = shutil.which("rsvg-convert")
+        if converter is None:
+            return svg
+        png = svg.with_suffix(".png")
+        subprocess.run([converter, "-o", str(png), str(svg)], check=True, timeout=60)
+        return png
 
     def report(self, verdict: Verdict, c: Console) -> None:
         """The final table, the totals and every invariant with its verdict, on ``c``."""

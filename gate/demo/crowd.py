@@ -218,6 +218,10 @@ def make_plan(seed: int, gates: int, attendees: int, seconds: float, tickets: in
         return v
 
     everywhere = list(lanes)
+    # The balker stands in the turnstile until the lane voids the entry, holding up that
+    # lane; the copies go to the others, so a friend's copy is shown within a second.
+    balk_lane = rng.choice(everywhere)
+    unblocked = [n for n in everywhere if n != balk_lane]
     for kind in KINDS:
         for i in range(counts[kind]):
             name = person()
@@ -269,14 +273,15 @@ def make_plan(seed: int, gates: int, attendees: int, seconds: float, tickets: in
                 sold.append(Ticket(name))
                 lane = rng.choice(everywhere)
                 original = visit(at, lane, "honest", name, name, name)
-                other = rng.choice([n for n in everywhere if n != lane])
+                other = rng.choice([n for n in unblocked if n != lane] or unblocked)
                 visit(at + 0.01, other, kind, f"a copy of {name}'s", name, name,
                       after=original.id)  # fmt: skip
             elif kind == "balker":
                 sold.append(Ticket(name))
-                lane = rng.choice(everywhere)
-                first = visit(when(start, end * 0.4), lane, kind, name, name, name, walks=False)
-                visit(first.at + 0.01, lane, kind, name, name, name, after=first.id)
+                first = visit(
+                    when(start, end * 0.4), balk_lane, kind, name, name, name, walks=False
+                )
+                visit(first.at + 0.01, balk_lane, kind, name, name, name, after=first.id)
             elif kind == "open_once":
                 visit(when(), rng.choice(everywhere), kind, "someone whose phone died", None,
                       "steward")  # fmt: skip

@@ -65,6 +65,7 @@ class Options:
     steward: str | None = None
     keep: Path | None = None
     json: Path | None = None
+    record: Path | None = None
 
 
 class Venue:
@@ -244,6 +245,9 @@ class Venue:
         time.sleep(max(0.0, t0 + down - time.monotonic()))
         self.hub_down()
         self.board.hub_state(False)
+        # The picture of the live table: late in the outage, the lanes offline.
+        time.sleep(max(0.0, t0 + down + (up - down) * 0.8 - time.monotonic()))
+        self.board.snapshot("demo-live", "gate demo: the venue mid-run, the hub down")
         time.sleep(max(0.0, t0 + up - time.monotonic()))
         self.hub_up()
         self.board.hub_state(True)
@@ -446,6 +450,7 @@ def run_venue(opts: Options) -> int:
         plan,
         live=opts.steward is None and sys.stdout.isatty(),
         console=None if log is None else Console(file=log, width=132, highlight=False),
+        record=opts.record,
     )
     venue = Venue(plan, directory, board)
     verdict: Verdict | None = None
@@ -474,6 +479,7 @@ def run_venue(opts: Options) -> int:
                 venue.reconciled,
             )
             board.finish(verdict)
+            board.snapshot("demo-summary", "gate demo: the summary", verdict)
     except KeyboardInterrupt:
         print("\ngate demo: stopped", file=sys.stderr)
         return 130
