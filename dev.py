@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a virtual environment for this checkout and run the demo or the tests.
 
-    python3 dev.py demo     # the main job: an end-to-end run over an example ledger
+    python3 dev.py demo     # the main job: a whole venue on this machine, watched live
     python3 dev.py test     # the whole test suite
     python3 dev.py lint     # ruff check and ruff format --check (CI runs it before the tests)
     python3 dev.py bench    # every benchmark, one table (--quick: a few minutes; bench/README.md)
@@ -49,9 +49,9 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_venv()
     command, rest = argv[0], argv[1:]
-    os.chdir(ROOT)
-    if command == "demo":
+    if command == "demo":  # from where it was typed: its --json FILE and --keep DIR are
         return subprocess.call([str(VENV / "bin" / "gate"), "demo", *rest])
+    os.chdir(ROOT)
     if command == "lint":
         ruff = [str(PYTHON), "-m", "ruff"]
         checked = subprocess.call([*ruff, "check", "--no-cache", ".", *rest])

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from gate.demo.crowd import EXPECTED, KINDS, make_plan
 
-SHORT = ["--gates", "3", "--attendees", "60", "--seconds", "20"]
+from .clikit import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 INVARIANTS = {
     "no fraudulent code admitted",
     "every honest attendee admitted exactly once (twice on a two-entry ticket)",
@@ -28,9 +30,21 @@ INVARIANTS = {
 }
 
 
-def demo(*args: str) -> subprocess.Popen[str]:
+#: The README's demo lines, run as shown (``python3 dev.py demo ...``) with the JSON
+#: written into the test's directory.
+README_SHORT = (
+    "python3 dev.py demo --gates 3 --attendees 60 --seconds 20 --seed 7 --json summary.json"
+)
+README_WALKTHROUGH = "python3 dev.py demo --walkthrough"
+
+
+def demo(command: str, cwd: Path) -> subprocess.Popen[str]:
+    """A README line ``python3 dev.py demo ...`` run in ``cwd`` (dev.py named by its path)."""
+    words = command.split()
+    assert words[:3] == ["python3", "dev.py", "demo"]
     return subprocess.Popen(
-        [sys.executable, "-m", "gate", "demo", *args],
+        [sys.executable, str(ROOT / "dev.py"), *words[2:]],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -40,13 +54,16 @@ def demo(*args: str) -> subprocess.Popen[str]:
 def test_two_short_venues_of_one_seed_pass_every_invariant_and_decide_alike(
     tmp_path: Path,
 ) -> None:
-    runs = [demo(*SHORT, "--seed", "7", "--json", str(tmp_path / f"run{i}.json")) for i in (1, 2)]
+    assert README_SHORT in README and README_WALKTHROUGH in README
+    for i in (1, 2):
+        (tmp_path / f"run{i}").mkdir()
+    runs = [demo(README_SHORT, tmp_path / f"run{i}") for i in (1, 2)]
     outputs = [run.communicate(timeout=300) for run in runs]
     for run, (out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, out[-4000:] + err[-3000:]
         assert "demo finished: every invariant holds" in out
         assert "Traceback" not in err
-    one, two = (json.loads((tmp_path / f"run{i}.json").read_text()) for i in (1, 2))
+    one, two = (json.loads((tmp_path / f"run{i}" / "summary.json").read_text()) for i in (1, 2))
     for summary in (one, two):
         assert summary["passed"] is True
         checks = {c["name"]: c for c in summary["invariants"]}
@@ -114,12 +131,9 @@ def test_a_venue_it_cannot_make_is_refused_plainly() -> None:
 
 
 def test_the_walkthrough_teaches_the_commands(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "gate", "demo", "--walkthrough", "--dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    run = demo(README_WALKTHROUGH, tmp_path)
+    out, err = run.communicate(timeout=180)
+    result = subprocess.CompletedProcess(run.args, run.returncode, out, err)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "demo finished: every decision as expected" in out
