@@ -91,6 +91,15 @@ def test_two_short_venues_of_one_seed_pass_every_invariant_and_decide_alike(
     assert one["decisions"] == two["decisions"]  # the seed fixes every decision
 
 
+def test_two_lanes_are_enough_for_every_case() -> None:
+    for seed in range(20):
+        plan = make_plan(seed, 2, 30, 12, 100)
+        by_id = {v.id: v for v in plan.visits}
+        balker = next(v for v in plan.visits if v.kind == "balker")
+        for copy in (v for v in plan.visits if v.kind == "copy"):
+            assert copy.lane != by_id[copy.after].lane and copy.lane != balker.lane
+
+
 def test_the_plan_is_a_function_of_its_seed() -> None:
     a, b, c = (
         make_plan(3, 4, 120, 30, 500),

@@ -271,9 +271,9 @@ def make_plan(seed: int, gates: int, attendees: int, seconds: float, tickets: in
                 window = (start, down[0] - 2) if i % 2 == 0 else (down[0] + 1, down[1] - 3)
                 at = when(*window) if window[1] > window[0] else when()
                 sold.append(Ticket(name))
-                lane = rng.choice(everywhere)
+                other = rng.choice(unblocked)  # where the friend shows the copy
+                lane = rng.choice([n for n in everywhere if n != other])
                 original = visit(at, lane, "honest", name, name, name)
-                other = rng.choice([n for n in unblocked if n != lane] or unblocked)
                 visit(at + 0.01, other, kind, f"a copy of {name}'s", name, name,
                       after=original.id)  # fmt: skip
             elif kind == "balker":
