@@ -58,7 +58,11 @@ def main(argv: list[str]) -> int:
         return checked or subprocess.call([*ruff, "format", "--check", "--no-cache", "."])
     if command == "bench":
         return subprocess.call([str(PYTHON), "-m", "bench.all", *rest])
-    return subprocess.call([str(PYTHON), "-m", "pytest", "-q", *rest])
+    # The tests on every core (pytest-xdist; most of their time is spent waiting on real
+    # daemons, hubs and disks): a later -n of the caller's wins (-n 0: one process).
+    return subprocess.call(
+        [str(PYTHON), "-m", "pytest", "-q", "-n", "auto", "--maxprocesses", "4", *rest]
+    )
 
 
 if __name__ == "__main__":
