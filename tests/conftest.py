@@ -14,12 +14,12 @@ from hypothesis import settings
 
 from verifier import Checkpoint, Policy
 
+from .ledgerkit import VECTORS
+
 # Tests check behaviour, not wall-clock time (bench/ measures speed): hypothesis's 200 ms
 # per example deadline fails a sound property on a loaded machine, so there is none.
 settings.register_profile("gatehouse", deadline=None)
 settings.load_profile("gatehouse")
-
-from .ledgerkit import VECTORS
 
 VECTOR_SCENARIO = json.loads((VECTORS / "decisions.json").read_text(encoding="utf-8"))
 
