@@ -158,3 +158,49 @@ def test_the_walkthrough_teaches_the_commands(tmp_path: Path) -> None:
     assert {"south-2#2", "north-1#2"} <= set(conflict.split("(", 1)[1].split(")")[0].split(", "))
     assert "ticket already used" in out.rsplit("# hana's friend tries again", 1)[1]
     assert "Traceback" not in result.stderr
+
+
+def test_the_steward_console_beside_the_run(tmp_path: Path) -> None:
+    """``--steward LANE``: that lane's console takes the terminal (a real pseudo-terminal
+    here) while the venue runs; once the steward quits it, the summary is printed."""
+    import os
+    import pty
+    import re
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the demo on the pseudo-terminal
+        os.environ.update(COLUMNS="120", LINES="40")
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "gate", "demo", "--gates", "2", "--attendees", "24",
+             "--seconds", "10", "--steward", "south-1", "--keep", str(tmp_path / "venue")],
+        )  # fmt: skip
+    seen = b""
+    quit_sent = False
+    deadline = time.monotonic() + 240
+    status = None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            seen += chunk
+        if not quit_sent and b"lane south-1" in seen and b"ADMITTED" in seen:
+            os.write(fd, b"q")  # the steward saw an admission at the lane and quits
+            quit_sent = True
+    else:
+        os.kill(pid, 9)
+    _, status = os.waitpid(pid, 0)
+    text = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]", "", seen.decode("utf-8", "replace"))
+    assert quit_sent, text[-3000:]
+    assert os.waitstatus_to_exitcode(status) == 0, text[-3000:]
+    assert "demo steward at south-1" in text
+    assert "demo finished: every invariant holds" in text
+    log = (tmp_path / "venue" / "demo.log").read_text(encoding="utf-8")
+    assert "the doors open" in log and "the crowd is in" in log

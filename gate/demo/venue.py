@@ -508,7 +508,10 @@ def _steward(venue: Venue, name: str) -> subprocess.Popen[bytes]:
     demo's own lines go to its log file meanwhile)."""
     if name not in venue.configs:
         raise DemoFailed(f"--steward {name}: no such lane (lanes: {', '.join(venue.configs)})")
-    return subprocess.Popen([*GATE, "-c", str(venue.configs[name]), "steward"], env=os.environ)
+    return subprocess.Popen(
+        [*GATE, "-c", str(venue.configs[name]), "steward", "--as", f"demo steward at {name}"],
+        env=os.environ,
+    )
 
 
 __all__ = ["Options", "Venue", "run_venue"]
