@@ -86,8 +86,9 @@ def test_two_short_venues_of_one_seed_pass_every_invariant_and_decide_alike(
         for lane in summary["lanes"].values():
             assert lane["records"] >= lane["scans"] and lane["backlog"] == 0
             assert lane["frame_to_relay_ms"]["p50"] is not None
-        for copy in summary["copies"]:
-            assert copy["after_s"] < 2.0, copy  # within the peer window
+        for copy in summary["copies"]:  # refused at once, naming the holder's lane
+            assert (copy["reason"], copy["first_device"]) == ("already_used", copy["holder_lane"])
+            assert copy["copy_lane"] != copy["holder_lane"] and copy["after_s"] > 0
     assert one["decisions"] == two["decisions"]  # the seed fixes every decision
 
 

@@ -26,7 +26,7 @@ from errors import RecordChainError
 from hub import Hub
 from verifier.records import verify_records
 
-from .crowd import Plan, Visit, ticket_id
+from .crowd import HONEST, Plan, Visit, ticket_id
 
 if TYPE_CHECKING:
     from .lanes import LaneFigures
@@ -135,13 +135,34 @@ def judge(
     missing = [v.id for v in plan.visits if v.id not in played]
     checks: list[Check] = []
 
-    fraud = [o for o in outcomes if not o.visit.honest and o.visit.kind != "open_once"]
+    hub = Hub(hub_dir)
+    try:
+        held = {
+            name: [
+                r[0]
+                for r in hub.db.execute(
+                    "SELECT body FROM records WHERE device = ? ORDER BY seq", (name,)
+                )
+            ]
+            for name in plan.lanes
+        }
+        keys = {
+            name: bytes.fromhex(k)
+            for name, k in hub.db.execute("SELECT device, public_key FROM devices")
+        }
+        conflicts = hub.conflicts()
+    finally:
+        hub.close()
+    # A copy of a live code is judged with the double entries below: it is refused
+    # within the peer window, or let in and then reported by the hub as a conflict.
+    conflicted = {c.ticket for c in conflicts}
+    fraud = [o for o in outcomes if o.visit.kind not in ("open_once", "copy", *HONEST)]
     let_in = [o for o in fraud if o.result == "admitted"]
     checks.append(
         Check(
             "no fraudulent code admitted",
             not let_in,
-            f"{len(fraud)} refused as they should be"
+            f"{len(fraud)} refused as they should be (the copies: below)"
             if not let_in
             else "admitted: " + ", ".join(f"{o.visit.who} at {o.visit.lane}" for o in let_in),
         )
@@ -164,7 +185,16 @@ def judge(
         )
     )
 
-    unexpected = [o for o in outcomes if not o.as_expected]
+    unexpected = [
+        o
+        for o in outcomes
+        if not o.as_expected
+        and not (
+            o.visit.kind == "copy"
+            and o.result == "admitted"
+            and ticket_id(plan.seed, o.visit.ticket or "") in conflicted
+        )
+    ]
     checks.append(
         Check(
             "every decision as the plan expects",
@@ -179,24 +209,6 @@ def judge(
         )
     )
 
-    hub = Hub(hub_dir)
-    try:
-        held = {
-            name: [
-                r[0]
-                for r in hub.db.execute(
-                    "SELECT body FROM records WHERE device = ? ORDER BY seq", (name,)
-                )
-            ]
-            for name in plan.lanes
-        }
-        keys = {
-            name: bytes.fromhex(k)
-            for name, k in hub.db.execute("SELECT device, public_key FROM devices")
-        }
-        conflicts = hub.conflicts()
-    finally:
-        hub.close()
     differ = [n for n in logs if held[n] != logs[n]]
     checks.append(
         Check(
@@ -221,7 +233,6 @@ def judge(
         )
     )
 
-    conflicted = {c.ticket for c in conflicts}
     copies = []
     for o in outcomes:
         if o.visit.kind != "copy":
