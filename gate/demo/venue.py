@@ -54,6 +54,9 @@ COPY_DELAY_S = 0.7
 #: simulated sensor reports the passage 0.25 s after the relay opens).
 WALK_THROUGH_S = 0.45
 FPS = 8
+#: How long a daemon may take to say it started (and its peer child): seconds on a
+#: quiet machine, more on a loaded one; a Pi imports OpenCV slowly too.
+START_S = 180.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +219,10 @@ class Venue:
         self.board.watch(self.lanes)
         for name, lane in self.lanes.items():
             for what in ("started", "peers_started"):
-                found, _ = lane.wait_for(lambda e, w=what: e.get("event") == w, 0, 60)
+                found, _ = lane.wait_for(lambda e, w=what: e.get("event") == w, 0, START_S)
                 if found is None:
                     raise DemoFailed(
-                        f"{name}: gate run did not say {what!r} in 60 s "
+                        f"{name}: gate run did not say {what!r} in {START_S:.0f} s "
                         f"(see {self.dir / name}/journal.log)"
                     )
         self.board.note(f"{len(self.lanes)} lanes running: gate run, with peer exchange on")
