@@ -139,6 +139,7 @@ class Plan:
     visits: list[Visit]
     outage: tuple[float, float]
     names: dict[str, str] = field(default_factory=dict)  # ticket name -> holder name now
+    attendees: int = 0  # people in the crowd (a two-entry holder or a balker comes twice)
 
     def code(self, visit: Visit, at: float) -> str | None:
         """The text on the visit's phone at Unix time ``at`` (None: no phone)."""
@@ -291,7 +292,7 @@ def make_plan(seed: int, gates: int, attendees: int, seconds: float, tickets: in
         sold.append(Ticket(f"guest-{len(sold)}", zones=("north",) if rng.random() < 0.1 else ()))
     names = {t.name: t.sold_to or t.name for t in sold}
     visits.sort(key=lambda v: (v.at, v.id))
-    return Plan(seed, seconds, lanes, sold, visits, down, names)
+    return Plan(seed, seconds, lanes, sold, visits, down, names, attendees)
 
 
 __all__ = [

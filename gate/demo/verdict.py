@@ -313,7 +313,7 @@ def judge(
         {
             "seed": plan.seed,
             "gates": len(plan.lanes),
-            "attendees": len({v.who for v in plan.visits}),
+            "attendees": plan.attendees,
             "visits": len(plan.visits),
             "tickets": len(plan.tickets),
             "seconds": plan.seconds,
