@@ -192,8 +192,13 @@ def bad_blocks() -> dict[str, tuple[dict[str, Any] | str, str]]:
     }
 
 
+@pytest.mark.parametrize("held", [0, 3], ids=["first-sync", "3-blocks-held"])
 @pytest.mark.parametrize("case", sorted(bad_blocks()))
-def test_a_bad_block_in_the_middle_leaves_the_same_prefix(tmp_path: Path, case: str) -> None:
+def test_a_bad_block_in_the_middle_leaves_the_same_prefix(
+    tmp_path: Path, case: str, held: int
+) -> None:
+    """The whole ledger in one call on an empty gate, or on a gate holding 3 blocks (the
+    stage then looks tickets up in ``tickets`` too)."""
     good, names = busy_ledger()
     kit = LedgerKit()
     for block in good.blocks[:6]:
@@ -222,12 +227,14 @@ def test_a_bad_block_in_the_middle_leaves_the_same_prefix(tmp_path: Path, case: 
             except BlockRejected as exc:
                 ref_error = exc.locate(number, None)
                 break
-        report = cp.apply_lines(read_blocks(lines))
+        if held:
+            assert cp.apply_lines(read_blocks(lines[:held])).error is None
+        report = cp.apply_lines((n, t) for n, t in read_blocks(lines) if n > held)
         assert ref_error is not None and report.error is not None
         assert str(report.error) == str(ref_error)
         assert report.error.height in (6, None) and report.error.line == 7
         assert expected in str(report.error)
-        assert report.applied == 6 and report.height == 5
+        assert report.applied == 6 - held and report.height == 5
         assert dump(cp) == dump(ref)
         assert decisions(cp, names) == decisions(ref, names)
 
@@ -252,3 +259,20 @@ def test_a_failure_while_writing_a_block_rolls_back_that_block_only(tmp_path: Pa
         with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
             cp.apply_lines(read_blocks(lines))
         assert dump(cp) == dump(ref)
+
+
+@pytest.mark.parametrize("segment", [1_000_000, 1])
+def test_a_ticket_issued_again_after_a_flush_is_refused(tmp_path: Path, segment: int) -> None:
+    """The stage's id index outlives its flushes: a ticket merged into ``tickets`` by an
+    earlier flush of the same stage is still refused when issued again."""
+    kit, names = busy_ledger()
+    kit.append([issue("fresh"), issue("a0")])
+    lines = kit.lines()
+    with fresh(tmp_path, "ref", kit) as ref, fresh(tmp_path, "staged", kit) as cp:
+        ref_error = per_block(ref, lines)
+        error = staged(cp, lines, segment=segment)
+        assert ref_error is not None and error is not None
+        assert str(error) == str(ref_error)
+        assert f"event 1 (issue): ticket {ticket_id('a0')} already exists" in str(error)
+        assert dump(cp) == dump(ref)
+        assert decisions(cp, names) == decisions(ref, names)

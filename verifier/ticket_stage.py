@@ -10,12 +10,17 @@ every block's "ticket already exists" lookup misses the cache the same way.
 A :class:`TicketStage` holds one write transaction on ``ledger.db`` across many blocks
 and keeps the tickets they issue in a table of the connection's ``temp`` schema (never
 in ``ledger.db``'s WAL): an append-only heap of rows plus an index of their ids, which
-at about 30 bytes a ticket stays in its own page cache, so the rule lookups and the
-duplicate checks never touch the disk. :meth:`TicketStage.flush` then inserts the staged
-rows into ``tickets`` in id order (appends to an empty table, one pass over a held one)
-and commits. Everything else a block does (its ``blocks`` row, shows, devices,
-transfers, revocations, redeems, voids) is written to ``ledger.db`` as the per-block path
-writes it, in the same transaction.
+at about 30 bytes a ticket stays in its own page cache. :meth:`TicketStage.flush` then
+inserts the staged rows into ``tickets`` in id order (appends to an empty table, one
+pass over a held one) and commits.
+
+"Ticket must be new" is not asked of the stage ticket by ticket: the id index's primary
+key refuses a staged id issued again when the block is written, and the block is then
+checked again with every id looked up (:class:`StagedFacts`), which names the event and
+the ticket as the per-block path does. Tickets held before the stage began are looked
+up as before; a first sync has none. Everything else a block does (its ``blocks`` row,
+shows, devices, transfers, revocations, redeems, voids) is written to ``ledger.db`` as
+the per-block path writes it, in the same transaction.
 
 What stays exactly as the per-block path (:meth:`LedgerState.apply_block
 <verifier.ledger_state.LedgerState.apply_block>` without a stage): the rules (the same
@@ -34,6 +39,8 @@ import sqlite3
 from collections.abc import Collection
 from types import TracebackType
 
+from .blocks import Block
+from .ledger_rules import ticket_bytes
 from .sql_facts import LOOKUP_CHUNK, SqlFacts
 
 #: The staged tickets' table and its id index, in the connection's temp schema.
@@ -43,6 +50,9 @@ STAGE_IDS = "temp.ticket_stage_ids"
 #: bounds what a crash loses and what the temp schema holds (about 30 MiB of id index
 #: and 110 MiB of rows for 1,000,000 tickets; the rows spill to a temp file).
 SEGMENT_TICKETS = 1_000_000
+#: ledger.db's page cache while the stage is merged (KiB): SQLite's sorter takes as much
+#: again for its runs, and the merge only appends.
+MERGE_CACHE_KIB = 16 * 1024
 #: The temp schema's page cache while a stage is open (KiB): the id index of a whole
 #: segment fits, so the "already exists" checks never read a page back.
 STAGE_CACHE_KIB = 40 * 1024
@@ -60,6 +70,9 @@ class TicketStage:
         self.conn = conn
         self.segment = segment
         self.staged = 0
+        #: Whether ``tickets`` held any ticket when the stage began: if not, every
+        #: ticket it holds until the stage is closed went through the stage's index.
+        self.held_before = True
         self._open = False
         self._temp_cache: int | None = None
 
@@ -69,13 +82,20 @@ class TicketStage:
         conn = self.conn
         self._temp_cache = conn.execute("PRAGMA temp.cache_size").fetchone()[0]
         conn.execute(f"PRAGMA temp.cache_size=-{STAGE_CACHE_KIB}")
-        # A heap appended in arrival order, and the id -> row index the rules look up.
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS ticket_stage ({_COLUMNS})")
+        # A heap appended in arrival order (AUTOINCREMENT: a position is never used
+        # twice, even after a flush empties the heap), and the id index of every ticket
+        # staged since the stage began, a flush keeping it (pos: the heap row, gone
+        # once merged).
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS ticket_stage "
+            f"(pos INTEGER PRIMARY KEY AUTOINCREMENT, {_COLUMNS})"
+        )
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS ticket_stage_ids "
             "(id BLOB PRIMARY KEY, pos INTEGER NOT NULL) WITHOUT ROWID"
         )
         self._begin()
+        self.held_before = conn.execute("SELECT EXISTS(SELECT 1 FROM main.tickets)").fetchone()[0]
         return self
 
     def __exit__(
@@ -123,19 +143,26 @@ class TicketStage:
     def _merge(self) -> None:
         """Insert the staged rows into ``tickets`` in id order (SQLite's sorter reads the
         heap once, in order), and empty the stage."""
-        if self.staged:
-            self.conn.execute(
+        if not self.staged:
+            return
+        conn = self.conn
+        cache = conn.execute("PRAGMA main.cache_size").fetchone()[0]
+        conn.execute(f"PRAGMA main.cache_size=-{MERGE_CACHE_KIB}")
+        try:
+            conn.execute(
                 f"INSERT INTO main.tickets({_COLUMNS}) SELECT {_COLUMNS} FROM {STAGE} ORDER BY id"
             )
-            self.conn.execute(f"DELETE FROM {STAGE}")
-            self.conn.execute(f"DELETE FROM {STAGE_IDS}")
-            self.staged = 0
+        finally:
+            conn.execute(f"PRAGMA main.cache_size={cache}")
+        conn.execute(f"DELETE FROM {STAGE}")
+        self.staged = 0
 
     def _drop(self) -> None:
         """Give the temp schema's pages back (a lane's resident memory stays small)."""
         try:
             self.conn.execute("DROP TABLE IF EXISTS temp.ticket_stage")
             self.conn.execute("DROP TABLE IF EXISTS temp.ticket_stage_ids")
+            self.conn.execute("DELETE FROM temp.sqlite_sequence WHERE name = 'ticket_stage'")
             if self._temp_cache is not None:
                 self.conn.execute(f"PRAGMA temp.cache_size={self._temp_cache}")
         except sqlite3.Error:
@@ -149,10 +176,12 @@ class TicketStage:
         conn = self.conn
         # The new rows are those past the heap's end before them (not a counter kept
         # here: a savepoint rolled back takes its rows away again).
-        last = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {STAGE}").fetchone()[0]
+        last = conn.execute(f"SELECT coalesce(max(pos), 0) FROM {STAGE}").fetchone()[0]
         conn.executemany(f"INSERT INTO {STAGE}({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        # A ticket staged before and issued again stops here (IntegrityError): the
+        # caller checks the block again with every id looked up, which refuses it.
         conn.execute(
-            f"INSERT INTO {STAGE_IDS}(id, pos) SELECT id, rowid FROM {STAGE} WHERE rowid > ?",
+            f"INSERT INTO {STAGE_IDS}(id, pos) SELECT id, pos FROM {STAGE} WHERE pos > ?",
             (last,),
         )
         self.staged += len(rows)
@@ -166,26 +195,42 @@ class TicketStage:
             return
         conn.execute(
             "INSERT OR IGNORE INTO main.previous_holders(ticket, holder, height) "
-            f"SELECT id, holder, ? FROM {STAGE} WHERE rowid = ?",
+            f"SELECT id, holder, ? FROM {STAGE} WHERE pos = ?",
             (height, row[0]),
         )
-        conn.execute(f"UPDATE {STAGE} SET holder = ? WHERE rowid = ?", (holder, row[0]))
+        conn.execute(f"UPDATE {STAGE} SET holder = ? WHERE pos = ?", (holder, row[0]))
 
     def note_applied(self) -> None:
         """A block was applied whole: flush when the stage holds a segment."""
         if self.staged >= self.segment:
             self.flush()
 
-    def facts(self) -> StagedFacts:
-        """The rules' view: ``ledger.db`` in this transaction, and the stage."""
-        return StagedFacts(self.conn)
+    def facts(self, block: Block, *, every_ticket: bool = False) -> StagedFacts:
+        """The rules' view of ``block``: ``ledger.db`` in this transaction, and the
+        stage. ``every_ticket``: look up the ids only issued too (see the module)."""
+        if every_ticket:
+            looked_up = None
+        else:
+            looked_up = {
+                ticket_bytes(ev["ticket"])
+                for ev in block.events
+                if ev["op"] != "issue" and "ticket" in ev
+            }
+        return StagedFacts(self.conn, held_before=self.held_before, looked_up=looked_up)
 
 
 class StagedFacts(SqlFacts):
     """:class:`~verifier.ledger_rules.LedgerFacts` of ``ledger.db`` plus the stage: a
-    ticket is known when either holds it, revoked when ``revocations`` says so."""
+    ticket is known when either holds it, revoked when ``revocations`` says so.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``looked_up``: the ids to look up in the stage (None: all of them); an id left out
+    is only issued by the block, and the stage's index refuses it if it is staged.
+    ``held_before``: whether ``tickets`` held tickets before the stage (if not, every
+    one it holds is in the stage's index, and it is not asked)."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, *, held_before: bool, looked_up: set[bytes] | None
+    ) -> None:
         super().__init__(
             conn,
             shows_sql="SELECT event FROM main.shows",
@@ -195,10 +240,16 @@ class StagedFacts(SqlFacts):
             ),
             devices_sql="SELECT device, key FROM main.devices WHERE device IN ({marks})",
         )
+        self.held_before = held_before
+        self.looked_up = looked_up
 
     def known_tickets(self, ids: Collection[bytes]) -> dict[bytes, bool]:
-        found = super().known_tickets(ids)
-        wanted = [tid for tid in ids if tid not in found]
+        found = super().known_tickets(ids) if self.held_before else {}
+        wanted = [
+            tid
+            for tid in ids
+            if tid not in found and (self.looked_up is None or tid in self.looked_up)
+        ]
         for i in range(0, len(wanted), LOOKUP_CHUNK):
             chunk = wanted[i : i + LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
