@@ -39,6 +39,7 @@ from .blocks import Block, parse_ahead
 from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
 from .ledger_state import LedgerState
+from .parse_child import ChildParser
 from .peer_records import PAGE_RECORDS, PeerFork, PeerLink, PeerReport, PeerStore
 from .record_log import RecordLog
 from .state_files import StateFiles
@@ -90,6 +91,9 @@ class Checkpoint:
             raise
         self.ledger = LedgerState(self.files.conn, ledger_key=ledger_key, device=device)
         self._stage: TicketStage | None = None
+        #: Large lines are parsed in a child process while a stage is open (the child
+        #: is started at the first and ended with the stage).
+        self._parser = ChildParser()
         self.log = RecordLog(self.files.conn, device=device, signer=self.signer)
         self.peers = PeerStore(
             self.files.conn, ledger=self.ledger, log=self.log, public_key=self.signer.public_key
@@ -187,7 +191,7 @@ class Checkpoint:
         applied = held = 0
         error: BlockRejected | None = None
         with self.staging() as stage:
-            for number, block in parse_ahead(lines, source=source):
+            for number, block in parse_ahead(lines, source=source, parse=self._parser.parse):
                 try:
                     if isinstance(block, BlockRejected):
                         raise block
@@ -221,6 +225,7 @@ class Checkpoint:
                 yield stage
             finally:
                 self._stage = None
+                self._parser.close()
 
     def export_records(self, since: int = 0) -> Iterator[str]:
         """This gate's own records after ``since`` (what it uploads): never a peer's."""
