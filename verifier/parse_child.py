@@ -86,12 +86,17 @@ class ChildParser:
             child.stdin.write(raw)
             child.stdin.flush()
             size = _read_exactly(child.stdout, _LENGTH.size)
-            answer: dict[str, Any] = json.loads(_read_exactly(child.stdout, _unpack(size)))
-            return answer
-        except (OSError, ValueError, EOFError):
-            self._failed = True
-            self.close()
-            return None
+            reply = None if size is None else _read_exactly(child.stdout, _unpack(size))
+            if reply is not None:
+                answer: dict[str, Any] = json.loads(reply)
+                return answer
+        except (OSError, ValueError):
+            pass
+        # The child died or could not start (its output ended, a broken pipe): parse
+        # here from now on.
+        self._failed = True
+        self.close()
+        return None
 
     def _start(self) -> subprocess.Popen[bytes]:
         self._child = subprocess.Popen(
@@ -125,11 +130,10 @@ def _unpack(header: bytes) -> int:
     return int(size)
 
 
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    """``size`` bytes, or None when the stream ends first."""
     data = stream.read(size)
-    if data is None or len(data) != size:
-        raise EOFError("the parse child closed its output")
-    return data
+    return data if data is not None and len(data) == size else None
 
 
 def _answer(raw: bytes) -> dict[str, Any]:
@@ -151,10 +155,10 @@ def main() -> None:
     stdin = sys.stdin.buffer
     stdout = sys.stdout.buffer
     while True:
-        header = stdin.read(_LENGTH.size)
-        if len(header) != _LENGTH.size:
+        header = _read_exactly(stdin, _LENGTH.size)
+        raw = None if header is None else _read_exactly(stdin, _unpack(header))
+        if raw is None:  # the parent closed our input: done
             return
-        raw = _read_exactly(stdin, _unpack(header))
         reply = json.dumps(_answer(raw), ensure_ascii=True).encode("ascii")
         stdout.write(_LENGTH.pack(len(reply)) + reply)
         stdout.flush()
