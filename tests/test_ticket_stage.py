@@ -4,7 +4,13 @@ and the same refusals at the same block, leaving the same prefix applied."""
 
 from __future__ import annotations
 
+import os
+import random
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +21,9 @@ from verifier import Checkpoint, parse_block
 from verifier.blocks import read_blocks
 from verifier.ticket_stage import TicketStage
 
-from .ledgerkit import NOW, LedgerKit, code, device, issue, show, signer, ticket_id
+from .clikit import ROOT
+from .clikit import gate as gate_cli
+from .ledgerkit import NOW, LedgerKit, code, device, issue, show, signer, ticket_id, write_config
 from .statekit import gate
 
 HOLDERS = ("bob", "carol")
@@ -276,3 +284,54 @@ def test_a_ticket_issued_again_after_a_flush_is_refused(tmp_path: Path, segment:
         assert f"event 1 (issue): ticket {ticket_id('a0')} already exists" in str(error)
         assert dump(cp) == dump(ref)
         assert decisions(cp, names) == decisions(ref, names)
+
+
+def test_a_killed_apply_leaves_a_whole_prefix(tmp_path: Path) -> None:
+    """``gate ledger apply`` of two files SIGKILLed at a few moments: the state passes
+    SQLite's integrity check and holds exactly the per-block path's state at its height
+    (nothing, the first file, or both), and applying again completes it."""
+
+    kit = LedgerKit()
+    kit.append([show()])
+    for b in range(8):
+        kit.append([issue(f"k{b}-{i}", label=f"L{i % 13}") for i in range(600)])
+        kit.append([transfer(f"k{b}-3", "bob"), revoke(f"k{b}-4")])
+    lines = kit.lines()
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("".join(lines[:9]), encoding="utf-8")
+    second.write_text("".join(lines[9:]), encoding="utf-8")
+    rng = random.Random(20261203)
+    with fresh(tmp_path, "ref", kit) as ref:
+        refs = {}
+        for height, line in enumerate(lines):
+            assert per_block(ref, [line]) is None
+            if height in (8, len(lines) - 1):
+                refs[height] = dump(ref)
+    for attempt in range(4):
+        state = tmp_path / f"state{attempt}"
+        state.mkdir(mode=0o700)
+        config = write_config(tmp_path / f"gate{attempt}.toml", ledger_key=kit.key, state_dir=state)
+        env = {**os.environ, "GATEHOUSE_CONFIG": str(config)}
+        child = subprocess.Popen(
+            [sys.executable, "-m", "gate", "ledger", "apply", str(first), str(second)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.3, 2.5))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        conn = sqlite3.connect(state / "ledger.db")
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+        with gate(state, kit) as cp:
+            height = cp.ledger.head().height
+            if height >= 0:
+                assert height in refs, f"a partial file was committed: height {height}"
+                assert dump(cp) == refs[height]
+        assert gate_cli(config, "ledger", "apply", str(first), str(second)).returncode == 0
+        with gate(state, kit) as cp:
+            assert dump(cp) == refs[len(lines) - 1]

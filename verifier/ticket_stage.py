@@ -94,8 +94,13 @@ class TicketStage:
             "CREATE TEMP TABLE IF NOT EXISTS ticket_stage_ids "
             "(id BLOB PRIMARY KEY, pos INTEGER NOT NULL) WITHOUT ROWID"
         )
-        self._begin()
-        self.held_before = conn.execute("SELECT EXISTS(SELECT 1 FROM main.tickets)").fetchone()[0]
+        try:
+            self._begin()
+        except BaseException:
+            self._drop()
+            raise
+        held = conn.execute("SELECT EXISTS(SELECT 1 FROM main.tickets)").fetchone()[0]
+        self.held_before = bool(held)
         return self
 
     def __exit__(
@@ -110,6 +115,7 @@ class TicketStage:
         """Merge and commit what was applied (every block applied was checked whole, so
         it is kept even when the caller stops on an error); roll back if that fails."""
         if not self._open:
+            self._drop()  # a flush that could not begin again left nothing to commit
             return
         self._open = False
         try:
