@@ -71,9 +71,10 @@ from .verifier import (
 )
 
 TARGET_UPLOAD_SECONDS = 30.0  # 100,000 records
-TARGET_FIRST_SYNC_SECONDS = 60.0  # 1,000,000 tickets
+TARGET_FIRST_SYNC_SECONDS = 25.0  # 1,000,000 tickets, gate sync once over loopback
+TARGET_APPLY_SECONDS = 20.0  # 1,000,000 tickets, gate ledger apply of the same file
 TARGET_GATE_RSS_MIB = 150.0  # the gate's memory budget (bench/verifier.py)
-TARGET_CATCHUP_ADMIT_P99_MS = 10.0  # while 100,000 events apply
+TARGET_CATCHUP_P99_RATIO = 2.0  # admit p99 while 100,000 events apply / with no sync
 HEARTBEAT_S = 10.0  # the hub's default
 
 
@@ -242,9 +243,20 @@ def peak_rss_of(pid: int) -> float:
     return 0.0
 
 
-def run_cli(args: Sequence[str], log: Path) -> tuple[float, float, int]:
-    """Run ``gate ARGS``; (wall seconds, peak RSS MiB, exit code). The peak is read every
-    20 ms until the process exits (it only grows, so at most the last 20 ms are missed)."""
+def children_of(pid: int) -> list[int]:
+    """The running children of ``pid`` (its main thread's, as Linux lists them)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def run_cli(args: Sequence[str], log: Path) -> tuple[float, float, float, int]:
+    """Run ``gate ARGS``; (wall seconds, peak RSS MiB, the highest peak RSS MiB of its
+    children (the parse child, verifier/parse_child.py), exit code). The peaks are read
+    every 20 ms until the process exits (they only grow, so at most the last 20 ms are
+    missed)."""
     with open(log, "wb") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -254,15 +266,18 @@ def run_cli(args: Sequence[str], log: Path) -> tuple[float, float, int]:
             stdin=subprocess.DEVNULL,
         )
         peak = 0.0
+        children: dict[int, float] = {}
         while True:
             peak = max(peak, peak_rss_of(proc.pid))
+            for child in children_of(proc.pid):
+                children[child] = max(children.get(child, 0.0), peak_rss_of(child))
             pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             time.sleep(0.02)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, peak, proc.returncode
+    return seconds, peak, max(children.values(), default=0.0), proc.returncode
 
 
 def write_config(path: Path, ledger: Ledger, state: Path, hub_url: str) -> Path:
@@ -411,6 +426,48 @@ def point_floor(ledger: Ledger, sample: int) -> float:
     return per_point * ledger.spec.holder_checks
 
 
+def insert_floor(ledger: Ledger, state: Path) -> float:
+    """Seconds to insert the ledger's ticket rows, built beforehand and sorted by id, into
+    the ``tickets`` table of an empty gate state (the real schema and pragmas: WAL,
+    ledger.db NORMAL-synced) in one transaction with one ``executemany``: the writes a
+    first sync cannot avoid, with no parsing, hashing, checks or lookups."""
+    from verifier.ledger_rules import ticket_bytes
+    from verifier.state_files import StateFiles
+
+    rows: list[tuple[Any, ...]] = []
+    with open(ledger.path, "rb") as f:
+        for height, line in enumerate(f):
+            for ev in json.loads(line)["events"]:
+                if ev["op"] == "issue":
+                    zones = json.dumps(ev["zones"], separators=(",", ":")) if ev["zones"] else "[]"
+                    rows.append(
+                        (
+                            ticket_bytes(ev["ticket"]),
+                            ev["event"],
+                            bytes.fromhex(ev["holder"]),
+                            ev["from"],
+                            ev["until"],
+                            zones,
+                            ev["entries"],
+                            ev["label"],
+                            height,
+                        )
+                    )
+    rows.sort()
+    with StateFiles(state, ledger_key=ledger.authority_key, device=DEVICE) as files:
+        started = time.perf_counter()
+        with immediate_transaction(files.conn):
+            files.conn.executemany(
+                "INSERT INTO main.tickets(id, event, holder, valid_from, until, zones, "
+                "entries, label, height) VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+        seconds = time.perf_counter() - started
+    if len(rows) != ledger.spec.tickets:
+        raise WrongResult(f"insert floor: {len(rows):,} issue events, not {ledger.spec.tickets:,}")
+    return seconds
+
+
 def phase_first_sync(b: Bench) -> None:
     n = b.args.tickets
     spec = LedgerSpec(tickets=n, block_size=MAX_BLOCK_EVENTS, holders=n)
@@ -425,17 +482,26 @@ def phase_first_sync(b: Bench) -> None:
         f"(sampled): {points:.1f} s"
     )
 
+    floor_state = b.run_dir / "insert-floor"
+    floor_state.mkdir(mode=0o700)
+    inserts = insert_floor(ledger, floor_state)
+    shutil.rmtree(floor_state)
+    print(
+        f"floor: {n:,} ticket rows inserted in id order into an empty tickets table "
+        f"(one transaction, executemany of prebuilt rows): {inserts:.1f} s"
+    )
+
     file_state = b.run_dir / "file-gate"
     file_state.mkdir(mode=0o700)
     file_cfg = write_config(b.run_dir / "file.toml", ledger, file_state, "http://127.0.0.1:9")
-    file_s, file_rss, code = run_cli(
+    file_s, file_rss, file_child_rss, code = run_cli(
         ["-c", str(file_cfg), "ledger", "apply", str(ledger.path)], b.run_dir / "file-apply.log"
     )
     if code != 0:
         raise WrongResult(f"gate ledger apply exited {code}; see {b.run_dir}/file-apply.log")
     print(
         f"floor: the same ledger from a local file (gate ledger apply): {file_s:.1f} s, "
-        f"peak RSS {file_rss:.0f} MiB"
+        f"peak RSS {file_rss:.0f} MiB (its parse child: {file_child_rss:.0f} MiB)"
     )
     shutil.rmtree(file_state)
 
@@ -445,7 +511,9 @@ def phase_first_sync(b: Bench) -> None:
         state.mkdir(mode=0o700)
         register_device(hub_dir, state, ledger)  # only an enrolled gate may pull
         cfg = write_config(b.run_dir / "first.toml", ledger, state, hub.url)
-        seconds, rss, code = run_cli(["-c", str(cfg), "sync", "once"], b.run_dir / "first-sync.log")
+        seconds, rss, child_rss, code = run_cli(
+            ["-c", str(cfg), "sync", "once"], b.run_dir / "first-sync.log"
+        )
         hub_height = hub_query(hub_dir, "SELECT max(height) FROM blocks")
     finally:
         hub_rss = hub.stop_measured()
@@ -462,18 +530,49 @@ def phase_first_sync(b: Bench) -> None:
     print(
         f"gate sync once: {seconds:.1f} s ({n / seconds:,.0f} tickets/s, "
         f"{ledger.size / seconds / 1e6:.1f} MB/s), height {height:,} (hub {hub_height:,}, "
-        f"heartbeats included); gate peak RSS {rss:.0f} MiB, hub peak RSS "
+        f"heartbeats included); gate peak RSS {rss:.0f} MiB (its parse child: "
+        f"{child_rss:.0f} MiB), hub peak RSS "
         f"{hub_rss:.0f} MiB"
     )
-    target = TARGET_FIRST_SYNC_SECONDS * n / 1_000_000
+    scale = n / 1_000_000
+    b.rows.append(
+        Row(
+            f"ledger apply {n:,} tickets",
+            f"{file_s:.1f} s",
+            f"{inserts:.1f} s (row inserts alone)",
+            f"{file_s / inserts:.2f}",
+            f"<= {TARGET_APPLY_SECONDS * scale:.0f} s",
+            verdict(file_s <= TARGET_APPLY_SECONDS * scale),
+        )
+    )
+    b.rows.append(
+        Row(
+            "  vs point checks",
+            f"{file_s:.1f} s",
+            f"{points:.1f} s (is_holder_key x N, 1 thr)",
+            f"{file_s / points:.2f}",
+            "",
+            "-",
+        )
+    )
     b.rows.append(
         Row(
             f"first sync {n:,} tickets",
             f"{seconds:.1f} s",
+            f"{inserts:.1f} s (row inserts alone)",
+            f"{seconds / inserts:.2f}",
+            f"<= {TARGET_FIRST_SYNC_SECONDS * scale:.0f} s",
+            verdict(seconds <= TARGET_FIRST_SYNC_SECONDS * scale),
+        )
+    )
+    b.rows.append(
+        Row(
+            "  vs ledger apply",
+            f"{seconds:.1f} s",
             f"{file_s:.1f} s (same file, gate ledger apply)",
             f"{seconds / file_s:.2f}",
-            f"<= {target:.0f} s",
-            verdict(seconds <= target),
+            "",
+            "-",
         )
     )
     b.rows.append(
@@ -490,11 +589,21 @@ def phase_first_sync(b: Bench) -> None:
     b.rows.append(
         Row(
             "  gate peak RSS",
-            f"{rss:.0f} MiB",
-            f"{file_rss:.0f} MiB (file apply)",
+            f"{rss:.0f} MiB (sync once)",
+            f"{file_rss:.0f} MiB (ledger apply)",
             f"{rss / file_rss:.2f}",
-            f"<= {TARGET_GATE_RSS_MIB:.0f} MiB",
-            verdict(rss <= TARGET_GATE_RSS_MIB),
+            f"<= {TARGET_GATE_RSS_MIB:.0f} MiB (both)",
+            verdict(max(rss, file_rss) <= TARGET_GATE_RSS_MIB),
+        )
+    )
+    b.rows.append(
+        Row(
+            "  its parse child's peak RSS",
+            f"{child_rss:.0f} MiB (sync once)",
+            f"{file_child_rss:.0f} MiB (ledger apply)",
+            "",
+            "",
+            "-",
         )
     )
 
@@ -597,8 +706,8 @@ def phase_catchup(b: Bench) -> None:
             f"{b99:.2f} ms",
             f"{q99:.2f} ms (no sync running)",
             f"{b99 / q99:.2f}",
-            f"<= {TARGET_CATCHUP_ADMIT_P99_MS:.0f} ms",
-            verdict(b99 <= TARGET_CATCHUP_ADMIT_P99_MS),
+            f"ratio <= {TARGET_CATCHUP_P99_RATIO:.0f}",
+            verdict(b99 <= TARGET_CATCHUP_P99_RATIO * q99),
         )
     )
     b.rows.append(Row("  catch-up", f"{catchup_s:.1f} s", "", "", "", "-"))

@@ -274,7 +274,8 @@ class HubClient(HubConnection):
         raise HubRefusal(status, str(reply.get("error") or f"answered {status}"))
 
     def pull(self, progress: Callable[[PullProgress], None] | None = None) -> PullReport:
-        """Apply every block the hub has above our height, each in its own transaction.
+        """Apply every block the hub has above our height, in one staged transaction
+        (a segment at a time on a very large first sync, :mod:`verifier.ticket_stage`).
 
         The hub answers a page at a time (bounded memory on both sides) and says its own
         height; pages are asked for until we hold that height, the hub stops making
@@ -293,43 +294,50 @@ class HubClient(HubConnection):
             if progress is not None:  # blocks apply in order, one height at a time
                 progress(PullProgress(block.height, target, block.height - first, tickets))
 
-        while True:
-            height = self.cp.ledger.head().height
-            status, raw, headers = self.read(f"/v1/blocks?since={height}")
-            if status != 200:
-                why = _error_of(raw)
-                return PullReport(
-                    applied,
-                    height,
-                    f"hub answered {status} to /v1/blocks" + (f": {why}" if why else ""),
+        # One staged transaction across the pages (verifier.ticket_stage): a first sync
+        # inserts its tickets in id order at the end, not a page at a time. The pages'
+        # bytes are counted together against the free space, as none of them is on the
+        # card before the stage is merged.
+        pending = 0
+        with self.cp.staging():
+            while True:
+                height = self.cp.ledger.head().height
+                status, raw, headers = self.read(f"/v1/blocks?since={height}")
+                if status != 200:
+                    why = _error_of(raw)
+                    return PullReport(
+                        applied,
+                        height,
+                        f"hub answered {status} to /v1/blocks" + (f": {why}" if why else ""),
+                    )
+                target = self.hub_height = _int_header(headers, HEADER_HEIGHT)
+                short = self._short_of_space(pending + len(raw))
+                if short is not None:
+                    return PullReport(applied, height, short, disk_low=True)
+                if progress is not None:
+                    progress(PullProgress(height, target, applied, tickets))
+                report = self.cp.apply_lines(
+                    read_blocks(raw.split(b"\n")),
+                    source=f"{self.url}/v1/blocks?since={height}",
+                    on_block=on_block if progress is not None else None,
                 )
-            target = self.hub_height = _int_header(headers, HEADER_HEIGHT)
-            short = self._short_of_space(len(raw))
-            if short is not None:
-                return PullReport(applied, height, short, disk_low=True)
-            if progress is not None:
-                progress(PullProgress(height, target, applied, tickets))
-            report = self.cp.apply_lines(
-                read_blocks(raw.split(b"\n")),
-                source=f"{self.url}/v1/blocks?since={height}",
-                on_block=on_block if progress is not None else None,
-            )
-            applied += report.applied
-            if report.error is not None:
-                return PullReport(applied, report.height, str(report.error))
-            if report.held:
-                # We asked only for blocks above our height: a hub that sends older ones
-                # is rolled back or broken. Nothing changed here, but someone must look.
-                return PullReport(
-                    applied,
-                    report.height,
-                    (
-                        f"hub {self.url} sent {report.held} block(s) at or below our height "
-                        f"{height} when asked for newer ones: rolled back or broken"
-                    ),
-                )
-            if report.applied == 0 or target is None or report.height >= target:
-                return PullReport(applied, report.height, None)
+                applied += report.applied
+                pending += len(raw)
+                if report.error is not None:
+                    return PullReport(applied, report.height, str(report.error))
+                if report.held:
+                    # We asked only for blocks above our height: a hub that sends older ones
+                    # is rolled back or broken. Nothing changed here, but someone must look.
+                    return PullReport(
+                        applied,
+                        report.height,
+                        (
+                            f"hub {self.url} sent {report.held} block(s) at or below our height "
+                            f"{height} when asked for newer ones: rolled back or broken"
+                        ),
+                    )
+                if report.applied == 0 or target is None or report.height >= target:
+                    return PullReport(applied, report.height, None)
 
     def _short_of_space(self, page: int) -> str | None:
         """Why a page of ``page`` bytes must wait, or None: applied, it would eat into

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from errors import BlockRejected, EncodingError
 
@@ -266,13 +266,27 @@ def make_block(
 _DONE = object()
 
 
+class LineParser(Protocol):
+    """:func:`parse_block`'s signature (``verifier.parse_child.ChildParser.parse``)."""
+
+    def __call__(
+        self, text: str | bytes, *, line: int | None = None, source: str | None = None
+    ) -> Block: ...
+
+
 def parse_ahead(
-    lines: Iterable[tuple[int, str | bytes]], *, source: str | None = None, depth: int = 2
+    lines: Iterable[tuple[int, str | bytes]],
+    *,
+    source: str | None = None,
+    depth: int = 2,
+    parse: LineParser = parse_block,
 ) -> Iterator[tuple[int, Block | BlockRejected]]:
     """Parse numbered lines on a background thread, ``depth`` blocks ahead of the caller.
 
     Parsing (JSON, event shapes, the holder-key checks) and storing (SQLite, which
-    releases the GIL while it writes) then overlap. A line that does not parse is
+    releases the GIL while it writes) then overlap; with ``parse`` a
+    :class:`~verifier.parse_child.ChildParser`'s, large lines are parsed in a child
+    process, on another core. A line that does not parse is
     yielded as its :class:`BlockRejected` in its place, so every block before it can
     still be applied; the reader stops after the first one.
     """
@@ -292,7 +306,7 @@ def parse_ahead(
         try:
             for number, text in lines:
                 try:
-                    item: Block | BlockRejected = parse_block(text, line=number, source=source)
+                    item: Block | BlockRejected = parse(text, line=number, source=source)
                 except BlockRejected as exc:
                     put((number, exc))
                     return

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,11 @@ from .blocks import Block, parse_ahead
 from .decision import Decision, Policy, decide
 from .device_key import KEY_FILE, load_device_key
 from .ledger_state import LedgerState
+from .parse_child import ChildParser
 from .peer_records import PAGE_RECORDS, PeerFork, PeerLink, PeerReport, PeerStore
 from .record_log import RecordLog
 from .state_files import StateFiles
+from .ticket_stage import TicketStage
 from .time_floor import TimeFloor, highest
 
 
@@ -87,6 +90,10 @@ class Checkpoint:
             self.files.close()
             raise
         self.ledger = LedgerState(self.files.conn, ledger_key=ledger_key, device=device)
+        self._stage: TicketStage | None = None
+        #: Large lines are parsed in a child process while a stage is open (the child
+        #: is started at the first and ended with the stage).
+        self._parser = ChildParser()
         self.log = RecordLog(self.files.conn, device=device, signer=self.signer)
         self.peers = PeerStore(
             self.files.conn, ledger=self.ledger, log=self.log, public_key=self.signer.public_key
@@ -183,12 +190,12 @@ class Checkpoint:
         ``on_block`` hears of each block applied (a first sync's progress bar)."""
         applied = held = 0
         error: BlockRejected | None = None
-        with self.files.bulk_cache():
-            for number, block in parse_ahead(lines, source=source):
+        with self.staging() as stage:
+            for number, block in parse_ahead(lines, source=source, parse=self._parser.parse):
                 try:
                     if isinstance(block, BlockRejected):
                         raise block
-                    if self.ledger.apply_block(block):
+                    if self.ledger.apply_block(block, stage):
                         applied += 1
                         if on_block is not None:
                             on_block(block)
@@ -200,6 +207,25 @@ class Checkpoint:
         return ApplyReport(
             applied=applied, held=held, error=error, height=self.ledger.head().height
         )
+
+    @contextmanager
+    def staging(self) -> Iterator[TicketStage]:
+        """A :class:`~verifier.ticket_stage.TicketStage` over ledger.db, with its page
+        cache raised (:meth:`StateFiles.bulk_cache`), for a batch of blocks: tickets
+        staged and merged in id order, one transaction a segment rather than a block.
+        :meth:`apply_lines` opens one per call; a first sync that pulls many pages opens
+        one around them all (``HubClient.pull``), and the calls inside it share it.
+        Leaving it commits every block applied."""
+        if self._stage is not None:
+            yield self._stage
+            return
+        with self.files.bulk_cache(), TicketStage(self.files.conn) as stage:
+            self._stage = stage
+            try:
+                yield stage
+            finally:
+                self._stage = None
+                self._parser.close()
 
     def export_records(self, since: int = 0) -> Iterator[str]:
         """This gate's own records after ``since`` (what it uploads): never a peer's."""

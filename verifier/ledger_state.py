@@ -26,8 +26,9 @@ from .blocks import Block
 from .decision import Admission, TicketInfo
 from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticket_bytes
 from .sql_facts import SqlFacts
+from .ticket_stage import TicketStage
 from .time_floor import NO_FLOOR, TimeFloor, highest
-from .transactions import file_transaction
+from .transactions import file_transaction, savepoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,30 +67,52 @@ class LedgerState:
             return NO_FLOOR
         return TimeFloor(head.time, f"block {head.height}")
 
-    def apply_block(self, block: Block) -> bool:
-        """Apply one block in one transaction. Return False when it is already held.
+    def apply_block(self, block: Block, stage: TicketStage | None = None) -> bool:
+        """Apply one block whole. Return False when it is already held.
+
+        Without ``stage`` the block is one transaction of its own. With one (a first
+        sync's batch, :mod:`verifier.ticket_stage`) it is a savepoint of the stage's
+        transaction, its issues staged, visible to other connections at the stage's
+        next flush; the rules and the rows written are the same.
 
         Raise :class:`BlockRejected` (nothing applied) when the signature, height, prev,
         time or any event is invalid (``verifier.ledger_rules``), and
         :class:`ForkDetected` for a validly signed block that differs from the one held
         at its height.
         """
+        if stage is None:
+            with file_transaction(self.conn, "main"):
+                return self._apply(block, None)
+        try:
+            with savepoint(self.conn, "block"):
+                applied = self._apply(block, stage)
+        except sqlite3.IntegrityError:
+            # A ticket issued again that the stage's index refused: the rules, asked
+            # with every id looked up, say which event (and if they do not, the error
+            # was something else, and stands).
+            check_events(block, stage.facts(block, every_ticket=True))
+            raise
+        if applied:
+            stage.note_applied()
+        return applied
+
+    def _apply(self, block: Block, stage: TicketStage | None) -> bool:
+        """Check and write ``block`` inside the caller's transaction or savepoint."""
         conn = self.conn
-        with file_transaction(conn, "main"):
-            head = self.head()
-            held = None
-            if block.height <= head.height:
-                held = conn.execute(
-                    "SELECT hash FROM blocks WHERE height=?", (block.height,)
-                ).fetchone()[0]
-            if not check_successor(block, head, self.ledger_key, held):
-                return False
-            check_events(block, _facts(conn))
-            _apply_events(conn, block)
-            conn.execute(
-                "INSERT INTO blocks(height, hash, time, n_events) VALUES (?,?,?,?)",
-                (block.height, block.hash, block.time, len(block.events)),
-            )
+        head = self.head()
+        held = None
+        if block.height <= head.height:
+            held = conn.execute(
+                "SELECT hash FROM blocks WHERE height=?", (block.height,)
+            ).fetchone()[0]
+        if not check_successor(block, head, self.ledger_key, held):
+            return False
+        check_events(block, _facts(conn) if stage is None else stage.facts(block))
+        _apply_events(conn, block, stage)
+        conn.execute(
+            "INSERT INTO blocks(height, hash, time, n_events) VALUES (?,?,?,?)",
+            (block.height, block.hash, block.time, len(block.events)),
+        )
         return True
 
     def check_events(self, block: Block) -> None:
@@ -270,15 +293,19 @@ def _facts(conn: sqlite3.Connection) -> SqlFacts:
     )
 
 
-def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
+def _apply_events(conn: sqlite3.Connection, block: Block, stage: TicketStage | None) -> None:
     """Apply a block's events in order inside the caller's transaction, after
     :func:`~verifier.ledger_rules.check_events` has accepted them. Runs of ``issue``
-    events, the bulk of any sale, are inserted with one ``executemany``."""
+    events, the bulk of any sale, are inserted with one ``executemany``, into
+    ``tickets`` or, with a ``stage``, into the stage."""
     height = block.height
-    issues: list[tuple[Any, ...]] = []
+    issues: list[tuple[object, ...]] = []
 
     def flush_issues() -> None:
-        if issues:
+        if issues and stage is not None:
+            stage.add_issues(issues)
+            issues.clear()
+        elif issues:
             conn.executemany(
                 "INSERT INTO tickets(id, event, holder, valid_from, until, zones, entries, "
                 "label, height) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -327,9 +354,10 @@ def _apply_events(conn: sqlite3.Connection, block: Block) -> None:
                 "SELECT id, holder, ? FROM tickets WHERE id=?",
                 (height, tid),
             )
-            conn.execute(
-                "UPDATE tickets SET holder=? WHERE id=?", (bytes.fromhex(ev["holder"]), tid)
-            )
+            holder = bytes.fromhex(ev["holder"])
+            conn.execute("UPDATE tickets SET holder=? WHERE id=?", (holder, tid))
+            if stage is not None:  # a ticket is held in one of the two, never both
+                stage.transfer(tid, holder, height)
         elif op == "revoke":
             conn.execute(
                 "INSERT OR IGNORE INTO revocations(ticket, reason, height) VALUES (?,?,?)",
