@@ -558,8 +558,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     candidates = [n for n in names if n != ONE_CALL]
     best = max(candidates, key=score) if runs else DEFAULT_DECODER
-    if hard and DEFAULT_DECODER in decoders:
-        # With a hard tier the default changes only to a decoder that beats it there.
+    if runs and hard and DEFAULT_DECODER in decoders:
+        # With a hard tier the default changes only to a decoder that beats it there
+        # (and the easy tier is needed to judge that: a hard tier alone keeps it).
         challengers = [n for n in candidates if score(n)[0] and beats(n, DEFAULT_DECODER)]
         best = (
             max(challengers, key=lambda n: sum(run.tallies[n].read for run in hard))
