@@ -45,8 +45,11 @@ TOKEN_PREFIX = "GH1:"
 TOKEN_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 #: The crop around a located symbol reaches this share of the symbol's size beyond it
 #: each side: the corners of a failed read may be those of a wrong triple of finder
-#: patterns inside the code, not the code's own.
-MARGIN = 1.2
+#: patterns inside the code, not the code's own. 1.2 read no more frames of the tuning
+#: sample than 0.6 and made the crops, upscaled, four times the pixels (at 640x480 the
+#: mean time on frames with a code went from 2.55 to 2.13 one-call times); the texture
+#: retry, which follows, covers the code wherever the corners were.
+MARGIN = 0.6
 MIN_MARGIN_PX = 16
 #: Crops are upscaled until the symbol is about this many pixels across (a version-6
 #: code is 41 modules: about 7 pixels a module) and never more than 4 times.
@@ -60,22 +63,28 @@ MAX_SCALE = 4.0
 FIRST_LOOK_SIGMA = 0.8
 #: Frames at most this wide get, as a last retry on evidence, a look at twice the size.
 UPSCALE_MAX_WIDTH = 960
-#: Texture evidence, for frames where the first look located nothing: the frame is
-#: shrunk 4 times (4x4 pixel means, which average the sensor noise away; ``pyrDown``'s
-#: wider kernel smooths the code's detail away too), its fine
-#: detail (the shrunk frame less its 3x3 mean) averaged over cells of this share of the
-#: frame height, and the densest window of 2x2 cells compared with the median cell. A code
-#: of 2-4 pixel modules is the densest detail a gate camera sees; signs, cables and a
-#: phone showing no code are sparser. The window's centre is where the crop goes.
+#: Texture evidence, for frames where the first look located nothing: the first look's
+#: lightly blurred frame is shrunk 4 times (bilinear: after the blur, a cheap and
+#: fair sample), its fine detail (less its 3x3 mean) averaged over cells of this share
+#: of the frame height, and the densest window of 2x2 cells compared with the median
+#: cell. A code of 2-4 pixel modules is the densest detail a gate camera sees; signs,
+#: cables and a phone showing no code are mostly sparser. The window's centre is where
+#: the crop goes.
 TEXTURE_CELL_SHARE = 0.09
-#: Texture retry only at or above this ratio of densest window to mean cell: on the
-#: tuning sample's empty frames about one in ten is above it (each then costs one
-#: retry), on the frames with a code whose first look located nothing about half.
-TEXTURE_THRESHOLD = 5.0
+#: Texture retry only at or above this ratio of densest window to median cell, for
+#: frames at most :data:`UPSCALE_MAX_WIDTH` wide and for wider ones. Set so that about
+#: one empty frame in ten pays for the retry (tuning sample: bench/decode.py hard
+#: tier, seed 100, 400 empty frames a size); above it were 48 % (640x480) and 60 %
+#: (1280x720) of the frames with a code whose first look located nothing. The two
+#: differ because the small frames' empty scenes score higher (the same cells hold
+#: fewer pixels to average the noise over).
+TEXTURE_THRESHOLD_SMALL = 5.6
+TEXTURE_THRESHOLD_LARGE = 3.7
 #: The texture retry's crop reaches this share of the frame height each side of the
 #: window's centre (a hard-tier code is 20-27 % of the height across, with its quiet
-#: zone), and is upscaled this many times and smoothed by this share of a frame pixel.
-TEXTURE_HALF_SHARE = 0.2
+#: zone, and the window is only roughly on it), and is upscaled this many times and
+#: smoothed by this share of a frame pixel.
+TEXTURE_HALF_SHARE = 0.25
 TEXTURE_SCALE = 3.0
 TEXTURE_SIGMA = 0.67
 #: At most this many located-but-unread symbols get second looks in one frame.
@@ -132,13 +141,14 @@ class CascadeDecoder:
 
     def _decode(self, gray: np.ndarray) -> list[str]:
         self.counts.first += 1
-        found = self._call(cv2.GaussianBlur(gray, (0, 0), FIRST_LOOK_SIGMA))
+        blurred = cv2.GaussianBlur(gray, (0, 0), FIRST_LOOK_SIGMA)
+        found = self._call(blurred)
         texts = [b.text for b in found if b.valid]
         if texts and all(is_token_text(t) for t in texts):
             return texts
         quads = [_quad(b.position) for b in found if not b.valid]
         if not quads:
-            return texts + self._retry_texture(gray)
+            return texts + self._retry_texture(gray, blurred, threshold=True)
         covered: list[tuple[int, int, int, int]] = []
         for quad in _largest(quads, MAX_REGIONS):
             cx, cy = quad.mean(axis=0)
@@ -147,15 +157,23 @@ class CascadeDecoder:
             more = self._around(gray, quad, covered)
             if more:
                 return texts + more
+        more = self._retry_texture(gray, blurred, threshold=False)
+        if more:
+            return texts + more
         scale = 2.0 if gray.shape[1] <= UPSCALE_MAX_WIDTH else 1.5
         larger = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         return texts + self._retry("frame enlarged", cv2.GaussianBlur(larger, (0, 0), 0.6 * scale))
 
-    def _retry_texture(self, gray: np.ndarray) -> list[str]:
-        """Where the first look located nothing: one look, upscaled and smoothed, at the
-        frame's densest fine detail, if it is dense enough to be a small code."""
-        score, cx, cy = texture_peak(gray)
-        if score < TEXTURE_THRESHOLD:
+    def _retry_texture(
+        self, gray: np.ndarray, blurred: np.ndarray, *, threshold: bool
+    ) -> list[str]:
+        """One look, upscaled and smoothed, at the frame's densest fine detail: where the
+        first look located nothing, only if that detail is dense enough to be a small
+        code (``threshold``); as the last retry on a located symbol, always (the
+        symbol's corners may have been those of something else)."""
+        score, cx, cy = texture_peak(blurred)
+        wide = gray.shape[1] > UPSCALE_MAX_WIDTH
+        if threshold and score < (TEXTURE_THRESHOLD_LARGE if wide else TEXTURE_THRESHOLD_SMALL):
             return []
         h, w = gray.shape
         half = int(TEXTURE_HALF_SHARE * h)
@@ -182,11 +200,12 @@ class CascadeDecoder:
         return self._retry("crop", up) or self._retry("crop smoothed", smooth)
 
 
-def texture_peak(gray: np.ndarray) -> tuple[float, int, int]:
-    """How dense the frame's densest fine detail is against its mean (a ratio), and the
-    centre of that window in frame pixels (x, y); see :data:`TEXTURE_CELL_SHARE`."""
-    h, w = gray.shape
-    small = cv2.resize(gray, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+def texture_peak(blurred: np.ndarray) -> tuple[float, int, int]:
+    """How dense the densest fine detail of a lightly blurred frame is against the
+    median (a ratio), and the centre of that window in frame pixels (x, y); see
+    :data:`TEXTURE_CELL_SHARE`."""
+    h, w = blurred.shape
+    small = cv2.resize(blurred, (w // 4, h // 4), interpolation=cv2.INTER_LINEAR)
     detail = cv2.absdiff(small, cv2.blur(small, (3, 3)))
     cell = max(2, int(TEXTURE_CELL_SHARE * small.shape[0]))
     rows, cols = small.shape[0] // cell, small.shape[1] // cell
