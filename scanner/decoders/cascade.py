@@ -1,24 +1,37 @@
 """``zxing-cascade``: zxing-cpp with targeted second looks where a code was seen but not
-read (pip package ``zxing-cpp``).
+read, or where the frame holds detail as dense as a small code (pip package
+``zxing-cpp``).
 
-Most frames at an idle lane hold nothing, so the first look is one plain zxing-cpp call,
-asked to return the symbols it located but could not decode as well
-(``return_errors``): a frame where zxing-cpp locates nothing costs that one call and no
-more. Only where the first look saw a symbol it could not read (a checksum or format
-error, which carries the symbol's corners) does the cascade look again, around those
-corners only:
+Most frames at an idle lane hold nothing, so the first look is one zxing-cpp call on the
+lightly blurred frame, without zxing-cpp's downscaled passes (a hard frame's modules are
+2-5 pixels: halving them cannot help), asked to return the symbols it located but could
+not decode as well (``return_errors``). Then, only on evidence:
 
-1. the region cropped with a margin and upscaled (modules of 2-3 pixels become 5-7,
-   which zxing-cpp's binarizer resolves),
-2. the same after a light blur (sensor noise, JPEG blocks, moire),
-3. the region rectified to an upright square from the four corners (a tilted phone),
-4. the whole frame enlarged (twice, or 1.5 times above 960 pixels wide), smoothed and
-   then not: the corners of a failed read are sometimes those of a wrong triple of
-   finder patterns, and the crop then misses the code.
+- Where it saw a symbol it could not read (a checksum or format error, which carries
+  the symbol's corners): the region cropped with a margin and upscaled (modules of 2-3
+  pixels become 5-7, which zxing-cpp's binarizer resolves), the same after a light blur
+  (sensor noise, JPEG blocks, moire), the texture retry below (the corners of a failed
+  read are sometimes those of a wrong triple of finder patterns, and the crop then
+  misses the code), and last the whole frame enlarged and smoothed.
+- Where it located nothing (most frames a plain call misses: 2-4 pixel modules under
+  noise, JPEG and blur give zxing-cpp's finder no pattern to find): the texture
+  retry, if the frame's densest fine detail (:func:`texture_peak`, about a tenth of a
+  call) is dense enough to be a small code. It crops around that detail, upscales 3
+  times and smooths. About one empty frame in ten pays for it.
 
-Tried and dropped, on the tuning sample (bench/decode.py hard tier, seed 100: 150
-frames at 640x480, 80 at 1280x720): the global-histogram binarizer on the crop and the
-whole frame as it is read no frame the steps above missed, and each cost a call.
+Tried and dropped, on the tuning sample (bench/decode.py hard tier, seed 100, 300 frames
+with a code at each size): the global-histogram binarizer, CLAHE, a median or bilateral
+filter and more blur on the whole frame read at most 5 of the 96 frames the cascade then
+missed at 640x480, where the whole frame upscaled 3 times and smoothed read 22 (the
+texture retry does that on a crop); a third crop around a located symbol, at 3 times
+with more smoothing, read one more; the region rectified from the four corners (1 read
+in 58 calls) and the enlarged frame unsmoothed (2 in 29, each 4 calls' worth at 640x480)
+were dropped for cost; a wider margin around a located symbol (1.2 of its size) read
+nothing more at four times the pixels. The texture statistic from a 4x4-mean shrink of
+the raw frame separated as well but cost five times as much; a Gaussian pyramid's shrink
+smoothed the code's detail away and separated worse.
+
+docs/scanner.md has its figures, measured on corpus seeds the tuning never saw.
 
 Dark-mode screens are covered at every step by zxing-cpp's own ``try_invert``. Every
 text returned must start ``GH1:`` and use only the characters a GH1 token is made of:
@@ -205,6 +218,8 @@ def texture_peak(blurred: np.ndarray) -> tuple[float, int, int]:
     median (a ratio), and the centre of that window in frame pixels (x, y); see
     :data:`TEXTURE_CELL_SHARE`."""
     h, w = blurred.shape
+    if h < 16 or w < 16:  # too small to hold a code worth a retry (and to shrink)
+        return 0.0, 0, 0
     small = cv2.resize(blurred, (w // 4, h // 4), interpolation=cv2.INTER_LINEAR)
     detail = cv2.absdiff(small, cv2.blur(small, (3, 3)))
     cell = max(2, int(TEXTURE_CELL_SHARE * small.shape[0]))
