@@ -49,7 +49,7 @@ from scanner import DEFAULT_DECODER, decoder_for_name
 from scanner.decoders import DECODERS, check_decoder_name
 from scanner.degradations import TIERS, Tier
 from scanner.frame import Decoder
-from scanner.render import DEGRADATIONS, HARD, Wallet, render_frame
+from scanner.render import DEGRADATIONS, HARD, Rendered, Wallet, render_frame
 
 from .result import Row, add_json_option, print_table, verdict, write_json
 from .verifier import cpu_model, percentile, section
@@ -126,14 +126,14 @@ class SizeRun:
     unread_by_all: list[tuple[int, frozenset[str], tuple[float, ...]]] = field(default_factory=list)
 
 
-def corpus_frame(
+def corpus_render(
     seed: int,
     size_index: int,
     index: int,
     with_code: bool,
     wallets: Sequence[Wallet],
     tier: str = "easy",
-) -> tuple[np.ndarray, tuple[str, ...], frozenset[str], tuple[float, ...]]:
+) -> Rendered:
     """Frame ``index`` of a tier's corpus at one size: a pure function of its arguments."""
     key = [seed, size_index, int(with_code), index]
     rng = np.random.default_rng(key if tier == "easy" else [*key, 1])
@@ -143,9 +143,20 @@ def corpus_frame(
         chosen = rng.choice(len(wallets), count, replace=False)
         texts = [wallets[int(i)].code(START + index) for i in chosen]
     if tier == "easy":
-        r = render_frame(texts, rng, SIZES[size_index], DEGRADATIONS)
-    else:
-        r = render_frame(texts, rng, SIZES[size_index], TIERS[tier].mix, tier=TIERS[tier])
+        return render_frame(texts, rng, SIZES[size_index], DEGRADATIONS)
+    return render_frame(texts, rng, SIZES[size_index], TIERS[tier].mix, tier=TIERS[tier])
+
+
+def corpus_frame(
+    seed: int,
+    size_index: int,
+    index: int,
+    with_code: bool,
+    wallets: Sequence[Wallet],
+    tier: str = "easy",
+) -> tuple[np.ndarray, tuple[str, ...], frozenset[str], tuple[float, ...]]:
+    """:func:`corpus_render`'s frame, texts, degradations and module sizes."""
+    r = corpus_render(seed, size_index, index, with_code, wallets, tier)
     return r.image, r.texts, r.applied, r.module_px
 
 
