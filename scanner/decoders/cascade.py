@@ -80,19 +80,23 @@ UPSCALE_MAX_WIDTH = 960
 #: lightly blurred frame is shrunk 4 times (bilinear: after the blur, a cheap and
 #: fair sample), its fine detail (less its 3x3 mean) averaged over cells of this share
 #: of the frame height, and the densest window of 2x2 cells compared with the median
-#: cell. A code of 2-4 pixel modules is the densest detail a gate camera sees; signs,
-#: cables and a phone showing no code are mostly sparser. The window's centre is where
-#: the crop goes.
+#: cell, or with :data:`TEXTURE_FLOOR` if that is more. A code of 2-4 pixel modules is
+#: the densest detail a gate camera sees; signs, cables and a phone showing no code are
+#: mostly sparser. The window's centre is where the crop goes.
 TEXTURE_CELL_SHARE = 0.09
-#: Texture retry only at or above this ratio of densest window to median cell, for
-#: frames at most :data:`UPSCALE_MAX_WIDTH` wide and for wider ones. Set so that about
-#: one empty frame in ten pays for the retry (tuning sample: bench/decode.py hard
-#: tier, seed 100, 400 empty frames a size); above it were 48 % (640x480) and 60 %
-#: (1280x720) of the frames with a code whose first look located nothing. The two
-#: differ because the small frames' empty scenes score higher (the same cells hold
-#: fewer pixels to average the noise over).
+#: The least median detail (grey levels) the window is compared with: a clean, quiet
+#: frame's median cell holds almost none, and against it any sign or cable looked like
+#: a code (half of the easy tier's empty frames paid for a retry; with the floor, 7-10 %).
+TEXTURE_FLOOR = 3.0
+#: Texture retry only at or above this ratio, for frames at most
+#: :data:`UPSCALE_MAX_WIDTH` wide and for wider ones. Set so that about one empty frame
+#: in ten pays for the retry (tuning sample: bench/decode.py hard tier, seed 100, 400
+#: empty frames a size); above it were 53 % (640x480) and 58 % (1280x720) of the frames
+#: with a code whose first look located nothing. The two differ because the small
+#: frames' empty scenes score higher (the same cells hold fewer pixels to average the
+#: noise over).
 TEXTURE_THRESHOLD_SMALL = 5.6
-TEXTURE_THRESHOLD_LARGE = 3.7
+TEXTURE_THRESHOLD_LARGE = 3.8
 #: The texture retry's crop reaches this share of the frame height each side of the
 #: window's centre (a hard-tier code is 20-27 % of the height across, with its quiet
 #: zone, and the window is only roughly on it), and is upscaled this many times and
@@ -215,8 +219,8 @@ class CascadeDecoder:
 
 def texture_peak(blurred: np.ndarray) -> tuple[float, int, int]:
     """How dense the densest fine detail of a lightly blurred frame is against the
-    median (a ratio), and the centre of that window in frame pixels (x, y); see
-    :data:`TEXTURE_CELL_SHARE`."""
+    median or :data:`TEXTURE_FLOOR` (a ratio), and the centre of that window in frame
+    pixels (x, y); see :data:`TEXTURE_CELL_SHARE`."""
     h, w = blurred.shape
     if h < 16 or w < 16:  # too small to hold a code worth a retry (and to shrink)
         return 0.0, 0, 0
@@ -229,7 +233,7 @@ def texture_peak(blurred: np.ndarray) -> tuple[float, int, int]:
     grid = cv2.resize(detail, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float32)
     windows = cv2.blur(grid, (2, 2), anchor=(1, 1), borderType=cv2.BORDER_REPLICATE)
     y, x = divmod(int(windows.argmax()), cols)
-    score = float(windows[y, x]) / (float(np.median(grid)) + 0.5)
+    score = float(windows[y, x]) / max(float(np.median(grid)), TEXTURE_FLOOR)
     return score, 4 * cell * x, 4 * cell * y
 
 
