@@ -49,7 +49,7 @@ from scanner import DEFAULT_DECODER, decoder_for_name
 from scanner.decoders import DECODERS, check_decoder_name
 from scanner.degradations import TIERS, Tier
 from scanner.frame import Decoder
-from scanner.render import DEGRADATIONS, HARD, Wallet, render_frame
+from scanner.render import DEGRADATIONS, HARD, Rendered, Wallet, render_frame
 
 from .result import Row, add_json_option, print_table, verdict, write_json
 from .verifier import cpu_model, percentile, section
@@ -126,14 +126,14 @@ class SizeRun:
     unread_by_all: list[tuple[int, frozenset[str], tuple[float, ...]]] = field(default_factory=list)
 
 
-def corpus_frame(
+def corpus_render(
     seed: int,
     size_index: int,
     index: int,
     with_code: bool,
     wallets: Sequence[Wallet],
     tier: str = "easy",
-) -> tuple[np.ndarray, tuple[str, ...], frozenset[str], tuple[float, ...]]:
+) -> Rendered:
     """Frame ``index`` of a tier's corpus at one size: a pure function of its arguments."""
     key = [seed, size_index, int(with_code), index]
     rng = np.random.default_rng(key if tier == "easy" else [*key, 1])
@@ -143,9 +143,20 @@ def corpus_frame(
         chosen = rng.choice(len(wallets), count, replace=False)
         texts = [wallets[int(i)].code(START + index) for i in chosen]
     if tier == "easy":
-        r = render_frame(texts, rng, SIZES[size_index], DEGRADATIONS)
-    else:
-        r = render_frame(texts, rng, SIZES[size_index], TIERS[tier].mix, tier=TIERS[tier])
+        return render_frame(texts, rng, SIZES[size_index], DEGRADATIONS)
+    return render_frame(texts, rng, SIZES[size_index], TIERS[tier].mix, tier=TIERS[tier])
+
+
+def corpus_frame(
+    seed: int,
+    size_index: int,
+    index: int,
+    with_code: bool,
+    wallets: Sequence[Wallet],
+    tier: str = "easy",
+) -> tuple[np.ndarray, tuple[str, ...], frozenset[str], tuple[float, ...]]:
+    """:func:`corpus_render`'s frame, texts, degradations and module sizes."""
+    r = corpus_render(seed, size_index, index, with_code, wallets, tier)
     return r.image, r.texts, r.applied, r.module_px
 
 
@@ -558,8 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     candidates = [n for n in names if n != ONE_CALL]
     best = max(candidates, key=score) if runs else DEFAULT_DECODER
-    if hard and DEFAULT_DECODER in decoders:
-        # With a hard tier the default changes only to a decoder that beats it there.
+    if runs and hard and DEFAULT_DECODER in decoders:
+        # With a hard tier the default changes only to a decoder that beats it there
+        # (and the easy tier is needed to judge that: a hard tier alone keeps it).
         challengers = [n for n in candidates if score(n)[0] and beats(n, DEFAULT_DECODER)]
         best = (
             max(challengers, key=lambda n: sum(run.tallies[n].read for run in hard))

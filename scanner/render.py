@@ -126,6 +126,10 @@ class Rendered:
     texts: tuple[str, ...]
     applied: frozenset[str]
     module_px: tuple[float, ...] = ()  # module size of each code in the frame, pixels
+    #: Where each code lies in the frame: four corners (x, y; clockwise from the top
+    #: left of the code as drawn) two modules out into its quiet zone, float32 4x2.
+    #: Only measurements read it (bench/readable.py), never a decoder.
+    corners: tuple[np.ndarray, ...] = ()
 
 
 @lru_cache(maxsize=256)
@@ -174,6 +178,7 @@ def render_frame(
     frame = _background(rng, width, height, clutter=clutter)
     nominal = _nominal_module(rng, height, tier)
     module_px: list[float] = []
+    corners: list[np.ndarray] = []
     placed: list[tuple[np.ndarray, np.ndarray]] = []
     for i, text in enumerate(texts):
         # Several people: each phone in its own vertical strip of the view.
@@ -181,6 +186,7 @@ def render_frame(
         module_px.append(
             _place_phone(frame, rng, placed, qr_modules(text), nominal, applied, strip, tier)
         )
+        corners.append(placed[-1][1])
         nominal = _nominal_module(rng, height, tier)
     if not texts and clutter and rng.random() < 0.5:
         _place_phone(frame, rng, placed, None, nominal, applied, tier=tier)
@@ -189,7 +195,11 @@ def render_frame(
     scale = float(np.mean(module_px)) if module_px else nominal
     image = _camera(frame, rng, applied, scale, tier)
     return Rendered(
-        image=image, texts=tuple(texts), applied=frozenset(applied), module_px=tuple(module_px)
+        image=image,
+        texts=tuple(texts),
+        applied=frozenset(applied),
+        module_px=tuple(module_px),
+        corners=tuple(corners),
     )
 
 

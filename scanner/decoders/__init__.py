@@ -53,11 +53,13 @@ DECODERS = Registry(
 #: zxing takes 0.063 of zbar's time per 1280x720 frame (target <= 0.25); its 3 missed
 #: frames are frames no decoder read (strong defocus with tilt and noise).
 #:
-#: ``zxing-cascade`` was measured against it on the hard tier as well (2026-12-03, seeds
-#: 1 and 2, docs/scanner.md): it reads more at 1280x720 (77-81 % against 70-71 %) and
-#: as many or more on the easy tier, and keeps empty frames under one call's cost, but
-#: on hard 640x480 frames it reads one fewer (seed 1) or as many (seed 2), so the
-#: default stays ``zxing``.
+#: ``zxing-cascade`` was measured against it on both tiers (2026-12-03, seeds 1-3,
+#: docs/scanner.md): it reads as many or more easy frames, 73-75 % of hard 640x480
+#: frames against 68-70 % and 80-83 % of hard 1280x720 ones against 69-71 %, and keeps
+#: empty frames at about one zxing-cpp call's time. By bench/decode.py's rule each of
+#: those runs would make it the default; the default stays ``zxing`` until that is
+#: changed on purpose (every lane runs it, and with seeds 2 and 3 the cascade left one
+#: and two more 640x480 approach clips unread).
 DEFAULT_DECODER = "zxing"
 
 

@@ -1,24 +1,43 @@
 """``zxing-cascade``: zxing-cpp with targeted second looks where a code was seen but not
-read (pip package ``zxing-cpp``).
+read, or where the frame holds detail as dense as a small code (pip package
+``zxing-cpp``).
 
-Most frames at an idle lane hold nothing, so the first look is one plain zxing-cpp call,
-asked to return the symbols it located but could not decode as well
-(``return_errors``): a frame where zxing-cpp locates nothing costs that one call and no
-more. Only where the first look saw a symbol it could not read (a checksum or format
-error, which carries the symbol's corners) does the cascade look again, around those
-corners only:
+Most frames at an idle lane hold nothing, so the first look is one zxing-cpp call on the
+lightly blurred frame, without zxing-cpp's downscaled passes (a hard frame's modules are
+2-5 pixels: halving them cannot help), asked to return the symbols it located but could
+not decode as well (``return_errors``). Then, only on evidence:
 
-1. the region cropped with a margin and upscaled (modules of 2-3 pixels become 5-7,
-   which zxing-cpp's binarizer resolves),
-2. the same after a light blur (sensor noise, JPEG blocks, moire),
-3. the region rectified to an upright square from the four corners (a tilted phone),
-4. the whole frame enlarged (twice, or 1.5 times above 960 pixels wide), smoothed and
-   then not: the corners of a failed read are sometimes those of a wrong triple of
-   finder patterns, and the crop then misses the code.
+- Where it saw a symbol it could not read (a checksum or format error, which carries
+  the symbol's corners): the region cropped with a margin and upscaled (modules of 2-3
+  pixels become 5-7, which zxing-cpp's binarizer resolves), the same after a light blur
+  (sensor noise, JPEG blocks, moire), the texture retry below (the corners of a failed
+  read are sometimes those of a wrong triple of finder patterns, and the crop then
+  misses the code), and last the whole frame enlarged and smoothed.
+- Where it located nothing (most frames a plain call misses: 2-4 pixel modules under
+  noise, JPEG and blur give zxing-cpp's finder no pattern to find): the texture
+  retry, if the frame's densest fine detail (:func:`texture_peak`, about a tenth of a
+  call) is dense enough to be a small code. It crops around that detail, upscales 3
+  times and smooths. About one empty frame in ten pays for it.
 
-Tried and dropped, on the tuning sample (bench/decode.py hard tier, seed 100: 150
-frames at 640x480, 80 at 1280x720): the global-histogram binarizer on the crop and the
-whole frame as it is read no frame the steps above missed, and each cost a call.
+Tried and dropped, on the tuning sample (bench/decode.py hard tier, seed 100, 300 frames
+with a code at each size): the global-histogram binarizer, CLAHE, a median or bilateral
+filter and more blur on the whole frame read at most 5 of the 96 frames the cascade then
+missed at 640x480, where the whole frame upscaled 3 times and smoothed read 22 (the
+texture retry does that on a crop); a third crop around a located symbol, at 3 times
+with more smoothing, read one more; the region rectified from the four corners (1 read
+in 58 calls) and the enlarged frame unsmoothed (2 in 29, each 4 calls' worth at 640x480)
+were dropped for cost; a wider margin around a located symbol (1.2 of its size) read
+nothing more at four times the pixels. The texture statistic from a 4x4-mean shrink of
+the raw frame separated as well but cost five times as much; a Gaussian pyramid's shrink
+smoothed the code's detail away and separated worse.
+
+Measured on corpus seeds the tuning never saw (bench/decode.py, seeds 1-3, 350 frames
+with a code and 60 without a size and tier; docs/scanner.md has the table): hard
+frames read 73-75 % at 640x480 and 80-83 % at 1280x720 (``zxing`` 68-70 % and 69-71 %,
+one plain call 45-46 % and 53-59 %), no false read, in 1.8-2.1 and 0.9-1.1 one-call
+times on frames with a code and 1.0 and 0.8 on empty frames. The hard tier's read
+targets (90 and 98 %) are out of reach: 12-19 % of its frames are read neither by any
+decoder nor by a reader handed the code's true position (bench/readable.py).
 
 Dark-mode screens are covered at every step by zxing-cpp's own ``try_invert``. Every
 text returned must start ``GH1:`` and use only the characters a GH1 token is made of:
@@ -45,8 +64,11 @@ TOKEN_PREFIX = "GH1:"
 TOKEN_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 #: The crop around a located symbol reaches this share of the symbol's size beyond it
 #: each side: the corners of a failed read may be those of a wrong triple of finder
-#: patterns inside the code, not the code's own.
-MARGIN = 1.2
+#: patterns inside the code, not the code's own. 1.2 read no more frames of the tuning
+#: sample than 0.6 and made the crops, upscaled, four times the pixels (at 640x480 the
+#: mean time on frames with a code went from 2.55 to 2.13 one-call times); the texture
+#: retry, which follows, covers the code wherever the corners were.
+MARGIN = 0.6
 MIN_MARGIN_PX = 16
 #: Crops are upscaled until the symbol is about this many pixels across (a version-6
 #: code is 41 modules: about 7 pixels a module) and never more than 4 times.
@@ -60,6 +82,34 @@ MAX_SCALE = 4.0
 FIRST_LOOK_SIGMA = 0.8
 #: Frames at most this wide get, as a last retry on evidence, a look at twice the size.
 UPSCALE_MAX_WIDTH = 960
+#: Texture evidence, for frames where the first look located nothing: the first look's
+#: lightly blurred frame is shrunk 4 times (bilinear: after the blur, a cheap and
+#: fair sample), its fine detail (less its 3x3 mean) averaged over cells of this share
+#: of the frame height, and the densest window of 2x2 cells compared with the median
+#: cell, or with :data:`TEXTURE_FLOOR` if that is more. A code of 2-4 pixel modules is
+#: the densest detail a gate camera sees; signs, cables and a phone showing no code are
+#: mostly sparser. The window's centre is where the crop goes.
+TEXTURE_CELL_SHARE = 0.09
+#: The least median detail (grey levels) the window is compared with: a clean, quiet
+#: frame's median cell holds almost none, and against it any sign or cable looked like
+#: a code (half of the easy tier's empty frames paid for a retry; with the floor, 7-10 %).
+TEXTURE_FLOOR = 3.0
+#: Texture retry only at or above this ratio, for frames at most
+#: :data:`UPSCALE_MAX_WIDTH` wide and for wider ones. Set so that about one empty frame
+#: in ten pays for the retry (tuning sample: bench/decode.py hard tier, seed 100, 400
+#: empty frames a size); above it were 53 % (640x480) and 58 % (1280x720) of the frames
+#: with a code whose first look located nothing. The two differ because the small
+#: frames' empty scenes score higher (the same cells hold fewer pixels to average the
+#: noise over).
+TEXTURE_THRESHOLD_SMALL = 5.6
+TEXTURE_THRESHOLD_LARGE = 3.8
+#: The texture retry's crop reaches this share of the frame height each side of the
+#: window's centre (a hard-tier code is 20-27 % of the height across, with its quiet
+#: zone, and the window is only roughly on it), and is upscaled this many times and
+#: smoothed by this share of a frame pixel.
+TEXTURE_HALF_SHARE = 0.25
+TEXTURE_SCALE = 3.0
+TEXTURE_SIGMA = 0.67
 #: At most this many located-but-unread symbols get second looks in one frame.
 MAX_REGIONS = 3
 
@@ -89,7 +139,7 @@ class CascadeDecoder:
         self.counts = Counts()
 
     def _call(self, gray: np.ndarray) -> list:
-        return read_qr(gray, return_errors=True)
+        return read_qr(gray, return_errors=True, downscale=False)
 
     def _retry(self, step: str, gray: np.ndarray) -> list[str]:
         self.counts.retries += 1
@@ -114,13 +164,14 @@ class CascadeDecoder:
 
     def _decode(self, gray: np.ndarray) -> list[str]:
         self.counts.first += 1
-        found = self._call(cv2.GaussianBlur(gray, (0, 0), FIRST_LOOK_SIGMA))
+        blurred = cv2.GaussianBlur(gray, (0, 0), FIRST_LOOK_SIGMA)
+        found = self._call(blurred)
         texts = [b.text for b in found if b.valid]
         if texts and all(is_token_text(t) for t in texts):
             return texts
         quads = [_quad(b.position) for b in found if not b.valid]
         if not quads:
-            return texts
+            return texts + self._retry_texture(gray, blurred, threshold=True)
         covered: list[tuple[int, int, int, int]] = []
         for quad in _largest(quads, MAX_REGIONS):
             cx, cy = quad.mean(axis=0)
@@ -129,10 +180,33 @@ class CascadeDecoder:
             more = self._around(gray, quad, covered)
             if more:
                 return texts + more
+        more = self._retry_texture(gray, blurred, threshold=False)
+        if more:
+            return texts + more
         scale = 2.0 if gray.shape[1] <= UPSCALE_MAX_WIDTH else 1.5
         larger = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        more = self._retry("frame enlarged", cv2.GaussianBlur(larger, (0, 0), 0.6 * scale))
-        return texts + (more or self._retry("frame enlarged, sharp", larger))
+        return texts + self._retry("frame enlarged", cv2.GaussianBlur(larger, (0, 0), 0.6 * scale))
+
+    def _retry_texture(
+        self, gray: np.ndarray, blurred: np.ndarray, *, threshold: bool
+    ) -> list[str]:
+        """One look, upscaled and smoothed, at the frame's densest fine detail: where the
+        first look located nothing, only if that detail is dense enough to be a small
+        code (``threshold``); as the last retry on a located symbol, always (the
+        symbol's corners may have been those of something else)."""
+        score, cx, cy = texture_peak(blurred)
+        wide = gray.shape[1] > UPSCALE_MAX_WIDTH
+        if threshold and score < (TEXTURE_THRESHOLD_LARGE if wide else TEXTURE_THRESHOLD_SMALL):
+            return []
+        h, w = gray.shape
+        half = int(TEXTURE_HALF_SHARE * h)
+        crop = np.ascontiguousarray(
+            gray[max(0, cy - half) : min(h, cy + half), max(0, cx - half) : min(w, cx + half)]
+        )
+        up = cv2.resize(
+            crop, None, fx=TEXTURE_SCALE, fy=TEXTURE_SCALE, interpolation=cv2.INTER_CUBIC
+        )
+        return self._retry("texture", cv2.GaussianBlur(up, (0, 0), TEXTURE_SIGMA * TEXTURE_SCALE))
 
     def _around(
         self, gray: np.ndarray, quad: np.ndarray, covered: list[tuple[int, int, int, int]]
@@ -146,28 +220,27 @@ class CascadeDecoder:
         up = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         sigma = 0.45 * scale  # about half a frame pixel, in upscaled pixels
         smooth = cv2.GaussianBlur(up, (0, 0), sigma)
-        return (
-            self._retry("crop", up)
-            or self._retry("crop smoothed", smooth)
-            or self._retry_rectified(gray, quad)
-        )
+        return self._retry("crop", up) or self._retry("crop smoothed", smooth)
 
-    def _retry_rectified(self, gray: np.ndarray, quad: np.ndarray) -> list[str]:
-        """The quad warped to an upright square with a quiet zone (a tilted phone)."""
-        side = TARGET_SIDE_PX
-        pad = side // 5
-        target = np.float32(
-            [[pad, pad], [pad + side, pad], [pad + side, pad + side], [pad, pad + side]]
-        )
-        matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
-        warped = cv2.warpPerspective(
-            gray,
-            matrix,
-            (side + 2 * pad, side + 2 * pad),
-            flags=cv2.INTER_CUBIC,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        return self._retry("rectified", cv2.GaussianBlur(warped, (0, 0), 1.0))
+
+def texture_peak(blurred: np.ndarray) -> tuple[float, int, int]:
+    """How dense the densest fine detail of a lightly blurred frame is against the
+    median or :data:`TEXTURE_FLOOR` (a ratio), and the centre of that window in frame
+    pixels (x, y); see :data:`TEXTURE_CELL_SHARE`."""
+    h, w = blurred.shape
+    if h < 16 or w < 16:  # too small to hold a code worth a retry (and to shrink)
+        return 0.0, 0, 0
+    small = cv2.resize(blurred, (w // 4, h // 4), interpolation=cv2.INTER_LINEAR)
+    detail = cv2.absdiff(small, cv2.blur(small, (3, 3)))
+    cell = max(2, int(TEXTURE_CELL_SHARE * small.shape[0]))
+    rows, cols = small.shape[0] // cell, small.shape[1] // cell
+    if rows < 2 or cols < 2:  # a frame too small to hold a code worth a retry
+        return 0.0, 0, 0
+    grid = cv2.resize(detail, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float32)
+    windows = cv2.blur(grid, (2, 2), anchor=(1, 1), borderType=cv2.BORDER_REPLICATE)
+    y, x = divmod(int(windows.argmax()), cols)
+    score = float(windows[y, x]) / max(float(np.median(grid)), TEXTURE_FLOOR)
+    return score, 4 * cell * x, 4 * cell * y
 
 
 def _quad(position) -> np.ndarray:

@@ -19,18 +19,20 @@ from errors import DecodeError
 from .base import looks, to_gray, unique
 
 
-def read_qr(gray: np.ndarray, *, return_errors: bool = False) -> list:
+def read_qr(gray: np.ndarray, *, return_errors: bool = False, downscale: bool = True) -> list:
     """One ``zxingcpp.read_barcodes`` call as every zxing decoder here makes it: QR only,
     no rotation (QR finds its own), downscaling and the inverted image (dark-mode
     screens) tried, and Plain text mode (the code's text exactly as encoded; HRI would
     reformat GS1 content). ``return_errors`` also gives symbols found but not read
-    (passed only when asked: the plain decoder's call stays what it always was)."""
+    (passed only when asked: the plain decoder's call stays what it always was).
+    ``downscale=False`` skips zxing-cpp's downscaled passes, which cannot help a code
+    whose modules are already only a few pixels (the cascade's looks)."""
     extra = {"return_errors": True} if return_errors else {}
     return zxingcpp.read_barcodes(
         gray,
         formats=zxingcpp.BarcodeFormat.QRCode,
         try_rotate=False,
-        try_downscale=True,
+        try_downscale=downscale,
         try_invert=True,
         text_mode=zxingcpp.TextMode.Plain,
         **extra,

@@ -1,6 +1,7 @@
 """The hard tier (scanner/degradations.py) and the zxing-cascade decoder, for real: each
 degradation makes an image of the right shape and type, the cascade reads hard frames a
-plain zxing-cpp call misses, and spends nothing more on a frame with no code."""
+plain zxing-cpp call misses (around a symbol it located, or at dense fine detail where
+it located nothing), and spends at most one retry on a frame with no code."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import zxingcpp
 
 from scanner import decoder_for_name
 from scanner import degradations as deg
-from scanner.decoders.cascade import is_token_text
+from scanner.decoders.cascade import FIRST_LOOK_SIGMA, is_token_text, texture_peak
+from scanner.decoders.zxing import read_qr
 from scanner.render import HARD, render_frame
 
 from .conftest import clean_frame
@@ -25,6 +27,10 @@ from .conftest import clean_frame
 # 297 the ``zxing`` decoder (three full-frame looks) misses as well; 297, 256 and 310
 # are read only by a retry around a symbol the first look located but could not read.
 HARD_SAMPLES = (218, 256, 297, 310)
+# Hard-tier frames (seed -> code seed % 3, as above) where the cascade's first look
+# locates nothing at all and the texture retry reads the code; the ``zxing`` decoder's
+# three full-frame looks miss every one of them.
+TEXTURE_SAMPLES = {(640, 480): (2, 86, 97), (1280, 720): (61, 225, 241)}
 
 
 def plain_call(image: np.ndarray) -> list[str]:
@@ -121,13 +127,62 @@ def test_the_cascade_reads_hard_frames_a_plain_call_misses(cascade, codes) -> No
     assert cascade.counts.retries > 0
 
 
-def test_an_empty_frame_costs_one_call_and_no_retry(cascade) -> None:
-    frames = [hard_frame([], seed) for seed in range(4)]
-    frames += [hard_frame([], seed, (1280, 720)) for seed in range(2)]
-    frames += [np.zeros((480, 640), np.uint8), np.full((720, 1280, 3), 200, np.uint8)]
-    for frame in frames:
+@pytest.mark.parametrize("size", list(TEXTURE_SAMPLES))
+def test_the_texture_retry_reads_codes_the_first_look_did_not_locate(cascade, codes, size) -> None:
+    zxing = decoder_for_name("zxing")
+    for seed in TEXTURE_SAMPLES[size]:
+        image = hard_frame([codes[seed % 3]], seed, size)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        blurred = cv2.GaussianBlur(gray, (0, 0), FIRST_LOOK_SIGMA)
+        assert read_qr(blurred, return_errors=True, downscale=False) == []  # no evidence
+        assert zxing.decode(image) == []
+        retries = cascade.counts.retries
+        assert cascade.decode(image) == [codes[seed % 3]]
+        assert cascade.counts.retries == retries + 1  # the texture retry alone
+    assert cascade.counts.read_by["texture"] == len(TEXTURE_SAMPLES[size])
+
+
+def test_the_texture_window_lies_on_the_code(codes) -> None:
+    # Clean frames: the densest fine detail is the code (where zxing-cpp finds it), far
+    # denser than the median cell.
+    for seed in range(4):
+        frame = cv2.cvtColor(clean_frame([codes[0]], seed=seed), cv2.COLOR_BGR2GRAY)
+        (found,) = zxingcpp.read_barcodes(frame, formats=zxingcpp.BarcodeFormat.QRCode)
+        corners = [
+            found.position.top_left,
+            found.position.top_right,
+            found.position.bottom_right,
+            found.position.bottom_left,
+        ]
+        xs, ys = [p.x for p in corners], [p.y for p in corners]
+        score, x, y = texture_peak(cv2.GaussianBlur(frame, (0, 0), FIRST_LOOK_SIGMA))
+        assert score > 5.6
+        cell = 0.09 * 480  # TEXTURE_CELL_SHARE of the height: the window is 2 cells
+        assert min(xs) - cell <= x <= max(xs) + cell
+        assert min(ys) - cell <= y <= max(ys) + cell
+    assert texture_peak(np.full((480, 640), 128, np.uint8))[0] < 1.0
+    assert texture_peak(np.zeros((6, 6), np.uint8)) == (0.0, 0, 0)  # too small to judge
+
+
+def test_an_empty_frame_costs_one_call_and_at_most_one_retry(cascade) -> None:
+    blank = [np.zeros((480, 640), np.uint8), np.full((720, 1280, 3), 200, np.uint8)]
+    for frame in blank:
         assert cascade.decode(frame) == []
-    assert (cascade.counts.first, cascade.counts.retries) == (len(frames), 0)
+    assert (cascade.counts.first, cascade.counts.retries) == (2, 0)  # no detail, no retry
+    frames = [hard_frame([], seed) for seed in range(8)]
+    frames += [hard_frame([], seed, (1280, 720)) for seed in range(4)]
+    for frame in frames:
+        before = cascade.counts.retries
+        assert cascade.decode(frame) == []
+        assert cascade.counts.retries - before <= 1
+    assert cascade.counts.first == 2 + len(frames)
+    assert cascade.counts.retries <= len(frames) // 2  # most empty frames: one call
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (7, 200), (15, 15), (40, 9), (16, 16)])
+def test_tiny_frames_read_nothing_and_raise_nothing(cascade, shape) -> None:
+    rng = np.random.default_rng(sum(shape))
+    assert cascade.decode(rng.integers(0, 256, shape, dtype=np.uint8)) == []
 
 
 def test_no_false_reads_on_noise(cascade) -> None:
@@ -153,3 +208,34 @@ def test_only_gh1_shaped_texts_come_out(cascade, codes) -> None:
     assert is_token_text(codes[0])
     assert not is_token_text("GH1:abc")  # lower case is not Base45
     assert not is_token_text("HTTPS://GH1:ABC")
+
+
+# -- readability at the true position (bench/readable.py) -------------------------------
+
+
+def test_render_reports_where_each_code_lies(codes) -> None:
+    r = render_frame(codes[:2], np.random.default_rng(3), (1280, 720), degradations=())
+    assert len(r.corners) == 2
+    for text, corners in zip(r.texts, r.corners, strict=True):
+        assert corners.shape == (4, 2)
+        found = [
+            b
+            for b in zxingcpp.read_barcodes(r.image, formats=zxingcpp.BarcodeFormat.QRCode)
+            if b.text == text
+        ]
+        centre = found[0].position.top_left
+        x0, y0 = corners.min(axis=0)
+        x1, y1 = corners.max(axis=0)
+        assert x0 <= centre.x <= x1 and y0 <= centre.y <= y1
+
+
+def test_a_code_reads_at_its_true_position_until_it_is_wiped(codes) -> None:
+    from bench.readable import read_at
+
+    r = render_frame(codes[:1], np.random.default_rng(4), (640, 480), degradations=())
+    gray = cv2.cvtColor(r.image, cv2.COLOR_BGR2GRAY)
+    assert read_at(gray, codes[0], r.corners[0]) == (True, 0.0)
+    assert read_at(gray, codes[1], r.corners[0])[0] is False  # another code: no
+    wiped = gray.copy()
+    cv2.fillConvexPoly(wiped, r.corners[0].astype(np.int32), 128)
+    assert read_at(wiped, codes[0], r.corners[0])[0] is False
