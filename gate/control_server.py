@@ -43,6 +43,8 @@ PROTOCOL = 1
 QUEUE_LIMIT = 256
 MAX_LINE = 64 * 1024
 SOCKET_MODE = 0o660
+#: The longest path a Unix socket binds to on Linux (sun_path, 108 bytes with its NUL).
+MAX_SOCKET_PATH = 107
 #: The kernel buffer of each connection: small, so a stalled client holds seconds of
 #: events, not thousands, and hears of the rest as ``dropped``.
 SEND_BUFFER = 32 * 1024
@@ -131,6 +133,12 @@ class ControlServer:
 
     def _listen(self) -> socket.socket:
         path = self.path
+        size = len(os.fsencode(path))
+        if size > MAX_SOCKET_PATH:
+            raise ConfigError(
+                f"{path}: [control] socket path is {size} bytes; a Unix socket's path holds "
+                f"at most {MAX_SOCKET_PATH}: choose a shorter one"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() or path.is_symlink():
             if not stat.S_ISSOCK(path.lstat().st_mode):

@@ -9,6 +9,7 @@ JSON summary (``--json``); two runs of one seed, side by side, must decide alike
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -168,15 +169,19 @@ def test_the_steward_console_beside_the_run(tmp_path: Path) -> None:
     import pty
     import re
     import select
+    import tempfile
     import time
 
+    # A short directory: a lane's control socket path must fit a Unix socket's 107 bytes,
+    # and pytest's own temporary directories under xdist are long.
+    keep = Path(tempfile.mkdtemp(prefix="gh-"))
     pid, fd = pty.fork()
     if pid == 0:  # the child: the demo on the pseudo-terminal
         os.environ.update(COLUMNS="120", LINES="40")
         os.execv(
             sys.executable,
             [sys.executable, "-m", "gate", "demo", "--gates", "2", "--attendees", "24",
-             "--seconds", "10", "--steward", "south-1", "--keep", str(tmp_path / "venue")],
+             "--seconds", "10", "--steward", "south-1", "--keep", str(keep)],
         )  # fmt: skip
     seen = b""
     quit_sent = False
@@ -203,5 +208,16 @@ def test_the_steward_console_beside_the_run(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0, text[-3000:]
     assert "demo steward at south-1" in text
     assert "demo finished: every invariant holds" in text
-    log = (tmp_path / "venue" / "demo.log").read_text(encoding="utf-8")
+    log = (keep / "demo.log").read_text(encoding="utf-8")
     assert "the doors open" in log and "the crowd is in" in log
+    shutil.rmtree(keep)
+
+
+def test_a_keep_directory_too_long_for_the_sockets_is_refused(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 100)
+    done = subprocess.run(
+        [sys.executable, "-m", "gate", "demo", "--keep", str(deep)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "too long for the lanes' control sockets" in done.stderr and str(deep) in done.stderr

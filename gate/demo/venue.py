@@ -36,6 +36,8 @@ from hub import Authority, Hub
 from hub.served import ServedHub, free_port
 from verifier.key_fingerprint import key_fingerprint
 
+from ..control_server import MAX_SOCKET_PATH
+from ..provision import CONTROL_SOCKET
 from .board import Board
 from .crowd import EVENT, NEXT_DAY, VALID_AFTER_S, VALID_BEFORE_S, Plan, Visit, make_plan, ticket_id
 from .lanes import LaneProcess
@@ -221,9 +223,15 @@ class Venue:
             for what in ("started", "peers_started"):
                 found, _ = lane.wait_for(lambda e, w=what: e.get("event") == w, 0, START_S)
                 if found is None:
+                    ended = lane.proc.poll()
                     raise DemoFailed(
-                        f"{name}: gate run did not say {what!r} in {START_S:.0f} s "
-                        f"(see {self.dir / name}/journal.log)"
+                        f"{name}: gate run "
+                        + (
+                            f"exited with status {ended}"
+                            if ended is not None
+                            else f"did not say {what!r} in {START_S:.0f} s"
+                        )
+                        + f" (see {self.dir / name}/journal.log)"
                     )
         self.board.note(f"{len(self.lanes)} lanes running: gate run, with peer exchange on")
 
@@ -439,7 +447,16 @@ def run_venue(opts: Options) -> int:
     except DemoFailed as exc:
         print(f"gate demo: {exc}", file=sys.stderr)
         return 2
-    directory = opts.keep or Path(tempfile.mkdtemp(prefix="gatehouse-venue-"))
+    directory = (opts.keep or Path(tempfile.mkdtemp(prefix="gatehouse-venue-"))).absolute()
+    socket = directory / "south-12" / CONTROL_SOCKET  # the longest a lane's can be
+    if len(os.fsencode(socket)) > MAX_SOCKET_PATH:
+        print(
+            f"gate demo: --keep {directory}: the path is too long for the lanes' control "
+            f"sockets ({len(os.fsencode(socket))} bytes, a Unix socket holds at most "
+            f"{MAX_SOCKET_PATH}); choose a shorter directory",
+            file=sys.stderr,
+        )
+        return 2
     directory.mkdir(parents=True, exist_ok=True)
     if opts.steward is not None and not sys.stdout.isatty():
         print("gate demo: --steward needs a terminal (the console draws on it)", file=sys.stderr)

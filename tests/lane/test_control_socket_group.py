@@ -50,3 +50,13 @@ def test_another_group_is_still_given(tmp_path: Path) -> None:
         assert path.stat().st_gid == other.gr_gid
     finally:
         server.close()
+
+
+def test_a_socket_path_too_long_for_unix_sockets_names_the_limit(tmp_path: Path) -> None:
+    """The kernel's own "AF_UNIX path too long" names neither the path nor the key."""
+    from errors import ConfigError
+
+    path = tmp_path / ("d" * 120) / "control.sock"
+    with pytest.raises(ConfigError, match=r"\[control\] socket path is \d+ bytes; .* at most 107"):
+        ControlServer(path, device="north-1", group=_own_group(), warn=print)
+    assert not path.parent.exists()  # refused before anything was made
