@@ -241,6 +241,13 @@ interval = 0.5
             draw = rng.random()
             kind = "sync" if draw < 0.25 else "peers" if draw < 0.5 else None
             child = daemon.child(kind) if kind else None
+            # A child just killed comes back after the daemon's back-off (1 s, then 5 s),
+            # and a loaded machine starts one slowly: wait for it rather than cut power
+            # instead, so each child is killed as often as drawn.
+            patience = time.monotonic() + 8
+            while kind and child is None and time.monotonic() < patience:
+                time.sleep(0.1)
+                child = daemon.child(kind)
             if kind and child is not None:
                 try:
                     os.kill(child, signal.SIGKILL)  # only one child: the lane goes on
