@@ -386,7 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
         # A request line came: the connection is busy (a new connection may no longer
         # displace it) and the rest of the request has REQUEST_TIMEOUT_S per read.
         self.server.idle(self.connection, False)
-        self.connection.settimeout(REQUEST_TIMEOUT_S)
+        self.connection.settimeout(self.timeout)
         ok = super().parse_request()
         # From the version and the Connection header; do_POST sets close_connection
         # until the body is read, then restores this.
