@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,31 @@ def test_idle_connections_give_way_to_new_ones(
         finally:
             for conn in held:
                 conn.close()
+
+
+def test_the_exchange_keeps_its_connection_and_opens_one_when_closed(
+    service: PeerService, state_dir: Path, kit: LedgerKit
+) -> None:
+    """The exchange sends a peer's requests over one connection, and opens a new one,
+    without an error, when the peer closed the old (idle, or to make room)."""
+    from gate.peer_exchange import PeerExchange
+    from gate.peer_service import CheckpointThread
+
+    db = CheckpointThread(lambda: gate(state_dir, kit)).start()
+    lines: list[dict] = []
+    try:
+        exchange = PeerExchange(
+            db, device="north-1", urls=[f"http://127.0.0.1:{service.port}"], emit=lines.append
+        )
+        (link,) = exchange.links.values()
+        for _ in range(3):
+            assert exchange._heads(link) == {}
+        assert (exchange.requests, exchange.connections) == (3, 1)
+        assert service._server._close_longest_idle()
+        time.sleep(0.2)  # the peer's end of the connection is shut
+        assert exchange._heads(link) == {}
+        assert (exchange.requests, exchange.connections) == (4, 2)
+        exchange._disconnect(link)
+    finally:
+        db.close()
+    assert not [e for e in lines if e["event"] in ("peer", "warning")]
