@@ -20,6 +20,12 @@ thread, sender and receiver both), so that the ways of sending compare in one ru
 Each way gets a fresh state directory and the same records: ``--devices`` peers (49) of
 a ledger that names them, ``--per-device`` records each (20), sent interleaved as a
 venue's admissions arrive.
+
+Then the projection to ``--lanes`` (200), each admitting ``--lane-rate`` a second (0.4:
+20 a second over 50 lanes): every gate takes every other lane's admissions, a(L-1) a
+second, and sends its own to every peer, as many; one delivery's CPU (both ends, as
+measured here) times that is the exchange's CPU per gate for the pushes, on this
+machine's cores, with nothing else on them (``bench.peers_scale`` adds the rounds).
 """
 
 from __future__ import annotations
@@ -108,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-device", type=int, default=20, help="records each (20)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of every way (3)")
     parser.add_argument("--batch", type=int, default=8, help="records a request, batched (8)")
+    parser.add_argument("--lanes", type=int, default=200, help="lanes projected to (200)")
+    parser.add_argument("--lane-rate", type=float, default=0.4, help="admissions/s a lane (0.4)")
     args = parser.parse_args(argv)
     print(f"cpu: {cpu_model()}")
     kit = ledger(args.devices, args.per_device)
@@ -124,11 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         for _, (way, per, label) in itertools.product(range(args.repeat), ways):
             results[label].append(timed(Path(root), kit, lines, per, way))
     print(f"{len(lines)} records, {args.repeat} runs each; median of the runs, per record")
-    print(f"{'way':<40}{'CPU ms':>10}{'wall ms':>10}")
-    for label, runs in results.items():
+    deliveries = args.lane_rate * (args.lanes - 1)  # taken (and sent) a second, per gate
+    print(
+        f"projected: {args.lanes} lanes at {args.lane_rate:g}/s each, {deliveries:.1f} "
+        "deliveries a second per gate"
+    )
+    print(f"{'way':<40}{'CPU ms':>10}{'wall ms':>10}{'% of a core':>14}{'requests/s':>12}")
+    for (_, per, label), runs in zip(ways, results.values(), strict=True):
         cpu = statistics.median(c for c, _ in runs)
         wall = statistics.median(w for _, w in runs)
-        print(f"{label:<40}{cpu:>10.3f}{wall:>10.3f}")
+        requests = "" if label.startswith("floor") else f"{deliveries / per:.1f}"
+        print(f"{label:<40}{cpu:>10.3f}{wall:>10.3f}{deliveries * cpu / 10:>14.1f}{requests:>12}")
     return 0
 
 
