@@ -474,10 +474,11 @@ class PeerExchange:
     def _send(
         self, link: Link, method: str, path: str, body: bytes | None, headers: dict[str, str]
     ) -> tuple[int, bytes, http.client.HTTPResponse]:
-        """One request over the link's connection. A kept-alive connection that fails
-        before an answer (the peer closed it as the request left) is tried once more on
-        a new one: every request here may be sent twice (a push held again is only
-        acknowledged; a signed read seen twice is refused 409 and signed again)."""
+        """One request over the link's connection. A kept-alive connection that the
+        peer closed as the request left is tried once more on a new one: every request
+        here may be sent twice (a push held again is only acknowledged; a signed read
+        seen twice is refused 409 and signed again). A peer that does not answer in time
+        is not asked again: it is slow, and backs off."""
         for attempt in range(2):
             conn, reused = self._connection(link)
             self.requests += 1
@@ -487,7 +488,7 @@ class PeerExchange:
                 raw = response.read(MAX_REPLY_BYTES + 1)
             except (OSError, http.client.HTTPException) as exc:
                 self._disconnect(link)
-                if reused and attempt == 0:
+                if reused and attempt == 0 and _closed_under_us(exc):
                     continue
                 raise PeerError(f"{link.url}: {exc or type(exc).__name__}") from None
             break
@@ -631,6 +632,12 @@ class PeerExchange:
                     "detail": f"could not save the peers' state: {exc}",
                 }
             )
+
+
+def _closed_under_us(exc: BaseException) -> bool:
+    """Whether a request failed because the peer had closed the connection (a reset, a
+    broken pipe, the end of the stream before a status line), not for want of time."""
+    return isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected))
 
 
 __all__ = ["MAX_PEERS", "PUSH_BATCH", "TICK_S", "PeerExchange"]
