@@ -309,7 +309,12 @@ class _Server(ThreadingHTTPServer):
             self.shutdown_request(request)
             return
         self.idle(request, True)
-        super().process_request(request, client_address)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread for it (out of memory): its slot is free again
+            self.idle(request, False)
+            self._slots.release()
+            raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
