@@ -197,7 +197,7 @@ class PeerExchange:
         for url in [u for u, link in self.links.items() if link.source == "mdns"]:
             if url not in found:
                 link = self.links.pop(url)
-                if link.lock.acquire(blocking=False):  # else its task closes it on failure
+                if link.lock.acquire(blocking=False):  # else its socket goes with the link
                     try:
                         self._disconnect(link)
                     finally:
