@@ -23,11 +23,11 @@ admitting lane's decision and commit are inside it. Target: p99 <= 2 s.
 Per gate: RSS (``VmRSS``) of the daemon and of its ``gate peers run`` child, at the
 end; CPU (utime + stime of each, from ``/proc/PID/stat``) over the idle period and over
 the loaded period; records pushed and pulled (the exchange's ``peers`` journal line,
-every 5 s). Messages: every peer request is one TCP connection on loopback (the
-exchange closes each), so the machine's ``Tcp: ActiveOpens`` (``/proc/net/snmp``) over
-a period, over the gates, is the requests each gate sent, and as many were received;
-loopback bytes (``/proc/net/dev``) likewise. Both counters are machine-wide: run it on
-an otherwise idle machine.
+every 5 s). Messages: the requests each exchange sent (its ``peers`` line counts them;
+as many were received) and the TCP connections it opened for them (a peer's connection
+is kept alive, so far fewer); the machine's ``Tcp: ActiveOpens`` (``/proc/net/snmp``)
+and loopback bytes (``/proc/net/dev``) over a period, over the gates. The two machine
+counters are machine-wide: as root the run gets a network namespace of its own.
 
 From these the benchmark projects a gate's cost at ``--project`` lanes (200) at the same
 admission rate per lane: a push per admission per peer, plus the rounds' heads reads
@@ -183,6 +183,8 @@ class Gates:
                 for name, pid in self.pids.items()
             },
             "pushed": sum(e.get("pushed", 0) for e in exchanged.values()),
+            "requests": sum(e.get("requests", 0) for e in exchanged.values()),
+            "connections": sum(e.get("connections", 0) for e in exchanged.values()),
             "pulled": sum(e.get("pulled", 0) for e in exchanged.values()),
             "bench_cpu": sum(os.times()[:2]),
             "pressure_us": pressure_us("cpu"),
@@ -214,7 +216,8 @@ def period(before: dict[str, Any], after: dict[str, Any], gates: int) -> dict[st
         "daemon_cpu_pct_max": max(daemon),
         "peers_cpu_pct_mean": statistics.fmean(child),
         "peers_cpu_pct_max": max(child),
-        "requests_per_gate_per_s": (after["opens"] - before["opens"]) / gates / seconds,
+        "requests_per_gate_per_s": (after["requests"] - before["requests"]) / gates / seconds,
+        "connections_per_gate_per_s": (after["opens"] - before["opens"]) / gates / seconds,
         "lo_kib_per_gate_per_s": (after["lo_bytes"] - before["lo_bytes"]) / 1024 / gates / seconds,
         "records_pushed": after["pushed"] - before["pushed"],
         "records_pulled": after["pulled"] - before["pulled"],
@@ -492,7 +495,8 @@ def report(
         p = result[key]
         print(
             f"{key} {p['seconds']:g} s: {p['requests_per_gate_per_s']:.2f} requests sent/s per "
-            f"gate (as many received), {p['lo_kib_per_gate_per_s']:.1f} KiB/s on loopback "
+            f"gate (as many received) over {p['connections_per_gate_per_s']:.2f} new "
+            f"connections/s, {p['lo_kib_per_gate_per_s']:.1f} KiB/s on loopback "
             f"per gate; "
             f"records pushed {p['records_pushed']}, pulled {p['records_pulled']}; "
             f"this bench's own CPU {p['bench_cpu_pct']:.0f} % of a core; CPU pressure "

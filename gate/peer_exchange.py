@@ -8,17 +8,23 @@ Three ways records move, each for one need:
   override, in any process: the exchange watches ``records.db``'s head every
   :data:`TICK_S`) is posted to every peer at once, in parallel. This is what keeps the
   window (docs/peers.md: a ticket admitted here is refused at the other lanes within
-  2 s), and it costs each admission one small POST per peer.
+  2 s), and it costs each admission one small POST per peer; records that pile up
+  while a push to a peer is on its way go together in the next one.
 - **Rounds (anti-entropy).** Every ``interval`` seconds the exchange reads the heads
   (``GET /v1/peer/heads``) of ``fanout`` peers, in turn, and evens out with each:
   it pushes what the peer lacks of any device it holds (its own records and those it
-  learned: the relay), and pulls what this gate lacks (a signed ``GET
+  learned: the relay, every device's in one POST), and pulls what this gate lacks (a signed ``GET
   /v1/peer/records``). This fills what a partition, a restart or a lost ``peers.db``
   left out, and carries records across a LAN where not every gate reaches every other.
   A gap found in a pushed batch makes the next round ask the peers that hold more.
 - **Backing off.** A peer that does not answer is left alone for a while (doubling to
   :data:`MAX_BACKOFF_S`) and is evened out whole at the first round that reaches it;
   a peer that is unreachable for :data:`UNREACHABLE_ALARM_S` raises ``peer_unreachable``.
+
+Each peer's requests go over one kept-alive HTTP/1.1 connection (:attr:`Link.conn`),
+opened again when the peer closed it (it closes idle ones, and those of a crowded port)
+or a request on it failed: at fifty gates a new TCP connection per request cost more
+CPU than the push it carried (docs/peers.md, "At scale").
 
 Nothing here is trusted for where it came from: what is pulled goes through the same
 checks as what is pushed (:mod:`verifier.peer_records`). Every database call runs on the
@@ -34,6 +40,7 @@ import http.client
 import itertools
 import json
 import random
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -43,7 +50,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from sync.request_auth import sign_request
-from verifier import PeerFork, PeerLink
+from verifier import Checkpoint, PeerFork, PeerLink
 from verifier.peer_records import PAGE_RECORDS
 
 from .peer_service import HEADS_PATH, RECORDS_PATH, CheckpointThread
@@ -53,8 +60,10 @@ Emit = Callable[[dict[str, Any]], None]
 #: Seconds between looks at this gate's own log for new records to push (a stat of
 #: records.db and its WAL; the log is read only when one of them changed).
 TICK_S = 0.05
-#: Records in one push (a POST body of about 200 KiB).
+#: Records in one push, of one device or several (a POST body of about 200 KiB).
 PUSH_BATCH = 500
+#: The largest reply read (a page of 1,000 records is far less).
+MAX_REPLY_BYTES = 8 * 1024 * 1024
 #: Seconds a peer gets to answer one request.
 REQUEST_TIMEOUT_S = 2.0
 #: The longest a peer that does not answer is left alone before it is tried again.
@@ -101,6 +110,9 @@ class Link:
     #: round may pull once it has had time to arrive by itself.
     ahead: dict[str, tuple[int, float]] = field(default_factory=dict)
     last_signed: tuple[str, int] | None = None
+    #: The kept-alive connection to the peer (used under ``lock``); None until the
+    #: next request opens one.
+    conn: http.client.HTTPConnection | None = None
 
     def snapshot(self, now: int) -> PeerLink:
         return PeerLink(
@@ -166,6 +178,8 @@ class PeerExchange:
         self._alarm_lock = threading.Lock()
         self.pushed = 0  # records sent, for the figures
         self.pulled = 0
+        self.requests = 0  # requests sent
+        self.connections = 0  # connections opened
 
     # -- peers ------------------------------------------------------------------------
 
@@ -182,7 +196,12 @@ class PeerExchange:
             self._add(url, "mdns", device)
         for url in [u for u, link in self.links.items() if link.source == "mdns"]:
             if url not in found:
-                del self.links[url]
+                link = self.links.pop(url)
+                if link.lock.acquire(blocking=False):  # else its socket goes with the link
+                    try:
+                        self._disconnect(link)
+                    finally:
+                        link.lock.release()
 
     def want(self, gaps: dict[str, int]) -> None:
         """Devices with records held aside behind a gap (from a push this gate got):
@@ -228,6 +247,8 @@ class PeerExchange:
                 stop.wait(TICK_S)
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            for link in list(self.links.values()):
+                self._disconnect(link)
             self.save()
 
     def _own_head(self) -> int:
@@ -286,7 +307,7 @@ class PeerExchange:
                 if link.known is None:
                     link.known = self._heads(link)
                     self._contacted(link)
-                self._push(link, self.device, self._fresh_head)
+                self._push(link, {self.device: self._fresh_head})
             except PeerError as exc:
                 self._failed(link, str(exc))
             except Exception as exc:  # the database failing: said, and tried again
@@ -302,8 +323,7 @@ class PeerExchange:
             self._contacted(link)
             settled = int(self.clock()) - SETTLE_S
             relay = self.db.call(lambda cp: cp.peer_heads(received_by=settled))
-            for device, (seq, _) in sorted(relay.items()):
-                self._push(link, device, seq)
+            self._push(link, {device: seq for device, (seq, _) in relay.items()})
             self._pull(link, self.db.call(lambda cp: cp.peer_heads()))
         except PeerError as exc:
             self._failed(link, str(exc))
@@ -321,38 +341,72 @@ class PeerExchange:
             }
         )
 
-    def _push(self, link: Link, device: str, held: int) -> None:
-        """Post ``device``'s records the peer lacks, a batch at a time."""
+    def _push(self, link: Link, held: dict[str, int]) -> None:
+        """Post what the peer lacks of each device up to its seq in ``held``: every
+        device in the same POST, at most :data:`PUSH_BATCH` records in all, until the
+        peer has it all or refuses some (a fork on its side, a device it does not know
+        yet: what it took is noted, the rest waits for the next round)."""
         assert link.known is not None
-        while link.known.get(device, 0) < held:
-            since = link.known.get(device, 0)
-            fresh = self._fresh
-            if device == self.device and fresh[0] == since and fresh[1]:
-                lines = fresh[1]
-            else:
-                lines = self.db.call(
-                    lambda cp, since=since: cp.peer_records(device, since, PUSH_BATCH)
-                )
+        known = link.known
+        wanted = {d: seq for d, seq in held.items() if known.get(d, 0) < seq}
+        while wanted:
+            since = {d: known.get(d, 0) for d in wanted}
+            lines = self._lines_to_push(since)
             if not lines:
                 return
-            body = "".join(line + "\n" for line in lines).encode("utf-8")
+            body = "".join(line + "\n" for _, line in lines).encode("utf-8")
             reply = self._request(link, "POST", RECORDS_PATH, body)
             self._contacted(link)
             refused = reply.get("refused") if isinstance(reply, dict) else None
             if not isinstance(refused, list):
                 raise PeerError(f"{link.url} answered a push with {reply!r:.200}")
             self.pushed += len(lines)
-            stopped = [
-                r.get("seq")
-                for r in refused
-                if isinstance(r, dict) and r.get("device") == device and type(r.get("seq")) is int
-            ]
-            last = json.loads(lines[-1])["seq"]
-            if stopped:  # the peer refused some (a fork on its side, a device it does
-                # not know yet): what it holds is as far as it took them; try next round
-                link.known[device] = max(since, min(stopped) - 1)
-                return
-            link.known[device] = last
+            stopped: dict[str, int] = {}
+            for r in refused:
+                if isinstance(r, dict) and type(r.get("seq")) is int:
+                    device = r.get("device")
+                    if device in wanted:
+                        stopped[device] = min(r["seq"], stopped.get(device, r["seq"]))
+            last_line = {device: line for device, line in lines}  # each device's newest
+            sent = {device: json.loads(line)["seq"] for device, line in last_line.items()}
+            for device, last in sent.items():
+                if device in stopped:  # as far as it took them; the rest next round
+                    known[device] = max(since[device], stopped[device] - 1)
+                    del wanted[device]
+                else:
+                    known[device] = last
+            full = len(lines) >= PUSH_BATCH  # devices left out for room come next
+            wanted = {
+                d: seq for d, seq in wanted.items() if (d in sent or full) and known.get(d, 0) < seq
+            }
+
+    def _lines_to_push(self, since: dict[str, int]) -> list[tuple[str, str]]:
+        """(device, line) of the records after ``since`` of each device, oldest
+        first, :data:`PUSH_BATCH` at most in all: this gate's newest from the copy read
+        for every peer, the rest in one trip to the database thread."""
+        fresh = self._fresh
+        out: list[tuple[str, str]] = []
+        read: dict[str, int] = {}
+        for device, after in sorted(since.items()):
+            if device == self.device and fresh[0] == after and fresh[1]:
+                out += [(device, line) for line in fresh[1]]
+            else:
+                read[device] = after
+        if read:
+            room = PUSH_BATCH - len(out)
+
+            def records(cp: Checkpoint) -> list[tuple[str, str]]:
+                got: list[tuple[str, str]] = []
+                for device, after in sorted(read.items()):
+                    if len(got) >= room:
+                        break
+                    got += [
+                        (device, line) for line in cp.peer_records(device, after, room - len(got))
+                    ]
+                return got
+
+            out += self.db.call(records)
+        return out[:PUSH_BATCH]
 
     def _pull(self, link: Link, ours: dict[str, tuple[int, str]]) -> None:
         """Fetch what the peer holds beyond this gate, a page per device per round: for
@@ -390,32 +444,61 @@ class PeerExchange:
 
     # -- the wire ---------------------------------------------------------------------
 
-    def _connection(self, link: Link) -> http.client.HTTPConnection:
+    def _connection(self, link: Link) -> tuple[http.client.HTTPConnection, bool]:
+        """The link's kept-alive connection and True, or a new one and False. One the
+        peer has closed since (it reads as ready: the end of the stream) is replaced."""
+        conn = link.conn
+        if conn is not None and conn.sock is not None:
+            try:
+                closed = bool(select.select([conn.sock], [], [], 0)[0])
+            except (OSError, ValueError):
+                closed = True
+            if not closed:
+                return conn, True
+        self._disconnect(link)
         parts = urlsplit(link.url)
         if parts.scheme != "http" or not parts.hostname:
             raise PeerError(f"{link.url} is not an http:// URL of a peer")
         source = (self.bind, 0) if self.bind else None
-        return http.client.HTTPConnection(
+        link.conn = http.client.HTTPConnection(
             parts.hostname, parts.port or 80, timeout=REQUEST_TIMEOUT_S, source_address=source
         )
+        self.connections += 1
+        return link.conn, False
+
+    def _disconnect(self, link: Link) -> None:
+        conn, link.conn = link.conn, None
+        if conn is not None:
+            conn.close()
 
     def _send(
         self, link: Link, method: str, path: str, body: bytes | None, headers: dict[str, str]
     ) -> tuple[int, bytes, http.client.HTTPResponse]:
-        conn = self._connection(link)
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            raw = response.read(8 * 1024 * 1024 + 1)
-        except (OSError, http.client.HTTPException) as exc:
-            raise PeerError(f"{link.url}: {exc or type(exc).__name__}") from None
-        finally:
-            conn.close()
+        """One request over the link's connection. A kept-alive connection that the
+        peer closed as the request left is tried once more on a new one: every request
+        here may be sent twice (a push held again is only acknowledged; a signed read
+        seen twice is refused 409 and signed again). A peer that does not answer in time
+        is not asked again: it is slow, and backs off."""
+        for attempt in range(2):
+            conn, reused = self._connection(link)
+            self.requests += 1
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                raw = response.read(MAX_REPLY_BYTES + 1)
+            except (OSError, http.client.HTTPException) as exc:
+                self._disconnect(link)
+                if reused and attempt == 0 and _closed_under_us(exc):
+                    continue
+                raise PeerError(f"{link.url}: {exc or type(exc).__name__}") from None
+            break
+        if response.will_close or len(raw) > MAX_REPLY_BYTES or not response.isclosed():
+            self._disconnect(link)  # it ends it, or the rest of its reply is not read
         if response.status == 429 or response.status == 503:
             wait = response.getheader("Retry-After", "1")
             link.retry_at = time.monotonic() + (float(wait) if wait.isdigit() else 1.0)
             raise PeerError(f"{link.url} asks to wait {wait} s (HTTP {response.status})")
-        if len(raw) > 8 * 1024 * 1024:
+        if len(raw) > MAX_REPLY_BYTES:
             raise PeerError(f"{link.url} sent more than a page")
         return response.status, raw, response
 
@@ -468,6 +551,7 @@ class PeerExchange:
     def _failed(self, link: Link, why: str) -> None:
         now = time.monotonic()
         link.failures += 1
+        self._disconnect(link)
         link.known = None  # read its heads again when it is back
         link.last_error, link.error_at = why, int(self.clock())
         link.retry_at = max(link.retry_at, now + min(MAX_BACKOFF_S, 0.25 * 2**link.failures))
@@ -534,6 +618,8 @@ class PeerExchange:
                 "down": down,
                 "pushed": self.pushed,
                 "pulled": self.pulled,
+                "requests": self.requests,
+                "connections": self.connections,
             }
         )
         try:
@@ -546,6 +632,12 @@ class PeerExchange:
                     "detail": f"could not save the peers' state: {exc}",
                 }
             )
+
+
+def _closed_under_us(exc: BaseException) -> bool:
+    """Whether a request failed because the peer had closed the connection (a reset, a
+    broken pipe, the end of the stream before a status line), not for want of time."""
+    return isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected))
 
 
 __all__ = ["MAX_PEERS", "PUSH_BATCH", "TICK_S", "PeerExchange"]

@@ -20,11 +20,20 @@ which holds a Checkpoint (an SQLite connection): taking a peer's batch locks ``p
 alone, so the lane's commit never waits for it. The exchange that pushes and pulls
 (:mod:`gate.peer_exchange`) shares that thread through :attr:`PeerService.db`.
 
+Connections are persistent (HTTP/1.1 keep-alive): a peer's exchange holds one to this
+gate and sends every push and heads read over it, since a new TCP connection and a new
+thread for each request cost more CPU than the request itself when fifty gates push to
+each other (bench/peers_scale.py). Every reply has a ``Content-Length``; a request whose
+body was not read (refused before it, or cut short) closes its connection, so the next
+request on it is never read from the middle of a body.
+
 The network side is bounded, so a peer (or anything else on the LAN) cannot take the
 service over: each connection is served on a thread of its own, at most
-:data:`MAX_CONNECTIONS` at once (more get 503 at once); each has
-:data:`REQUEST_TIMEOUT_S` to send its request, so a stalled peer holds only its own
-connection; a body over :data:`MAX_BODY_BYTES` is refused unread; and each client
+:data:`MAX_CONNECTIONS` at once; when all are taken, the one that has waited longest
+for its next request (:data:`KEEPALIVE_IDLE_S` at most) is closed to make room, and only
+when none is idle does a new one get 503 at once. A request has :data:`REQUEST_TIMEOUT_S`
+per read to arrive, so a stalled peer holds only its own connection (and is the first
+closed when room is needed); a body over :data:`MAX_BODY_BYTES` is refused unread; and each client
 address draws from a token bucket (:class:`sync.throttle.Throttle`, :data:`THROTTLE`
 requests per :data:`THROTTLE_WINDOW_S`), so a flood from one address is answered 429
 with a ``Retry-After`` while the other peers are served. A fork found in a batch is
@@ -39,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -59,10 +69,19 @@ HEADS_PATH = "/v1/peer/heads"
 #: The largest body ``POST /v1/peer/records`` takes: 5,000 records of a few hundred
 #: bytes, with room for long steward notes.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-#: Seconds a connection may take to send its request.
+#: Seconds a connection may take to send its request (each read of it).
 REQUEST_TIMEOUT_S = 5.0
-#: Connections served at once; one more is answered 503 and closed.
+#: Seconds a kept-alive connection may wait for its next request before it is closed:
+#: longer than the gap between one peer's pushes (a lane admits every few seconds), so
+#: a peer's connection is reused, and bounded, so the threads of gone peers end.
+KEEPALIVE_IDLE_S = 30.0
+#: Connections served at once. When all are taken, the longest idle is closed for a new
+#: one; with none idle, the new one is answered 503 and closed. Fifty peers each holding
+#: one leave room for the rest (reads, ``gate peers status``); beyond 64 peers the
+#: longest idle give way in turn.
 MAX_CONNECTIONS = 64
+#: Seconds a new connection waits for the slot of an idle one being closed.
+EVICT_WAIT_S = 0.5
 #: Requests one client address may make in a burst, refilled over THROTTLE_WINDOW_S: a
 #: peer makes a few a second (its own records, a heads read now and then, a catch-up),
 #: so 400 per 10 s lets a gate that comes back catch up while a flood waits.
@@ -254,9 +273,34 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        #: Connections waiting for their next request (or their first), and since when:
+        #: the ones a new connection may displace, longest waiting first.
+        self._idle: dict[socket.socket, float] = {}
+        self._idle_lock = threading.Lock()
+
+    def idle(self, connection: socket.socket, waiting: bool) -> None:
+        with self._idle_lock:
+            if waiting:
+                self._idle[connection] = time.monotonic()
+            else:
+                self._idle.pop(connection, None)
+
+    def _close_longest_idle(self) -> bool:
+        """Shut the connection that has waited longest for a request (its thread sees
+        the end of the stream and ends, giving its slot back); False if none waits."""
+        with self._idle_lock:
+            if not self._idle:
+                return False
+            connection = min(self._idle, key=self._idle.__getitem__)
+            del self._idle[connection]
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+        return True
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        if not self._slots.acquire(blocking=False) and not (
+            self._close_longest_idle() and self._slots.acquire(timeout=EVICT_WAIT_S)
+        ):
             with contextlib.suppress(OSError):  # full: say so now, not behind a stalled peer
                 request.sendall(
                     b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\n"
@@ -264,35 +308,52 @@ class _Server(ThreadingHTTPServer):
                 )
             self.shutdown_request(request)
             return
-        super().process_request(request, client_address)
+        self.idle(request, True)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread for it (out of memory): its slot is free again
+            self.idle(request, False)
+            self._slots.release()
+            raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self.idle(request, False)
             self._slots.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Keep-alive: a peer sends its pushes over one connection (see the module's doc).
+    protocol_version = "HTTP/1.1"
     timeout = REQUEST_TIMEOUT_S
+    # Headers and body leave in one write (the buffer is flushed once a reply is done):
+    # two small writes on a kept-alive connection would wait on the peer's delayed ACK.
+    wbufsize = -1
+    disable_nagle_algorithm = True
     server: _Server
+    _close_asked = True
 
     def _throttled(self) -> bool:
         wait = self.server.service.admit_client(self.client_address[0])
         if wait:
             status, kind, body = _error(429, f"too many requests; try again in {wait} s")
+            self.close_connection = True  # its body, if any, is not read
             self.send_response(status)
             self.send_header("Retry-After", str(wait))
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-            self.close_connection = True
         return bool(wait)
 
     def do_POST(self) -> None:
         if self._throttled():
             return
+        # Until the body is read whole, a reply ends the connection: what is left of the
+        # body must not be taken for the next request.
+        self.close_connection = True
         if urlsplit(self.path).path != RECORDS_PATH:
             self._send(_error(404, f"no such endpoint; POST {RECORDS_PATH}"))
             return
@@ -307,11 +368,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self.rfile.read(length)
         except TimeoutError:
-            self.close_connection = True
             return  # a peer that stalls gets nothing; the next one is served
         if len(body) != length:
             self._send(_error(400, "the body ended early"))
             return
+        self.close_connection = self._close_asked  # what the request itself asked
         self._send(self.server.service.post_records(body))
 
     def do_GET(self) -> None:
@@ -326,16 +387,39 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(_error(404, f"no such endpoint; GET {HEADS_PATH} or {RECORDS_PATH}"))
 
+    def parse_request(self) -> bool:
+        # A request line came: the connection is busy (a new connection may no longer
+        # displace it) and the rest of the request has REQUEST_TIMEOUT_S per read.
+        self.server.idle(self.connection, False)
+        self.connection.settimeout(self.timeout)
+        ok = super().parse_request()
+        # From the version and the Connection header; do_POST sets close_connection
+        # until the body is read, then restores this.
+        self._close_asked = self.close_connection
+        return ok
+
     def _send(self, reply: Reply) -> None:
         status, kind, body = reply
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the daemon's journal gets what matters (forks) through ``on_fork``."""
+
+    def handle(self) -> None:
+        """Serve requests on the connection until it closes; between them it waits
+        :data:`KEEPALIVE_IDLE_S` at most, and may be closed to make room."""
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection:
+            self.server.idle(self.connection, True)
+            self.connection.settimeout(KEEPALIVE_IDLE_S)
+            self.handle_one_request()
 
     def handle_one_request(self) -> None:
         try:
@@ -346,6 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # service goes on serving the others
             with contextlib.suppress(OSError):
                 self._send(_error(503, f"this gate cannot take records now: {exc}"))
+                self.wfile.flush()
 
 
 def _json(status: int, value: Any) -> Reply:
@@ -356,4 +441,12 @@ def _error(status: int, why: str) -> Reply:
     return _json(status, {"error": why})
 
 
-__all__ = ["HEADS_PATH", "MAX_BODY_BYTES", "RECORDS_PATH", "CheckpointThread", "PeerService"]
+__all__ = [
+    "HEADS_PATH",
+    "KEEPALIVE_IDLE_S",
+    "MAX_BODY_BYTES",
+    "MAX_CONNECTIONS",
+    "RECORDS_PATH",
+    "CheckpointThread",
+    "PeerService",
+]

@@ -24,6 +24,12 @@ PEERS_NICENESS = 5
 #: The peer child's data memory cap (RLIMIT_DATA), MiB: a push body is at most 4 MiB,
 #: a pull page 1,000 records, and the links are at most 256.
 PEERS_MAX_DATA_MB = 256
+#: The stack of each of the peer child's threads, bytes. RLIMIT_DATA counts thread
+#: stacks, and the peer port keeps a thread for each kept-alive connection (up to
+#: 64) beside the exchange's 16: at the default 8 MiB a venue of fifty gates would
+#: reach the cap with stacks alone, and the child could start no thread. What these
+#: threads run (HTTP, JSON, SQLite) needs far less than 1 MiB.
+PEERS_THREAD_STACK = 1 << 20
 
 
 def _own_urls(cfg: GateConfig, port: int) -> set[str]:
@@ -41,6 +47,7 @@ def run_peer_loop(cfg: GateConfig, emit: Emit, stop: threading.Event) -> None:
 
     peers = cfg.peers
     assert peers is not None
+    threading.stack_size(PEERS_THREAD_STACK)  # for every thread started from here on
     holder: dict[str, PeerExchange] = {}
 
     def on_fork(fork: PeerFork) -> None:

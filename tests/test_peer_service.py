@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,94 @@ def test_a_stalled_peer_does_not_hold_the_service(
         assert call(service, "GET", "/v1/peer/heads")[0] == 200  # served after the timeout
     finally:
         stalled.close()
+
+
+def test_a_connection_is_kept_for_the_next_request(service: PeerService) -> None:
+    """A peer's pushes and reads go over one connection (HTTP/1.1 keep-alive)."""
+    east = PeerChain("east-3")
+    east.admit("solo")
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    try:
+        conn.request("POST", "/v1/peer/records", body=(east.lines[0] + "\n").encode())
+        first = conn.getresponse()
+        assert (first.status, json.loads(first.read())["accepted"]) == (200, 1)
+        sock = conn.sock
+        conn.request("GET", "/v1/peer/heads")
+        heads = conn.getresponse()
+        assert json.loads(heads.read())["east-3"] == 1
+        assert conn.sock is sock and not heads.will_close
+    finally:
+        conn.close()
+
+
+def test_a_body_not_read_ends_its_connection(service: PeerService) -> None:
+    """A POST refused before its body is read closes the connection: what is left of
+    the body is never read as the next request."""
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    try:
+        conn.request("POST", "/v1/peer/nothing", body=b"GET /v1/peer/heads HTTP/1.1\r\n\r\n")
+        reply = conn.getresponse()
+        assert reply.status == 404 and reply.will_close
+        reply.read()
+    finally:
+        conn.close()
+
+
+def test_idle_connections_give_way_to_new_ones(
+    state_dir: Path, kit: LedgerKit, lane: Checkpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every slot held by a connection waiting for its next request, a new one is
+    served: the one idle longest is closed for it."""
+    from gate import peer_service
+
+    monkeypatch.setattr(peer_service, "MAX_CONNECTIONS", 3)
+    with PeerService(lambda: gate(state_dir, kit), host="127.0.0.1") as svc:
+        held = []
+        for _ in range(3):
+            conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=10)
+            conn.request("GET", "/v1/peer/heads")
+            assert conn.getresponse().read() is not None
+            held.append(conn)
+        try:
+            assert call(svc, "GET", "/v1/peer/heads")[0] == 200
+            # The first (idle longest) was closed; the others still answer on theirs.
+            assert held[0].sock is not None and held[0].sock.recv(1) == b""
+            for conn in held[1:]:
+                sock = conn.sock
+                conn.request("GET", "/v1/peer/heads")
+                assert conn.getresponse().status == 200 and conn.sock is sock
+        finally:
+            for conn in held:
+                conn.close()
+
+
+def test_the_exchange_keeps_its_connection_and_opens_one_when_closed(
+    service: PeerService, state_dir: Path, kit: LedgerKit
+) -> None:
+    """The exchange sends a peer's requests over one connection, and opens a new one,
+    without an error, when the peer closed the old (idle, or to make room)."""
+    from gate.peer_exchange import PeerExchange
+    from gate.peer_service import CheckpointThread
+
+    db = CheckpointThread(lambda: gate(state_dir, kit)).start()
+    lines: list[dict] = []
+    try:
+        exchange = PeerExchange(
+            db, device="north-1", urls=[f"http://127.0.0.1:{service.port}"], emit=lines.append
+        )
+        (link,) = exchange.links.values()
+        for _ in range(3):
+            assert exchange._heads(link) == {}
+        assert (exchange.requests, exchange.connections) == (3, 1)
+        # The service's thread marks the connection idle just after its reply.
+        deadline = time.monotonic() + 5
+        while not service._server._close_longest_idle():
+            assert time.monotonic() < deadline, "the connection never waited idle"
+            time.sleep(0.01)
+        time.sleep(0.2)  # the peer's end of the connection is shut
+        assert exchange._heads(link) == {}
+        assert (exchange.requests, exchange.connections) == (4, 2)
+        exchange._disconnect(link)
+    finally:
+        db.close()
+    assert not [e for e in lines if e["event"] in ("peer", "warning")]

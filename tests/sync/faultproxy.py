@@ -21,10 +21,14 @@ drawn from a seeded :class:`random.Random` (the run is reproducible from the see
 
 The proxy speaks just enough HTTP/1.1 for urllib, which sends one request per connection
 with ``Connection: close`` and a ``Content-Length`` body: it reads the request head and
-body, and reads the hub's reply until the hub closes. ``counts`` and ``log`` say which
-faults were injected, so a test can prove its faults happened; with ``cover`` (a request
-line prefix such as ``"POST /v1/records"``) the first requests that match get every kind
-once, in a seeded order, so a short run cannot miss a fault by luck.
+body, and reads the hub's reply until the hub closes. A client that keeps its connections
+alive (the peer exchange) gets the same: the request goes upstream with ``Connection:
+close`` in place of whatever it asked, and the client's connection is closed after the
+reply, so its next request comes on a new connection and draws its own fault. ``counts``
+and ``log`` say which faults were injected, so a test can prove its faults happened;
+with ``cover`` (a request line prefix such as ``"POST /v1/records"``) the first requests
+that match get every kind once, in a seeded order, so a short run cannot miss a fault by
+luck.
 """
 
 from __future__ import annotations
@@ -164,7 +168,7 @@ class FaultProxy:
             with socket.create_connection(
                 (self.upstream_host, self.upstream), timeout=IO_TIMEOUT
             ) as upstream:
-                upstream.sendall(request)
+                upstream.sendall(_closing(request))
                 chunks = []
                 while chunk := upstream.recv(1 << 16):
                     chunks.append(chunk)
@@ -196,3 +200,15 @@ def _read_request(sock: socket.socket) -> bytes | None:
             return None
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+def _closing(request: bytes) -> bytes:
+    """``request`` asking the server to close the connection after its reply (which is
+    how the proxy knows the reply is whole)."""
+    head, _, body = request.partition(b"\r\n\r\n")
+    lines = [
+        line
+        for line in head.split(b"\r\n")
+        if line.partition(b":")[0].strip().lower() != b"connection"
+    ]
+    return b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + body
