@@ -116,6 +116,11 @@ def test_the_plan_is_a_function_of_its_seed() -> None:
     by_id = {v.id: v for v in a.visits}
     copies = [v for v in a.visits if v.kind == "copy"]
     assert all(by_id[v.after].lane != v.lane for v in copies)
+    # A two-entry holder's second entry follows the first, once its code has rotated.
+    multi = [v for v in a.visits if v.kind == "multi"]
+    seconds = [v for v in multi if v.after is not None]
+    assert len(seconds) == len(multi) // 2 and all(by_id[v.after].kind == "multi" for v in seconds)
+    assert all(by_id[v.after].lane != v.lane for v in seconds)
     balker = next(v for v in a.visits if v.kind == "balker")
     assert all(v.lane != balker.lane for v in copies)  # not held up by the one who stands
     down, up = a.outage

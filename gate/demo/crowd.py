@@ -45,6 +45,9 @@ VALID_AFTER_S = 6 * 3600
 #: How old the expired screenshot's code is (a code is live for one 15 s step and its
 #: neighbours; PROTOCOL.md section 4, check 10).
 SCREENSHOT_AGE_S = 600
+#: A two-entry holder comes back this long after the first entry: past the 15 s step of
+#: the code used then (PROTOCOL.md section 4, check 15).
+RE_ENTRY_S = 16.0
 #: The share of the run during which the site's uplink is down.
 OUTAGE = (0.35, 0.70)
 
@@ -237,11 +240,13 @@ def make_plan(seed: int, gates: int, attendees: int, seconds: float, tickets: in
                 visit(when(), rng.choice(south), kind, name, name, name)
             elif kind == "multi":
                 sold.append(Ticket(name, entries=2, label="2-DAY"))
-                first = when(start, end * 0.45)
                 lane = rng.choice(everywhere)
-                visit(first, lane, kind, name, name, name)
+                first = visit(when(start, end * 0.45), lane, kind, name, name, name)
+                # Back for the second entry after the code has rotated (a code once
+                # used is ``replayed`` for its whole 15 s step): RE_ENTRY_S after the
+                # first entry's answer, however late the lane's queue made it.
                 again = rng.choice([n for n in everywhere if n != lane])
-                visit(when(max(first + 16, end * 0.5), end + 0.01), again, kind, name, name, name)
+                visit(first.at + RE_ENTRY_S, again, kind, name, name, name, after=first.id)
             elif kind in ("buyer", "seller"):
                 if kind == "buyer":
                     buyer = person()
@@ -301,6 +306,7 @@ __all__ = [
     "HONEST",
     "NEXT_DAY",
     "REFUSED",
+    "RE_ENTRY_S",
     "Plan",
     "Ticket",
     "Visit",

@@ -39,7 +39,17 @@ from verifier.key_fingerprint import key_fingerprint
 from ..control_server import MAX_SOCKET_PATH
 from ..provision import CONTROL_SOCKET
 from .board import Board
-from .crowd import EVENT, NEXT_DAY, VALID_AFTER_S, VALID_BEFORE_S, Plan, Visit, make_plan, ticket_id
+from .crowd import (
+    EVENT,
+    NEXT_DAY,
+    RE_ENTRY_S,
+    VALID_AFTER_S,
+    VALID_BEFORE_S,
+    Plan,
+    Visit,
+    make_plan,
+    ticket_id,
+)
 from .lanes import LaneProcess
 from .verdict import Outcome, Verdict, judge
 
@@ -291,7 +301,8 @@ class Venue:
         before = self.outcomes.get(visit.after or 0)
         if before is None or not self._done[before.visit.id].is_set():
             return float("inf")
-        return before.seen + (COPY_DELAY_S if visit.kind == "copy" else 1.0)
+        delay = {"copy": COPY_DELAY_S, "multi": RE_ENTRY_S}.get(visit.kind, 1.0)
+        return before.seen + delay
 
     def _serve(self, lane: LaneProcess, visit: Visit) -> None:
         try:
