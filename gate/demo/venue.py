@@ -65,7 +65,15 @@ COPY_DELAY_S = 0.7
 #: An admitted attendee takes this long to walk through before the next steps up (the
 #: simulated sensor reports the passage 0.25 s after the relay opens).
 WALK_THROUGH_S = 0.45
-FPS = 8
+#: The synthetic cameras' frame rate, shared out: every frame is rendered and decoded
+#: on this machine, so many lanes each get fewer (at least 3 a second).
+FRAMES_PER_SECOND = 32
+
+
+def camera_fps(gates: int) -> int:
+    return max(3, min(8, FRAMES_PER_SECOND // gates))
+
+
 #: How long a daemon may take to say it started (and its peer child): seconds on a
 #: quiet machine, more on a loaded one; a Pi imports OpenCV slowly too.
 START_S = 180.0
@@ -181,7 +189,7 @@ class Venue:
             queue.mkdir(parents=True, exist_ok=True)
             number = list(self.plan.lanes).index(name)
             camera = (
-                f"synthetic:?queue={queue}&width=640&height=480&fps={FPS}"
+                f"synthetic:?queue={queue}&width=640&height=480&fps={camera_fps(len(self.plan.lanes))}"
                 f"&seed={self.plan.seed * 100 + number}"
             )
             args = [
