@@ -68,15 +68,14 @@ WALK_THROUGH_S = 0.45
 #: The synthetic cameras' frame rate, shared out: every frame is rendered and decoded
 #: on this machine, so many lanes each get fewer (at least 3 a second).
 FRAMES_PER_SECOND = 32
-
-
-def camera_fps(gates: int) -> int:
-    return max(3, min(8, FRAMES_PER_SECOND // gates))
-
-
 #: How long a daemon may take to say it started (and its peer child): seconds on a
 #: quiet machine, more on a loaded one; a Pi imports OpenCV slowly too.
 START_S = 180.0
+
+
+def camera_fps(gates: int) -> int:
+    """Each lane's share of :data:`FRAMES_PER_SECOND`."""
+    return max(3, min(8, FRAMES_PER_SECOND // gates))
 
 
 @dataclass(frozen=True, slots=True)
