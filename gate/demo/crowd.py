@@ -61,7 +61,8 @@ HONEST = ("honest", "vip", "multi", "buyer", "balker")
 REFUSED = (
     "seller", "refunded", "wrong_zone", "other_day", "expired", "forged", "junk", "copy",
 )  # fmt: skip
-KINDS = (*HONEST[:1], "vip", "multi", "buyer", *REFUSED, "balker", "open_once")
+#: Every kind of visit, in the order the plan draws them.
+KINDS = ("honest", "vip", "multi", "buyer", *REFUSED, "balker", "open_once")
 #: What each kind of visit must get: (result, reason).
 EXPECTED = {
     "honest": "ok",
@@ -248,14 +249,12 @@ def make_plan(seed: int, gates: int, attendees: int, seconds: float, tickets: in
                 again = rng.choice([n for n in everywhere if n != lane])
                 visit(first.at + RE_ENTRY_S, again, kind, name, name, name, after=first.id)
             elif kind in ("buyer", "seller"):
-                if kind == "buyer":
-                    buyer = person()
-                    sold.append(Ticket(name, sold_to=buyer))
-                    visit(when(), rng.choice(everywhere), kind, buyer, name, buyer)
-                else:  # the seller of another resold ticket tries the old code
-                    buyer = person()
-                    sold.append(Ticket(name, sold_to=buyer))
-                    visit(when(), rng.choice(everywhere), kind, name, name, name)
+                # A resold ticket: its buyer comes with the new code, or (another
+                # resold ticket) its seller tries the old one.
+                buyer = person()
+                sold.append(Ticket(name, sold_to=buyer))
+                who = buyer if kind == "buyer" else name
+                visit(when(), rng.choice(everywhere), kind, who, name, who)
             elif kind == "refunded":
                 sold.append(Ticket(name, refunded=True))
                 visit(when(), rng.choice(everywhere), kind, name, name, name)

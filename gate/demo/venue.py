@@ -73,6 +73,14 @@ FRAMES_PER_SECOND = 32
 START_S = 180.0
 
 
+def run_gate(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``gate ARGS`` in a child process, its output kept (the live table owns the
+    terminal; provision.log and the verdict read what it said)."""
+    return subprocess.run(
+        [*GATE, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout
+    )
+
+
 def camera_fps(gates: int) -> int:
     """Each lane's share of :data:`FRAMES_PER_SECOND`."""
     return max(3, min(8, FRAMES_PER_SECOND // gates))
@@ -104,9 +112,9 @@ class Venue:
         self.lanes: dict[str, LaneProcess] = {}
         self.configs: dict[str, Path] = {}
         self.outcomes: dict[int, Outcome] = {}
-        self._done: dict[int, threading.Event] = {v.id: threading.Event() for v in plan.visits}
         self.started = time.time()
         self.reconciled: dict[str, Any] = {}
+        self.logs: dict[str, list[str]] = {}  # each gate's record log, read after the crowd
 
     # -- the hub and the tickets -----------------------------------------------------------
 
@@ -205,9 +213,7 @@ class Venue:
             for other in self.plan.lanes:
                 if other != name:
                     args += ["--peer", f"http://127.0.0.1:{peer_ports[other]}"]
-            done = subprocess.run(
-                [*GATE, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL
-            )
+            done = run_gate(*args)
             (root / "provision.log").write_text(done.stdout + done.stderr, encoding="utf-8")
             return name, done
 
@@ -306,7 +312,7 @@ class Venue:
         """When a following visitor steps up: a moment after the visit followed was
         answered (``inf`` while it is not)."""
         before = self.outcomes.get(visit.after or 0)
-        if before is None or not self._done[before.visit.id].is_set():
+        if before is None:
             return float("inf")
         delay = {"copy": COPY_DELAY_S, "multi": RE_ENTRY_S}.get(visit.kind, 1.0)
         return before.seen + delay
@@ -320,8 +326,7 @@ class Venue:
             )
         except Exception as exc:  # one broken visit is reported, the venue goes on
             outcome = Outcome(visit, "error", str(exc), seen=time.monotonic())
-        self.outcomes[visit.id] = outcome
-        self._done[visit.id].set()
+        self.outcomes[visit.id] = outcome  # complete: a visit following it may go now
         self.board.visit(outcome, self.outcomes.get(visit.after or 0))
         if outcome.result == "admitted" and visit.walks:
             time.sleep(WALK_THROUGH_S)  # through the turnstile before the next steps up
@@ -365,10 +370,9 @@ class Venue:
 
     def _open_once(self, lane: LaneProcess, visit: Visit) -> Outcome:
         mark = lane.mark()
-        done = subprocess.run(
-            [*GATE, "-c", str(lane.config), "ctl", "open-once", "--as", f"steward at {lane.name}",
-             "--reason", "phone died; ticket checked at the box office", "--json"],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
+        done = run_gate(
+            "-c", str(lane.config), "ctl", "open-once", "--as", f"steward at {lane.name}",
+            "--reason", "phone died; ticket checked at the box office", "--json", timeout=30,
         )  # fmt: skip
         override, _ = lane.wait_for(lambda e: e.get("event") == "override", mark, 10)
         seen = time.monotonic()
@@ -387,15 +391,22 @@ class Venue:
             self.hub_up()
         for round_ in (1, 2):
             with ThreadPoolExecutor(max_workers=len(self.configs)) as pool:
-                results = list(pool.map(self._sync_once, self.configs.values()))
+                results = list(
+                    pool.map(
+                        lambda c: run_gate("-c", str(c), "sync", "once"), self.configs.values()
+                    )
+                )
             self.reconciled[f"sync_round_{round_}"] = {
                 name: done.returncode for name, done in zip(self.configs, results, strict=True)
             }
             time.sleep(1.5)  # the hub publishes the uploaded admissions in its next block
+        # The lanes decide nothing more: each log is read once, for the peers' check here
+        # and for the verdict.
+        self.logs = {name: self.export(name) for name in self.configs}
+        own = {name: len(log) for name, log in self.logs.items()}
         deadline = time.monotonic() + 20
         while True:
             held = {name: self._peer_heads(name) for name in self.configs}
-            own = {name: self._last_seq(name) for name in self.configs}
             even = all(
                 all(held[name].get(other, 0) >= own[other] for other in own if other != name)
                 for name in held
@@ -406,32 +417,16 @@ class Venue:
         self.reconciled["peer_heads"] = held
         self.reconciled["own_heads"] = own
 
-    @staticmethod
-    def _sync_once(config: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*GATE, "-c", str(config), "sync", "once"],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
-        )  # fmt: skip
-
     def _peer_heads(self, name: str) -> dict[str, int]:
-        done = subprocess.run(
-            [*GATE, "-c", str(self.configs[name]), "peers", "status", "--json"],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
-        )  # fmt: skip
+        done = run_gate("-c", str(self.configs[name]), "peers", "status", "--json", timeout=30)
         try:
             return {str(k): int(v) for k, v in json.loads(done.stdout)["held"].items()}
         except (ValueError, KeyError, TypeError):
             return {}
 
-    def _last_seq(self, name: str) -> int:
-        return len(self.export(name))
-
     def export(self, name: str) -> list[str]:
         """The gate's own record log, as ``gate records export`` writes it."""
-        done = subprocess.run(
-            [*GATE, "-c", str(self.configs[name]), "records", "export", "-"],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
-        )  # fmt: skip
+        done = run_gate("-c", str(self.configs[name]), "records", "export", "-", timeout=60)
         return [line for line in done.stdout.splitlines() if line.strip()]
 
     def close(self) -> None:
@@ -514,7 +509,7 @@ def run_venue(opts: Options) -> int:
                 venue.outcomes,
                 {name: lane.figures for name, lane in venue.lanes.items()},
                 venue.hub_dir,
-                {name: venue.export(name) for name in venue.configs},
+                venue.logs,
                 venue.reconciled,
             )
             board.finish(verdict)

@@ -16,7 +16,6 @@ The invariants are those a venue operator asks after a night with an outage:
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from errors import RecordChainError
 from hub import Hub
 from verifier.records import verify_records
 
-from .crowd import HONEST, Plan, Visit, ticket_id
+from .crowd import REFUSED, Plan, Visit, ticket_id
 
 if TYPE_CHECKING:
     from .lanes import LaneFigures
@@ -51,8 +50,6 @@ class Outcome:
         v = self.visit
         if v.kind == "open_once":
             return self.result == "admitted" and self.reason == "override"
-        if v.kind == "copy":
-            return self.result == "rejected" and self.reason == v.expect
         if not v.walks:
             return self.result == "admitted" and self.voided
         return self.reason == v.expect and (self.result == "admitted") == (v.expect == "ok")
@@ -156,7 +153,7 @@ def judge(
     # A copy of a live code is judged with the double entries below: it is refused
     # within the peer window, or let in and then reported by the hub as a conflict.
     conflicted = {c.ticket for c in conflicts}
-    fraud = [o for o in outcomes if o.visit.kind not in ("open_once", "copy", *HONEST)]
+    fraud = [o for o in outcomes if o.visit.kind in REFUSED and o.visit.kind != "copy"]
     let_in = [o for o in fraud if o.result == "admitted"]
     checks.append(
         Check(
@@ -300,8 +297,8 @@ def judge(
             "voided": f.voided,
             "overrides": f.overrides,
             "frame_to_relay_ms": {
-                "p50": round(statistics.median(f.latencies), 1) if f.latencies else None,
-                "p99": round(f.percentile(0.99) or 0.0, 1) if f.latencies else None,
+                "p50": None if (p50 := f.p50()) is None else round(p50, 1),
+                "p99": None if (p99 := f.percentile(0.99)) is None else round(p99, 1),
             },
             "records": len(logs.get(name, [])),
             "backlog": f.backlog,
