@@ -35,6 +35,7 @@ from typing import Any
 from errors import ConfigError, InvalidArgument, SyncError
 
 from .config import parse_config
+from .config_reference import toml_value
 
 CONFIG_FILE = Path("etc/gatehouse/gate.toml")
 STATE_DIR = Path("var/lib/gatehouse")
@@ -155,18 +156,8 @@ def config_text(req: Request, ledger_key: str, paths: Paths) -> str:
         if values:
             lines.append("")
             lines.append(f"[{name}]")
-            lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+            lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items())
     return "\n".join(lines) + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    """A string, number, boolean or list of strings in TOML (a TOML basic string is a
-    JSON string for these values)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
-    return json.dumps(value)
 
 
 def _check_request(req: Request) -> None:
