@@ -183,6 +183,7 @@ class Gates:
                 for name, pid in self.pids.items()
             },
             "pushed": sum(e.get("pushed", 0) for e in exchanged.values()),
+            "relayed": {name: e.get("relayed", 0) for name, e in exchanged.items()},
             "requests": sum(e.get("requests", 0) for e in exchanged.values()),
             "connections": sum(e.get("connections", 0) for e in exchanged.values()),
             "pulled": sum(e.get("pulled", 0) for e in exchanged.values()),
@@ -205,17 +206,27 @@ def last_peers_line(lane: VenueLane) -> dict[str, Any]:
     return {}
 
 
-def period(before: dict[str, Any], after: dict[str, Any], gates: int) -> dict[str, Any]:
-    """Per-gate figures between two snapshots: CPU as % of one core, messages per s."""
+def period(
+    before: dict[str, Any], after: dict[str, Any], gates: int, relays: set[str]
+) -> dict[str, Any]:
+    """Per-gate figures between two snapshots: CPU as % of one core, messages per s;
+    the peer children's CPU also apart for the ``relays`` and the other gates."""
     seconds = after["at"] - before["at"]
     daemon = [100 * (after["cpu"][n][0] - before["cpu"][n][0]) / seconds for n in before["cpu"]]
-    child = [100 * (after["cpu"][n][1] - before["cpu"][n][1]) / seconds for n in before["cpu"]]
+    child = {n: 100 * (after["cpu"][n][1] - before["cpu"][n][1]) / seconds for n in before["cpu"]}
+    others = [pct for n, pct in child.items() if n not in relays]
+    relaying = [pct for n, pct in child.items() if n in relays]
+    relayed = sum(after["relayed"].get(n, 0) - before["relayed"].get(n, 0) for n in relays)
     return {
+        "peers_cpu_pct_relays_mean": statistics.fmean(relaying) if relaying else 0.0,
+        "peers_cpu_pct_relays_max": max(relaying, default=0.0),
+        "peers_cpu_pct_others_mean": statistics.fmean(others) if others else 0.0,
+        "records_relayed_per_s": relayed / seconds,
         "seconds": round(seconds, 2),
         "daemon_cpu_pct_mean": statistics.fmean(daemon),
         "daemon_cpu_pct_max": max(daemon),
-        "peers_cpu_pct_mean": statistics.fmean(child),
-        "peers_cpu_pct_max": max(child),
+        "peers_cpu_pct_mean": statistics.fmean(child.values()),
+        "peers_cpu_pct_max": max(child.values()),
         "requests_per_gate_per_s": (after["requests"] - before["requests"]) / gates / seconds,
         "connections_per_gate_per_s": (after["opens"] - before["opens"]) / gates / seconds,
         "lo_kib_per_gate_per_s": (after["lo_bytes"] - before["lo_bytes"]) / 1024 / gates / seconds,
@@ -324,7 +335,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     print(f"making {args.gates} gates over one ledger of {total + 50} tickets ...", flush=True)
     extra = "".join(
         f"{key} = {value}\n"
-        for key, value in (("fanout", args.fanout), ("interval", args.interval))
+        for key, value in (
+            ("fanout", args.fanout),
+            ("interval", args.interval),
+            ("direct_peers", args.direct_peers),
+        )
         if value is not None
     )
     venue = Venue(workdir, names, tickets=total + 50, jobs=2, peers_extra=extra)
@@ -347,6 +362,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         )
         time.sleep(SAVE_EVERY_S + 1)  # the `peers` lines catch up with the last pushes
         loaded1 = gates.snapshot()
+        relays = sorted(n for n, r in loaded1["relayed"].items() if r > idle1["relayed"].get(n, 0))
         rss = gates.rss()
         admitted = sum(
             sum(d["result"] == "admitted" for d in lane.decisions())
@@ -366,8 +382,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "windows": windows,
         "own": own,
         "missed": missed,
-        "idle": period(idle0, idle1, args.gates),
-        "loaded": period(idle1, loaded1, args.gates),
+        "relays": relays,
+        "idle": period(idle0, idle1, args.gates, set(relays)),
+        "loaded": period(idle1, loaded1, args.gates, set(relays)),
         "rss": rss,
         "startup_s": round(started - made, 1),
     }
@@ -385,22 +402,31 @@ def project(
     """Per-gate cost at ``lanes`` lanes, each admitting ``lane_rate`` per second (the
     measured column: this run's ``gates`` at ``rate / gates`` each).
 
-    requests/s per gate = a * (L - 1) * m  +  h
-    CPU of the peer child = c_idle + a * (L - 1) * c_pair
+    When every gate pushed to every peer (no relay in the run: a venue of at most
+    ``direct_peers`` peers):
+        requests/s per gate = a * (L - 1) * m  +  h
+        CPU of the peer child = c_idle + a * (L - 1) * c_pair
     where a is the admissions per second per lane, m the requests per admission per
     peer (one push: measured), h the rounds' requests per second (measured idle; about
     fanout / interval), c_pair the peer children's CPU per admission per peer (its
-    push on one side and its verification and commit on the other, over both)."""
+    push on one side and its verification and commit on the other, over both).
+
+    Through relays (R = 2 of them per record, each passing on at most every T = 0.5 s;
+    V = a * L the venue's admissions a second, b = min(1/T, V) batches a second a
+    relay sends each peer):
+        a gate that does not relay sends a * R pushes + h, and receives R * b batches
+        holding R * V records; its peer child's CPU above idle is c_rec * R * V, c_rec
+        measured as all of it per record received (an upper bound: the batches a
+        second do not grow with the venue);
+        a relay receives about V pushes and sends (L - 1) * b batches, V * (L - 1)
+        records; its CPU above idle is measured here and scaled between two bounds:
+        by the batches it sends (all of its cost per request) and by the records it
+        sends (all of it per record)."""
     idle, loaded = result["idle"], result["loaded"]
     admissions = result["total"]
     seconds = loaded["seconds"]
     a = rate / gates
-    pairs = admissions * (gates - 1)
     h = idle["requests_per_gate_per_s"]
-    m = (loaded["requests_per_gate_per_s"] - h) * gates * seconds / pairs
-    c_pair = (
-        (loaded["peers_cpu_pct_mean"] - idle["peers_cpu_pct_mean"]) / 100 * gates * seconds / pairs
-    )
     c_admit = (
         (loaded["daemon_cpu_pct_mean"] - idle["daemon_cpu_pct_mean"])
         / 100
@@ -408,35 +434,91 @@ def project(
         * seconds
         / admissions
     )
-    kib_pair = (
-        (loaded["lo_kib_per_gate_per_s"] - idle["lo_kib_per_gate_per_s"]) * gates * seconds / pairs
-    )
+    out: dict[str, Any] = {
+        "mode": "relays" if result["relays"] else "direct",
+        "relays": result["relays"],
+        "a_per_lane_per_s": a,
+        "a_projected_per_lane_per_s": lane_rate,
+        "h_round_requests_per_s": h,
+        "h_expected_fanout_over_interval": fanout / interval,
+        "c_admit_ms": 1000 * c_admit,
+    }
+    if not result["relays"]:
+        pairs = admissions * (gates - 1)
+        m = (loaded["requests_per_gate_per_s"] - h) * gates * seconds / pairs
+        c_pair = (
+            (loaded["peers_cpu_pct_mean"] - idle["peers_cpu_pct_mean"])
+            / 100
+            * gates
+            * seconds
+            / pairs
+        )
+        kib_pair = (
+            (loaded["lo_kib_per_gate_per_s"] - idle["lo_kib_per_gate_per_s"])
+            * gates
+            * seconds
+            / pairs
+        )
 
-    def at(n: int, a: float) -> dict[str, float]:
+        def direct(n: int, a: float) -> dict[str, float]:
+            return {
+                "lanes": n,
+                "admissions_per_s_venue": a * n,
+                "pushes_sent_per_s": a * (n - 1) * m,
+                "pushes_received_per_s": a * (n - 1) * m,
+                "rounds_requests_per_s": h,
+                "requests_sent_per_s": a * (n - 1) * m + h,
+                "lo_kib_per_s": a * (n - 1) * kib_pair + idle["lo_kib_per_gate_per_s"],
+                "peers_cpu_pct": idle["peers_cpu_pct_mean"] + 100 * a * (n - 1) * c_pair,
+                "daemon_cpu_pct": idle["daemon_cpu_pct_mean"] + 100 * a * c_admit,
+            }
+
+        out |= {
+            "m_requests_per_admission_per_peer": m,
+            "c_pair_ms": 1000 * c_pair,
+            "kib_per_admission_per_peer": kib_pair,
+            "measured": direct(gates, a),
+            "projected": direct(lanes, lane_rate),
+        }
+        return out
+    from gate.peer_exchange import RELAY_EVERY_S, RELAYS
+
+    measured_v = rate
+    d_other = loaded["peers_cpu_pct_others_mean"] - idle["peers_cpu_pct_others_mean"]
+    d_relay = loaded["peers_cpu_pct_relays_mean"] - idle["peers_cpu_pct_relays_mean"]
+    c_rec = d_other / 100 / (RELAYS * measured_v)
+    batches_m = (gates - 1) * min(1 / RELAY_EVERY_S, measured_v)
+    records_m = measured_v * (gates - 1)
+
+    def relayed(n: int, a: float) -> dict[str, float]:
+        v = a * n
+        b = min(1 / RELAY_EVERY_S, v)
         return {
             "lanes": n,
-            "admissions_per_s_venue": a * n,
-            "pushes_sent_per_s": a * (n - 1) * m,
-            "pushes_received_per_s": a * (n - 1) * m,
+            "admissions_per_s_venue": v,
+            "pushes_sent_per_s": a * RELAYS,
+            "batches_received_per_s": RELAYS * b,
+            "records_received_per_s": RELAYS * v,
             "rounds_requests_per_s": h,
-            "requests_sent_per_s": a * (n - 1) * m + h,
-            "lo_kib_per_s": a * (n - 1) * kib_pair + idle["lo_kib_per_gate_per_s"],
-            "peers_cpu_pct": idle["peers_cpu_pct_mean"] + 100 * a * (n - 1) * c_pair,
+            "requests_sent_per_s": a * RELAYS + h,
+            "peers_cpu_pct": idle["peers_cpu_pct_others_mean"] + 100 * c_rec * RELAYS * v,
+            "relay_pushes_received_per_s": v,
+            "relay_batches_sent_per_s": (n - 1) * b,
+            "relay_records_sent_per_s": v * (n - 1),
+            "relay_cpu_pct_low": idle["peers_cpu_pct_relays_mean"]
+            + d_relay * (n - 1) * b / batches_m,
+            "relay_cpu_pct_high": idle["peers_cpu_pct_relays_mean"]
+            + d_relay * v * (n - 1) / records_m,
             "daemon_cpu_pct": idle["daemon_cpu_pct_mean"] + 100 * a * c_admit,
         }
 
-    return {
-        "a_per_lane_per_s": a,
-        "a_projected_per_lane_per_s": lane_rate,
-        "m_requests_per_admission_per_peer": m,
-        "h_round_requests_per_s": h,
-        "h_expected_fanout_over_interval": fanout / interval,
-        "c_pair_ms": 1000 * c_pair,
-        "c_admit_ms": 1000 * c_admit,
-        "kib_per_admission_per_peer": kib_pair,
-        "measured": at(gates, a),
-        "projected": at(lanes, lane_rate),
+    out |= {
+        "c_rec_ms": 1000 * c_rec,
+        "records_relayed_per_s": loaded["records_relayed_per_s"],
+        "measured": relayed(gates, a),
+        "projected": relayed(lanes, lane_rate),
     }
+    return out
 
 
 def report(
@@ -510,30 +592,7 @@ def report(
             "what it wanted; the projection below understates"
         )
     print()
-    print(
-        "projection: a = admissions/s per lane; L = lanes; per gate\n"
-        "  requests sent/s (= received/s) = a*(L-1)*m + h\n"
-        "  peers child CPU = idle + a*(L-1)*c_pair;  daemon CPU = idle + a*c_admit\n"
-        f"  measured: a = {proj['a_per_lane_per_s']:.3f}/s (projected: "
-        f"{proj['a_projected_per_lane_per_s']:.3f}/s), m = "
-        f"{proj['m_requests_per_admission_per_peer']:.3f} requests per admission per peer, "
-        f"h = {proj['h_round_requests_per_s']:.2f}/s (fanout/interval = "
-        f"{proj['h_expected_fanout_over_interval']:g}), c_pair = {proj['c_pair_ms']:.3f} ms, "
-        f"c_admit = {proj['c_admit_ms']:.2f} ms, {proj['kib_per_admission_per_peer']:.2f} KiB "
-        "per admission per peer"
-    )
-    m, p = proj["measured"], proj["projected"]
-    print(f"{'per gate':<34}{str(m['lanes']) + ' lanes':>12}{str(p['lanes']) + ' lanes':>12}")
-    for label, key in (
-        ("venue admissions/s", "admissions_per_s_venue"),
-        ("pushes sent/s (= received/s)", "pushes_sent_per_s"),
-        ("rounds requests/s", "rounds_requests_per_s"),
-        ("requests sent/s", "requests_sent_per_s"),
-        ("loopback KiB/s", "lo_kib_per_s"),
-        ("peers child CPU, % of a core", "peers_cpu_pct"),
-        ("daemon CPU, % of a core", "daemon_cpu_pct"),
-    ):
-        print(f"{label:<34}{m[key]:>12.2f}{p[key]:>12.2f}")
+    print_projection(proj)
     return {
         "gates": args.gates,
         "rate": args.rate,
@@ -547,10 +606,70 @@ def report(
             "peers_mean": round(statistics.fmean(rss_c), 1),
             "peers_max": round(max(rss_c), 1),
         },
+        "relays": result["relays"],
         "idle": _rounded(result["idle"]),
         "loaded": _rounded(result["loaded"]),
         "projection": _rounded(proj),
     }
+
+
+def print_projection(proj: dict[str, Any]) -> None:
+    m, p = proj["measured"], proj["projected"]
+    if proj["mode"] == "direct":
+        print(
+            "projection (every gate pushes to every peer): a = admissions/s per lane; "
+            "L = lanes; per gate\n"
+            "  requests sent/s (= received/s) = a*(L-1)*m + h\n"
+            "  peers child CPU = idle + a*(L-1)*c_pair;  daemon CPU = idle + a*c_admit\n"
+            f"  measured: a = {proj['a_per_lane_per_s']:.3f}/s (projected: "
+            f"{proj['a_projected_per_lane_per_s']:.3f}/s), m = "
+            f"{proj['m_requests_per_admission_per_peer']:.3f} requests per admission per "
+            f"peer, h = {proj['h_round_requests_per_s']:.2f}/s (fanout/interval = "
+            f"{proj['h_expected_fanout_over_interval']:g}), c_pair = "
+            f"{proj['c_pair_ms']:.3f} ms, c_admit = {proj['c_admit_ms']:.2f} ms, "
+            f"{proj['kib_per_admission_per_peer']:.2f} KiB per admission per peer"
+        )
+        rows = (
+            ("venue admissions/s", "admissions_per_s_venue"),
+            ("pushes sent/s (= received/s)", "pushes_sent_per_s"),
+            ("rounds requests/s", "rounds_requests_per_s"),
+            ("requests sent/s", "requests_sent_per_s"),
+            ("loopback KiB/s", "lo_kib_per_s"),
+            ("peers child CPU, % of a core", "peers_cpu_pct"),
+            ("daemon CPU, % of a core", "daemon_cpu_pct"),
+        )
+    else:
+        print(
+            f"projection (through relays: {', '.join(proj['relays'])} relayed here): "
+            "a = admissions/s per lane; L = lanes; V = a*L; R = 2 relays a record; "
+            "b = min(2, V) batches/s a relay sends each peer\n"
+            "  a gate: sends a*R pushes + h; receives R*b batches of R*V records; "
+            "peers child CPU = idle + c_rec*R*V (c_rec: all of it per record received)\n"
+            "  a relay: receives ~V pushes; sends (L-1)*b batches of V*(L-1) records; "
+            "CPU above idle scaled by the batches (low) or by the records (high)\n"
+            f"  measured: a = {proj['a_per_lane_per_s']:.3f}/s (projected: "
+            f"{proj['a_projected_per_lane_per_s']:.3f}/s), h = "
+            f"{proj['h_round_requests_per_s']:.2f}/s, c_rec = {proj['c_rec_ms']:.3f} ms, "
+            f"c_admit = {proj['c_admit_ms']:.2f} ms, records relayed "
+            f"{proj['records_relayed_per_s']:.0f}/s"
+        )
+        rows = (
+            ("venue admissions/s", "admissions_per_s_venue"),
+            ("a gate: pushes sent/s", "pushes_sent_per_s"),
+            ("a gate: rounds requests/s", "rounds_requests_per_s"),
+            ("a gate: batches received/s", "batches_received_per_s"),
+            ("a gate: records received/s", "records_received_per_s"),
+            ("a gate: peers child CPU, %", "peers_cpu_pct"),
+            ("a relay: pushes received/s", "relay_pushes_received_per_s"),
+            ("a relay: batches sent/s", "relay_batches_sent_per_s"),
+            ("a relay: records sent/s", "relay_records_sent_per_s"),
+            ("a relay: CPU, % (low)", "relay_cpu_pct_low"),
+            ("a relay: CPU, % (high)", "relay_cpu_pct_high"),
+            ("daemon CPU, % of a core", "daemon_cpu_pct"),
+        )
+    print(f"{'per gate':<34}{str(m['lanes']) + ' lanes':>12}{str(p['lanes']) + ' lanes':>12}")
+    for label, key in rows:
+        print(f"{label:<34}{m[key]:>12.2f}{p[key]:>12.2f}")
 
 
 def summary_rows(summary: dict[str, Any]) -> list[Row]:
@@ -578,6 +697,20 @@ def summary_rows(summary: dict[str, Any]) -> list[Row]:
             "",
             "",
             "-",
+        ),
+        *(
+            [
+                Row(
+                    f"  of a relay ({len(summary['relays'])})",
+                    f"{loaded['peers_cpu_pct_relays_mean']:.2f} % (mean)",
+                    f"{summary['idle']['peers_cpu_pct_relays_mean']:.2f} % (idle)",
+                    "",
+                    "",
+                    "-",
+                )
+            ]
+            if summary["relays"]
+            else []
         ),
     ]
 
@@ -615,6 +748,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--fanout", type=int, help="[peers] fanout (default: the gate's)")
     parser.add_argument("--interval", type=float, help="[peers] interval (default: the gate's)")
+    parser.add_argument(
+        "--direct-peers",
+        type=int,
+        help="[peers] direct_peers (default: the gate's, 8: fifty gates go through relays)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the JSON")

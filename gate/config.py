@@ -32,6 +32,7 @@ Sections for the lane daemon (``gate run``); each is optional for the other comm
     [peers]       listen = "0.0.0.0:7445"            # the peer service (docs/peers.md)
                   urls = ["http://10.0.0.12:7445"]   discover = false   # mDNS
                   interval = 1.0   fanout = 3        # seconds between rounds; peers each
+                  direct_peers = 8                   # beyond: two relays batch for all
 
 Every driver URL (camera, relay, indicators, sensor) is checked here by its own driver,
 scheme, path and options, without opening a device or loading a device library, so a
@@ -118,6 +119,7 @@ class PeersConfig:
     discover: bool = False
     interval: float = 1.0
     fanout: int = 3
+    direct_peers: int = 8
 
     @property
     def bind(self) -> str | None:
@@ -473,6 +475,15 @@ SECTIONS: Mapping[str, Section] = {
                 toml_type="integer",
                 meaning="how many peers each round evens out with",
             ),
+            "direct_peers": Key(
+                False,
+                "an integer from 1 to 256 (peers a record is pushed to directly)",
+                lambda v: _is_int(v) and 1 <= v <= 256,
+                8,
+                toml_type="integer",
+                meaning="up to this many peers, each record is pushed to every peer; "
+                "beyond, to two relays that pass records on in batches",
+            ),
         },
     ),
 }
@@ -583,6 +594,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> GateConfig:
             discover=section["discover"],
             interval=float(section["interval"]),
             fanout=section["fanout"],
+            direct_peers=section["direct_peers"],
         )
     return GateConfig(
         path=path,

@@ -9,7 +9,14 @@ Three ways records move, each for one need:
   :data:`TICK_S`) is posted to every peer at once, in parallel. This is what keeps the
   window (docs/peers.md: a ticket admitted here is refused at the other lanes within
   2 s), and it costs each admission one small POST per peer; records that pile up
-  while a push to a peer is on its way go together in the next one.
+  while a push to a peer is on its way go together in the next one. That is for a
+  venue of up to ``direct_peers`` peers.
+- **Through relays**, in a larger venue: the new records go to :data:`RELAYS` peers
+  (the first in URL order that answer) marked ``?relay=1``, and each relay passes on
+  what such pushes brought it to every peer, in one POST per peer at most every
+  :data:`RELAY_EVERY_S`. Fifty gates pushing every admission to every peer cost a
+  request per record per peer, more than two cores could serve (bench/peers_scale.py);
+  through relays, a request carries the venue's records of the last half second.
 - **Rounds (anti-entropy).** Every ``interval`` seconds the exchange reads the heads
   (``GET /v1/peer/heads``) of ``fanout`` peers, in turn, and evens out with each:
   it pushes what the peer lacks of any device it holds (its own records and those it
@@ -82,6 +89,14 @@ WORKERS = 16
 SETTLE_S = 2
 #: Seconds between saves of the peers' state for ``gate peers status``.
 SAVE_EVERY_S = 5.0
+#: In a venue of more peers than ``direct_peers``, this gate's records go to this many
+#: relays (the first peers in address order that answer), each of which passes them on
+#: to every peer; two, so one relay lost does not widen the window.
+RELAYS = 2
+#: A relay passes on what it was given at once, then at most this often: at 20
+#: admissions a second over a venue of fifty gates, a batch of about ten records per
+#: peer each time, where pushing each record to every peer cost a request each.
+RELAY_EVERY_S = 0.5
 
 
 class PeerError(Exception):
@@ -106,6 +121,11 @@ class Link:
     down_since: float | None = None  # monotonic; None while it answers
     lock: threading.Lock = field(default_factory=threading.Lock)
     push_queued: bool = False
+    relay_queued: bool = False
+    #: Records this gate relays, waiting for the link (device, seq, line; under the
+    #: exchange's relay lock; at most PUSH_BATCH, the oldest dropped: a peer that far
+    #: behind fills the gap by a pull).
+    relay_out: list[tuple[str, int, str]] = field(default_factory=list)
     #: device -> (its seq at the peer, when first seen ahead of this gate): what a
     #: round may pull once it has had time to arrive by itself.
     ahead: dict[str, tuple[int, float]] = field(default_factory=dict)
@@ -146,6 +166,7 @@ class PeerExchange:
         emit: Emit,
         interval: float = 1.0,
         fanout: int = 3,
+        direct_peers: int = 8,
         bind: str | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -155,6 +176,7 @@ class PeerExchange:
         self.emit = emit
         self.interval = interval
         self.fanout = max(1, fanout)
+        self.direct_peers = direct_peers
         self.bind = bind
         self.clock = clock
         self.rng = rng or random.Random()
@@ -176,7 +198,14 @@ class PeerExchange:
         self._log_seen: list[Any] = []
         self._log_read_at = 0.0
         self._alarm_lock = threading.Lock()
+        #: What pushes marked ``?relay=1`` brought, to pass on: device -> (the seq held
+        #: before, the seq held now).
+        self._relay_pending: dict[str, tuple[int, int]] = {}
+        self._relay_lock = threading.Lock()
+        self._next_relay = 0.0  # monotonic
+        self._own_relay_queued = False
         self.pushed = 0  # records sent, for the figures
+        self.relayed = 0  # of which passed on for another gate
         self.pulled = 0
         self.requests = 0  # requests sent
         self.connections = 0  # connections opened
@@ -210,6 +239,16 @@ class PeerExchange:
             for device, seq in gaps.items():
                 self._wanted[device] = max(seq, self._wanted.get(device, 0))
 
+    def relay(self, advanced: dict[str, tuple[int, int]]) -> None:
+        """Records a push marked ``?relay=1`` brought (device -> (seq held before, seq
+        held now)): passed on to every peer within :data:`RELAY_EVERY_S`."""
+        with self._relay_lock:
+            for device, (before, after) in advanced.items():
+                was = self._relay_pending.get(device)
+                if was is not None:
+                    before, after = min(before, was[0]), max(after, was[1])
+                self._relay_pending[device] = (before, after)
+
     # -- the loop ---------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
@@ -232,10 +271,10 @@ class PeerExchange:
                         ),
                     )
                     own = self._fresh_head = head
-                    for link in self._usable(now):
-                        if not link.push_queued:
-                            link.push_queued = True
-                            self._pool.submit(self._push_own, link)
+                    self._push_fresh(now)
+                if self._relay_pending and now >= self._next_relay:
+                    self._pass_on(now)
+                    self._next_relay = now + RELAY_EVERY_S
                 if now >= next_round:
                     self._refresh_discovered()
                     for link in self._round_peers(now):
@@ -295,6 +334,124 @@ class PeerExchange:
             }
         return [self.links[url] for url in chosen if url in self.links]
 
+    def _push_fresh(self, now: float) -> None:
+        """Send this gate's new records on their way: to every peer at once in a venue
+        of up to ``direct_peers`` peers, else through the relays."""
+        if len(self.links) <= self.direct_peers:
+            self._push_direct(self._usable(now))
+        elif not self._own_relay_queued:
+            self._own_relay_queued = True
+            self._pool.submit(self._push_via_relays)
+
+    def _push_direct(self, links: Iterable[Link]) -> None:
+        for link in links:
+            if not link.push_queued:
+                link.push_queued = True
+                self._pool.submit(self._push_own, link)
+
+    def _push_via_relays(self) -> None:
+        """Post this gate's new records, marked ``?relay=1``, to the first
+        :data:`RELAYS` peers in address order that take them (every gate of a venue
+        given the same list picks the same relays, so a few gates batch for all); when
+        none does, to every peer directly."""
+        self._own_relay_queued = False
+        now = time.monotonic()
+        usable = sorted(self._usable(now), key=lambda link: link.url)
+        took = 0
+        for link in usable:
+            if took >= RELAYS:
+                return
+            with link.lock:
+                if link.retry_at > time.monotonic():
+                    continue
+                try:
+                    if link.known is None:
+                        link.known = self._heads(link)
+                        self._contacted(link)
+                    self._push(link, {self.device: self._fresh_head}, relay=True)
+                    took += 1
+                except PeerError as exc:
+                    self._failed(link, str(exc))
+                except Exception as exc:
+                    self._trouble(exc)
+        if took == 0:
+            self._push_direct(usable)
+
+    def _pass_on(self, now: float) -> None:
+        """As a relay: read once what pushes marked ``?relay=1`` brought, and post it
+        to every peer in one request each (what is left over a batch waits for the next
+        turn)."""
+        with self._relay_lock:
+            pending, self._relay_pending = self._relay_pending, {}
+
+        def read(cp: Checkpoint) -> list[tuple[str, int, str]]:
+            got: list[tuple[str, int, str]] = []
+            for device, (before, after) in sorted(pending.items()):
+                room = min(PUSH_BATCH - len(got), after - before)
+                if room <= 0:
+                    continue
+                for line in cp.peer_records(device, before, room):
+                    got.append((device, json.loads(line)["seq"], line))
+            return got
+
+        batch = self.db.call(read)
+        taken: dict[str, int] = {}
+        for device, seq, _ in batch:
+            taken[device] = max(seq, taken.get(device, 0))
+        left = {
+            device: (taken.get(device, before), after)
+            for device, (before, after) in pending.items()
+            if taken.get(device, before) < after and (device in taken or len(batch) >= PUSH_BATCH)
+        }
+        if left:
+            self.relay(left)
+        if not batch:
+            return
+        for link in self._usable(now):
+            with self._relay_lock:
+                link.relay_out = (link.relay_out + batch)[-PUSH_BATCH:]
+                if link.relay_queued:
+                    continue
+                link.relay_queued = True
+            self._pool.submit(self._relay_to, link)
+
+    def _relay_to(self, link: Link) -> None:
+        """Post the records waiting for ``link``, less what it is known to hold; it is
+        then known to hold what it took, unless some of it went aside behind a gap (it
+        pulls the rest from the peers that hold more)."""
+        with link.lock:
+            with self._relay_lock:
+                link.relay_queued = False
+                batch, link.relay_out = link.relay_out, []
+            if link.retry_at > time.monotonic():
+                return  # backing off; the first round that reaches it evens it out
+            known = link.known
+            lines = [
+                (device, seq, line)
+                for device, seq, line in batch
+                if device != link.device and (known is None or known.get(device, 0) < seq)
+            ]
+            if not lines:
+                return
+            body = "".join(line + "\n" for _, _, line in lines).encode("utf-8")
+            try:
+                reply = self._request(link, "POST", RECORDS_PATH, body)
+                self._contacted(link)
+                refused = reply.get("refused") if isinstance(reply, dict) else None
+                if not isinstance(refused, list):
+                    raise PeerError(f"{link.url} answered a push with {reply!r:.200}")
+                self.pushed += len(lines)
+                self.relayed += len(lines)
+                if known is not None and reply.get("held") == 0:
+                    stopped = {r.get("device") for r in refused if isinstance(r, dict)}
+                    for device, seq, _ in lines:
+                        if device not in stopped and known.get(device, 0) < seq:
+                            known[device] = seq
+            except PeerError as exc:
+                self._failed(link, str(exc))
+            except Exception as exc:
+                self._trouble(exc)
+
     # -- one peer (on the pool's threads; one task at a time per peer) -----------------
 
     def _push_own(self, link: Link) -> None:
@@ -341,7 +498,7 @@ class PeerExchange:
             }
         )
 
-    def _push(self, link: Link, held: dict[str, int]) -> None:
+    def _push(self, link: Link, held: dict[str, int], relay: bool = False) -> None:
         """Post what the peer lacks of each device up to its seq in ``held``: every
         device in the same POST, at most :data:`PUSH_BATCH` records in all, until the
         peer has it all or refuses some (a fork on its side, a device it does not know
@@ -355,7 +512,8 @@ class PeerExchange:
             if not lines:
                 return
             body = "".join(line + "\n" for _, line in lines).encode("utf-8")
-            reply = self._request(link, "POST", RECORDS_PATH, body)
+            path = RECORDS_PATH + ("?relay=1" if relay else "")
+            reply = self._request(link, "POST", path, body)
             self._contacted(link)
             refused = reply.get("refused") if isinstance(reply, dict) else None
             if not isinstance(refused, list):
@@ -618,6 +776,7 @@ class PeerExchange:
                 "down": down,
                 "pushed": self.pushed,
                 "pulled": self.pulled,
+                "relayed": self.relayed,
                 "requests": self.requests,
                 "connections": self.connections,
             }
@@ -640,4 +799,4 @@ def _closed_under_us(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected))
 
 
-__all__ = ["MAX_PEERS", "PUSH_BATCH", "TICK_S", "PeerExchange"]
+__all__ = ["MAX_PEERS", "PUSH_BATCH", "RELAYS", "RELAY_EVERY_S", "TICK_S", "PeerExchange"]

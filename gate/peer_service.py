@@ -4,6 +4,8 @@ section 5, revision 1.2).
     POST /v1/peer/records              JSON Lines of records, any devices, any order;
                                        reply {"accepted", "held", "refused": [...]}.
                                        Unsigned: records are their own proof.
+                                       ``?relay=1``: pass on to the other peers what
+                                       this push brought (a relay, below).
     GET  /v1/peer/records?device=D&since=S
                                        D's records after seq S that this gate holds (its
                                        own or relayed), oldest first, at most 1,000, as
@@ -38,7 +40,11 @@ address draws from a token bucket (:class:`sync.throttle.Throttle`, :data:`THROT
 requests per :data:`THROTTLE_WINDOW_S`), so a flood from one address is answered 429
 with a ``Retry-After`` while the other peers are served. A fork found in a batch is
 handed to ``on_fork`` (the exchange raises the alarm); the devices a batch left with a
-gap are handed to ``on_gaps`` (the exchange pulls what is missing).
+gap are handed to ``on_gaps`` (the exchange pulls what is missing); what a push
+marked ``?relay=1`` brought is handed to ``on_relay`` (the exchange passes it on: in a
+large venue a gate pushes its records to two relays, not to every peer, and the relays
+batch them, docs/peers.md). Only records newly held are passed on, so a relay cannot be
+made to send more than the valid records it was given.
 
 Standard library only (``http.server``): a gate installs nothing for it.
 """
@@ -146,11 +152,13 @@ class PeerService:
         clock: Callable[[], float] = time.time,
         on_fork: Callable[[PeerFork], None] | None = None,
         on_gaps: Callable[[dict[str, int]], None] | None = None,
+        on_relay: Callable[[dict[str, tuple[int, int]]], None] | None = None,
         throttle: Throttle | None = None,
     ) -> None:
         self.clock = clock
         self.on_fork = on_fork
         self.on_gaps = on_gaps
+        self.on_relay = on_relay
         self.db = CheckpointThread(open_checkpoint)
         self.throttle = throttle or Throttle(THROTTLE, THROTTLE_WINDOW_S, time.monotonic)
         self._throttle_lock = threading.Lock()
@@ -202,7 +210,9 @@ class PeerService:
 
     # -- the endpoints (on the service's thread) ---------------------------------------
 
-    def post_records(self, body: bytes) -> Reply:
+    def post_records(self, body: bytes, relay: bool = False) -> Reply:
+        """Take a push. ``relay``: the sender asked this gate to pass on what the
+        push brought it (``?relay=1``): the records newly held go to ``on_relay``."""
         lines = [line for line in body.split(b"\n") if line.strip()]
         now = int(self.clock())
         report = self.db.call(lambda cp: cp.accept_peer_records(lines, now))
@@ -211,6 +221,8 @@ class PeerService:
                 self.on_fork(fork)
         if self.on_gaps is not None and report.gaps:
             self.on_gaps(dict(report.gaps))
+        if relay and self.on_relay is not None and report.advanced:
+            self.on_relay(dict(report.advanced))
         return _json(200, report.reply())
 
     def get_heads(self) -> Reply:
@@ -354,9 +366,11 @@ class _Handler(BaseHTTPRequestHandler):
         # Until the body is read whole, a reply ends the connection: what is left of the
         # body must not be taken for the next request.
         self.close_connection = True
-        if urlsplit(self.path).path != RECORDS_PATH:
+        target = urlsplit(self.path)
+        if target.path != RECORDS_PATH:
             self._send(_error(404, f"no such endpoint; POST {RECORDS_PATH}"))
             return
+        relay = parse_qs(target.query).get("relay") == ["1"]
         length_text = self.headers.get("Content-Length", "")
         if not _DECIMAL.fullmatch(length_text):
             self._send(_error(411, "a Content-Length is needed"))
@@ -373,7 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(_error(400, "the body ended early"))
             return
         self.close_connection = self._close_asked  # what the request itself asked
-        self._send(self.server.service.post_records(body))
+        self._send(self.server.service.post_records(body, relay))
 
     def do_GET(self) -> None:
         if self._throttled():

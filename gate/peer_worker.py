@@ -58,12 +58,17 @@ def run_peer_loop(cfg: GateConfig, emit: Emit, stop: threading.Event) -> None:
         if "exchange" in holder:
             holder["exchange"].want(gaps)
 
+    def on_relay(advanced: dict[str, tuple[int, int]]) -> None:
+        if "exchange" in holder:
+            holder["exchange"].relay(advanced)
+
     service = PeerService(
         lambda: open_checkpoint(cfg),
         host=peers.host,
         port=peers.port,
         on_fork=on_fork,
         on_gaps=on_gaps,
+        on_relay=on_relay,
     )
     with service:
         discovery = None
@@ -81,6 +86,7 @@ def run_peer_loop(cfg: GateConfig, emit: Emit, stop: threading.Event) -> None:
                 emit=emit,
                 interval=peers.interval,
                 fanout=peers.fanout,
+                direct_peers=peers.direct_peers,
                 bind=peers.bind,
             )
             holder["exchange"] = exchange

@@ -98,6 +98,11 @@ def test_hub_batch() -> None:
         ("[control]\nsocket = ''\n", "key 'control.socket' must be a path string"),
         ("[control]\ngroup = 'a b'\n", "key 'control.group' must be a group name"),
         ("[control]\ngroup = 1000\n", "key 'control.group'"),
+        (
+            "[peers]\nlisten = '0.0.0.0:7445'\ndirect_peers = 0\n",
+            "key 'peers.direct_peers' must be an integer from 1 to 256",
+        ),
+        ("[peers]\nlisten = '0.0.0.0:7445'\ndirect_peers = 8.5\n", "key 'peers.direct_peers'"),
     ],
 )
 def test_section_errors_name_file_and_key(extra: str, needle: str) -> None:

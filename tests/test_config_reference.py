@@ -126,7 +126,8 @@ def test_the_reference_example_parses_as_a_real_file(tmp_path: Path) -> None:
         10.0,
         500,
     )
-    assert cfg.peers is not None and (cfg.peers.interval, cfg.peers.fanout) == (1.0, 3)
+    assert cfg.peers is not None
+    assert (cfg.peers.interval, cfg.peers.fanout, cfg.peers.direct_peers) == (1.0, 3, 8)
 
 
 def test_declared_types_match_the_values(tmp_path: Path) -> None:

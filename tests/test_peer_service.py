@@ -278,3 +278,37 @@ def test_the_exchange_keeps_its_connection_and_opens_one_when_closed(
     finally:
         db.close()
     assert not [e for e in lines if e["event"] in ("peer", "warning")]
+
+
+def test_a_push_marked_relay_hands_on_only_what_it_newly_brought(
+    state_dir: Path, kit: LedgerKit, lane: Checkpoint
+) -> None:
+    """``?relay=1`` asks the gate to pass a push on (a large venue's relays): what the
+    push made held, device by device with the seq held before and after, goes to
+    ``on_relay``; records held aside behind a gap wait until the gap is filled, and
+    what was held already or does not verify is never passed on."""
+    got: list[dict] = []
+    svc = PeerService(
+        lambda: gate(state_dir, kit), host="127.0.0.1", clock=lambda: NOW, on_relay=got.append
+    )
+    with svc:
+        east = PeerChain("east-3")
+        east.reject()
+        east.admit("solo")
+        east.admit("pair")
+        call(svc, "POST", "/v1/peer/records", east.lines[0].encode())  # not marked
+        assert got == []
+        status, reply = call(svc, "POST", "/v1/peer/records?relay=1", east.lines[2].encode())
+        assert (status, json.loads(reply)["held"], got) == (200, 1, [])  # aside: a gap
+        status, _ = call(svc, "POST", "/v1/peer/records?relay=1", east.lines[1].encode())
+        assert (status, got) == (200, [{"east-3": (1, 3)}])  # seq 2 brought 3 with it
+        again = "\n".join(east.lines).encode()
+        assert call(svc, "POST", "/v1/peer/records?relay=1", again)[0] == 200
+        forged = PeerChain("east-3", key=signer("thief"))
+        forged.reject()
+        forged.admit("solo")
+        forged.admit("pair")
+        forged.admit("solo")
+        status, reply = call(svc, "POST", "/v1/peer/records?relay=1", forged.lines[3].encode())
+        assert "signature" in json.loads(reply)["refused"][0]["why"]
+        assert got == [{"east-3": (1, 3)}]

@@ -125,7 +125,9 @@ class PeerReport:
     each with why; ``forks``: forks this batch brought to light for the first time
     (their records are among ``refused``); ``promoted``: records held aside by earlier
     batches that this one completed; ``gaps``: each device of the batch with records
-    still aside, with the seq held for it (pull its records after that seq).
+    still aside, with the seq held for it (pull its records after that seq);
+    ``advanced``: each device whose chain this batch extended, as (the seq held
+    before, the seq held now): what a relay passes on.
     """
 
     accepted: int = 0
@@ -135,6 +137,7 @@ class PeerReport:
     forks: list[PeerFork] = field(default_factory=list)
     promoted: int = 0
     gaps: dict[str, int] = field(default_factory=dict)
+    advanced: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def reply(self) -> dict[str, Any]:
         """The reply of ``POST /v1/peer/records``: ``accepted`` counts every line now
@@ -237,7 +240,10 @@ class PeerStore:
                 self._settle_waiting(report, device, seq, digest, now)
                 self._hold(record, body, digest, now)
                 report.accepted += 1
-                report.promoted += self._promote(device, seq, digest.hex(), now, report, aside)
+                promoted = self._promote(device, seq, digest.hex(), now, report, aside)
+                report.promoted += promoted
+                before = report.advanced.get(device, (head_seq, 0))[0]
+                report.advanced[device] = (before, seq + promoted)
                 return
             if seq == 1:
                 refuse("seq 1 does not follow 64 zeros: not the start of a chain")
