@@ -79,8 +79,8 @@ def test_records_go_through_two_relays_and_reach_every_gate(tmp_path: Path) -> N
     finally:
         venue.close()
     relayed = {}
-    for name, lane in venue.lanes.items():
-        lines = [e for e in lane.journal if e["event"] == "peers"]
+    for name in ("C", "D", "E"):  # never restarted: their journals are whole
+        lines = [e for e in venue.lanes[name].journal if e["event"] == "peers"]
         assert lines, f"{name} never said how its exchange went"
         relayed[name] = max(e["relayed"] for e in lines)
     # C relays for A and B (and for D while B was away); D and E are never asked.
