@@ -433,14 +433,8 @@ class PeerExchange:
             ]
             if not lines:
                 return
-            body = "".join(line + "\n" for _, _, line in lines).encode("utf-8")
             try:
-                reply = self._request(link, "POST", RECORDS_PATH, body)
-                self._contacted(link)
-                refused = reply.get("refused") if isinstance(reply, dict) else None
-                if not isinstance(refused, list):
-                    raise PeerError(f"{link.url} answered a push with {reply!r:.200}")
-                self.pushed += len(lines)
+                reply, refused = self._post(link, [line for _, _, line in lines])
                 self.relayed += len(lines)
                 if known is not None and reply.get("held") == 0:
                     stopped = {r.get("device") for r in refused if isinstance(r, dict)}
@@ -511,14 +505,7 @@ class PeerExchange:
             lines = self._lines_to_push(since)
             if not lines:
                 return
-            body = "".join(line + "\n" for _, line in lines).encode("utf-8")
-            path = RECORDS_PATH + ("?relay=1" if relay else "")
-            reply = self._request(link, "POST", path, body)
-            self._contacted(link)
-            refused = reply.get("refused") if isinstance(reply, dict) else None
-            if not isinstance(refused, list):
-                raise PeerError(f"{link.url} answered a push with {reply!r:.200}")
-            self.pushed += len(lines)
+            _, refused = self._post(link, [line for _, line in lines], relay)
             stopped: dict[str, int] = {}
             for r in refused:
                 if isinstance(r, dict) and type(r.get("seq")) is int:
@@ -537,6 +524,20 @@ class PeerExchange:
             wanted = {
                 d: seq for d, seq in wanted.items() if (d in sent or full) and known.get(d, 0) < seq
             }
+
+    def _post(
+        self, link: Link, lines: list[str], relay: bool = False
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """One push of ``lines``; the peer's reply and its ``refused`` list."""
+        body = "".join(line + "\n" for line in lines).encode("utf-8")
+        path = RECORDS_PATH + ("?relay=1" if relay else "")
+        reply = self._request(link, "POST", path, body)
+        self._contacted(link)
+        refused = reply.get("refused") if isinstance(reply, dict) else None
+        if not isinstance(refused, list):
+            raise PeerError(f"{link.url} answered a push with {reply!r:.200}")
+        self.pushed += len(lines)
+        return reply, refused
 
     def _lines_to_push(self, since: dict[str, int]) -> list[tuple[str, str]]:
         """(device, line) of the records after ``since`` of each device, oldest
