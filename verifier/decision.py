@@ -193,41 +193,56 @@ def decide(
         return _reject(exc.reason)
 
     ticket_id = tok.ticket_id
+    step = tok.step
     info = ledger.ticket(tok.ticket)
     if info is None:
-        return _reject(reasons.UNKNOWN_TICKET, ticket=ticket_id, step=tok.step)
-    known = {"ticket": ticket_id, "step": tok.step, "event": info.event, "label": info.label}
+        return _reject(reasons.UNKNOWN_TICKET, ticket=ticket_id, step=step)
     if not verify(info.holder, tok.signature, TAG_ENTRY, tok.signed):
         earlier = ledger.previous_holders(tok.ticket)
         if any(verify(k, tok.signature, TAG_ENTRY, tok.signed) for k in earlier):
-            return _reject(reasons.TRANSFERRED, **known)
-        return _reject(reasons.BAD_SIGNATURE, **known)
+            return _known(reasons.TRANSFERRED, ticket_id, step, info)
+        return _known(reasons.BAD_SIGNATURE, ticket_id, step, info)
     if info.revoked is not None:
-        return _reject(reasons.REVOKED, **known)
+        return _known(reasons.REVOKED, ticket_id, step, info)
     if info.event not in policy.events:
-        return _reject(reasons.WRONG_EVENT, **known)
+        return _known(reasons.WRONG_EVENT, ticket_id, step, info)
     if policy.zone is not None and info.zones and policy.zone not in info.zones:
-        return _reject(reasons.WRONG_ZONE, **known)
+        return _known(reasons.WRONG_ZONE, ticket_id, step, info)
     if info.floor is not None:  # the state's own, read with the ticket
         floor = info.floor if floor is None else highest(info.floor, floor)
     if floor is not None and is_behind(now, floor.at, policy.clock_tolerance):
-        return _reject(reasons.CLOCK_BEHIND, floor=floor.at, floor_source=floor.source, **known)
+        return _known(
+            reasons.CLOCK_BEHIND, ticket_id, step, info, floor=floor.at, floor_source=floor.source
+        )
     now_step = now // STEP_SECONDS
-    if tok.step < now_step - policy.back:
-        return _reject(reasons.EXPIRED_CODE, **known)
-    if tok.step > now_step + policy.fwd:
-        return _reject(reasons.FUTURE_CODE, **known)
+    if step < now_step - policy.back:
+        return _known(reasons.EXPIRED_CODE, ticket_id, step, info)
+    if step > now_step + policy.fwd:
+        return _known(reasons.FUTURE_CODE, ticket_id, step, info)
     if now < info.valid_from:
-        return _reject(reasons.TOO_EARLY, **known)
+        return _known(reasons.TOO_EARLY, ticket_id, step, info)
     if now > info.until:
-        return _reject(reasons.TOO_LATE, **known)
+        return _known(reasons.TOO_LATE, ticket_id, step, info)
     # None counted with the ticket (the first entry, the usual case): nothing to read.
     admissions = () if info.counted == 0 else ledger.admissions(tok.ticket)
     if len(admissions) >= info.entries:
         first = min(admissions, key=lambda a: (a.at, a.device, a.seq))
-        return _reject(reasons.ALREADY_USED, first_at=first.at, first_device=first.device, **known)
-    if admissions and any(a.step is not None and tok.step <= a.step for a in admissions):
-        return _reject(reasons.REPLAYED, **known)
+        return _known(
+            reasons.ALREADY_USED,
+            ticket_id,
+            step,
+            info,
+            first_at=first.at,
+            first_device=first.device,
+        )
+    if admissions and any(a.step is not None and step <= a.step for a in admissions):
+        return _known(reasons.REPLAYED, ticket_id, step, info)
     # Positional: the hot path's one object, without a keyword dict (the field order is
     # result, reason, ticket, step, event, label).
-    return Decision("admitted", reasons.OK, ticket_id, tok.step, info.event, info.label)
+    return Decision("admitted", reasons.OK, ticket_id, step, info.event, info.label)
+
+
+def _known(reason: str, ticket: str, step: int, info: TicketInfo, **fields: Any) -> Decision:
+    """A rejection of a ticket the ledger knows: it names the ticket, step, event and
+    label. Made only when the decision is a rejection, so an admission builds no dict."""
+    return Decision("rejected", reason, ticket, step, info.event, info.label, **fields)

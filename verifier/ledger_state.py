@@ -27,7 +27,7 @@ from .decision import Admission, TicketInfo
 from .ledger_rules import EMPTY_HEAD, Head, check_events, check_successor, ticket_bytes
 from .sql_facts import SqlFacts
 from .ticket_stage import TicketStage
-from .time_floor import NO_FLOOR, TimeFloor, highest
+from .time_floor import NO_FLOOR, TimeFloor
 from .transactions import file_transaction, savepoint
 
 
@@ -146,19 +146,25 @@ class LedgerState:
         starts one read of each file (a lock, an unlock and a stat each), where a
         lookup each cost four
         (bench/README.md, "Where a check's time goes")."""
-        row = self.conn.execute(_TICKET, {"device": self.device, "ticket": ticket}).fetchone()
+        row = self.conn.execute(_TICKET, (self.device, ticket)).fetchone()
         if row is None:
             return None
         zones = tuple(json.loads(row[4])) if row[4] != "[]" else ()
         # The floor as LedgerState.time_floor, RecordLog.time_floor and
-        # PeerStore.time_floor make it, the highest (the first on a tie, as highest()).
-        floor = highest(
-            TimeFloor(row[10], f"block {row[9]}") if row[10] is not None else None,
-            TimeFloor(row[12], f"admission record {row[11]}") if row[12] is not None else None,
-            TimeFloor(row[15], f"{row[13]}'s admission record {row[14]}")
-            if row[15] is not None
-            else None,
-        )
+        # PeerStore.time_floor make it, the highest (the first on a tie, as highest()):
+        # chosen on the integers, so only the winner's TimeFloor and words are made.
+        block, own, peer = row[10], row[12], row[15]
+        if own is not None and (block is None or own > block):
+            if peer is not None and peer > own:
+                floor = TimeFloor(peer, f"{row[13]}'s admission record {row[14]}")
+            else:
+                floor = TimeFloor(own, f"admission record {row[11]}")
+        elif peer is not None and (block is None or peer > block):
+            floor = TimeFloor(peer, f"{row[13]}'s admission record {row[14]}")
+        elif block is not None:
+            floor = TimeFloor(block, f"block {row[9]}")
+        else:
+            floor = NO_FLOOR
         return TicketInfo(
             event=row[0],
             holder=row[1],
@@ -261,7 +267,9 @@ _COUNTED_ALL = _COUNTED_TEMPLATE.format(local="1", ledger="1", peer="1")
 # A ticket with what the decision reads besides, in one statement (LedgerState.ticket):
 # the count of the admissions that count for it (_COUNTED), the head block (as head()
 # reads it) and this gate's newest admission by the time it proves (as
-# RecordLog.time_floor reads it: the same expression, so the same index step).
+# RecordLog.time_floor reads it: the same expression, so the same index step). Its
+# parameters are numbered (?1 the device, ?2 the ticket), bound from a tuple: binding by
+# name looks each name up in a dict at every decision.
 _TICKET = f"""
 SELECT t.event, t.holder, t.valid_from, t.until, t.zones, t.entries, t.label, r.reason,
        (SELECT count(*) FROM ({_COUNTED})),
@@ -277,7 +285,7 @@ SELECT t.event, t.holder, t.valid_from, t.until, t.zones, t.entries, t.label, r.
        SELECT rowid FROM peer.peer_admissions WHERE step IS NOT NULL
         ORDER BY min(at, step * 15) DESC LIMIT 1)
  WHERE t.id = :ticket
-"""
+""".replace(":device", "?1").replace(":ticket", "?2")
 
 
 def _facts(conn: sqlite3.Connection) -> SqlFacts:
