@@ -86,18 +86,44 @@ CREATE TABLE IF NOT EXISTS redeems (
     PRIMARY KEY (device, seq)
 );
 CREATE INDEX IF NOT EXISTS redeems_by_ticket ON redeems (ticket);
-CREATE TABLE IF NOT EXISTS voids (
-    device TEXT NOT NULL,         -- cancels the redeem with the same device, seq, ticket
-    seq    INTEGER NOT NULL,
-    ticket BLOB NOT NULL,
-    PRIMARY KEY (device, seq)
-) WITHOUT ROWID;
+{voids}
 CREATE TABLE IF NOT EXISTS ledger_devices (
     device TEXT PRIMARY KEY,      -- as the published `device` events say (revision 1.2);
     key    TEXT NOT NULL,         -- `devices` above is who may upload, this is the ledger
     active INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
+
+
+# A void's identity is its device, seq and ticket: it cancels the redeem at (device, seq)
+# only when it names that redeem's ticket, so a void naming another ticket must not take
+# the place of the matching one (as the gates key theirs, verifier/schema.py LEDGER_V5).
+VOIDS = """CREATE TABLE IF NOT EXISTS voids (
+    device TEXT NOT NULL,         -- cancels the redeem with the same device, seq, ticket
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    PRIMARY KEY (device, seq, ticket)
+) WITHOUT ROWID;"""
+SCHEMA = SCHEMA.replace("{voids}", VOIDS)
+
+
+def _rekey_voids(conn: sqlite3.Connection) -> None:
+    """A hub.db whose voids are keyed by (device, seq) alone, from before: the table is
+    made again and the facts are marked not level, so the authority rebuilds them from
+    the stored blocks (``Authority._level_facts``) under the new key."""
+    columns = conn.execute("PRAGMA table_info(voids)").fetchall()
+    key = [row[1] for row in sorted(columns, key=lambda row: row[5]) if row[5]]
+    if key == ["device", "seq", "ticket"]:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DROP TABLE voids")
+        conn.execute(VOIDS)
+        conn.execute("DELETE FROM meta WHERE key = 'facts_height'")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def open_hub_db(hub_dir: Path) -> sqlite3.Connection:
@@ -116,6 +142,7 @@ def open_hub_db(hub_dir: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
+        _rekey_voids(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"{path} cannot be used: {exc}") from None
     return conn

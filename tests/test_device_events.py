@@ -145,7 +145,7 @@ def test_a_version_3_ledger_is_migrated_to_keep_devices(state_dir: Path) -> None
         assert apply(cp, kit).error is None
         assert cp.ledger.device_info("north-1").active
     db = sqlite3.connect(state_dir / "ledger.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     db.close()
     assert any("CREATE TABLE devices" in s for s in statements(MIGRATIONS[3]))
 

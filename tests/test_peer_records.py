@@ -99,6 +99,32 @@ def test_a_peers_voided_record_frees_the_ticket_again(north: Checkpoint) -> None
     assert north.check(code("pair", NOW), NOW).reason == "replayed"
 
 
+def test_a_void_naming_another_ticket_does_not_stand_in_for_the_right_one(
+    north: Checkpoint, kit: LedgerKit
+) -> None:
+    """Admission 1 is voided first naming the wrong ticket (cancels nothing), then naming
+    its own: the second void cancels it, whether both come as a peer's records or as the
+    hub's void events (tests/test_properties.py found the first one winning)."""
+    east = PeerChain("east-3")
+    east.admit("solo")
+    east.void(1, "pair")
+    east.void(1, "solo")
+    west = PeerChain("west-4")
+    west.admit("pair")
+    north.accept_peer_records(east.lines + west.lines, NOW)
+    assert north.check(code("solo", LATER), LATER).reason == "ok"
+    redeem = {"op": "redeem", "ticket": ticket_id("trio"), "device": "west-4", "seq": 9}
+    kit.append(
+        [
+            {**redeem, "step": NOW // 15, "at": NOW},
+            {"op": "void", "ticket": ticket_id("pair"), "device": "west-4", "seq": 9},
+            {"op": "void", "ticket": ticket_id("trio"), "device": "west-4", "seq": 9},
+        ]
+    )
+    assert apply(north, kit).error is None
+    assert north.status()["admissions"] == 1  # west-4's "pair"; both others voided
+
+
 def test_a_void_held_before_its_admission_in_another_form_still_cancels(
     north: Checkpoint, kit: LedgerKit
 ) -> None:
@@ -485,3 +511,44 @@ def test_a_damaged_peers_db_is_refused_with_what_to_do(state_dir: Path, kit: Led
     db.write_bytes(b"garbage garbage!" + db.read_bytes()[16:])
     with pytest.raises(StoreCorrupt, match=r"peers\.db is damaged.*learns its peers' records"):
         gate(state_dir, kit)
+
+
+def test_voids_keyed_without_their_ticket_are_migrated(state_dir: Path, kit: LedgerKit) -> None:
+    """ledger.db of schema 4 and peers.db of schema 3 keyed voids by (device, seq) alone:
+    opened, both tables are keyed by ticket too, with every row kept."""
+    east = PeerChain("east-3")
+    east.admit("solo")
+    east.void(1, "solo")
+    with gate(state_dir, kit) as cp:
+        assert apply(cp, kit).error is None
+        cp.accept_peer_records(east.lines, NOW)
+    for name, table, version, columns in (
+        ("ledger.db", "voids", 4, "device, seq, ticket, origin"),
+        ("peers.db", "peer_voids", 3, "device, seq, ticket"),
+    ):
+        db = sqlite3.connect(state_dir / name, isolation_level=None)
+        db.execute("BEGIN")
+        db.execute(f"CREATE TABLE old AS SELECT {columns} FROM {table}")
+        db.execute(f"DROP TABLE {table}")
+        origin = ", origin TEXT NOT NULL" if "origin" in columns else ""
+        db.execute(
+            f"CREATE TABLE {table} (device TEXT NOT NULL, seq INTEGER NOT NULL, "
+            f"ticket BLOB NOT NULL{origin}, PRIMARY KEY (device, seq)) WITHOUT ROWID"
+        )
+        db.execute(f"INSERT INTO {table} SELECT * FROM old")
+        if table == "voids":
+            db.execute("INSERT INTO voids VALUES ('west-4', 9, ?, 'ledger')", (b"\x01" * 16,))
+        db.execute("DROP TABLE old")
+        db.execute(f"PRAGMA user_version={version}")
+        db.execute("COMMIT")
+        db.close()
+    with gate(state_dir, kit) as cp:
+        assert cp.check(code("solo", LATER), LATER).reason == "ok"
+    for name, table, version in (("ledger.db", "voids", 5), ("peers.db", "peer_voids", 4)):
+        db = sqlite3.connect(state_dir / name)
+        assert db.execute("PRAGMA user_version").fetchone()[0] == version
+        key = sorted((r[5], r[1]) for r in db.execute(f"PRAGMA table_info({table})") if r[5])
+        assert [column for _, column in key] == ["device", "seq", "ticket"], name
+        rows = db.execute(f"SELECT device, seq FROM {table} ORDER BY device").fetchall()
+        assert rows == ([("east-3", 1)] if table == "peer_voids" else [("west-4", 9)])
+        db.close()

@@ -121,8 +121,29 @@ CREATE TABLE devices (
 ) WITHOUT ROWID;
 """
 
+# Version 5 makes a void's identity its device, seq *and ticket*: a void cancels the
+# admission at (device, seq) only when it names that admission's ticket (the decision's
+# statement asks exactly that), so a void naming another ticket must not take the place
+# of the one that names the right ticket. Keyed by (device, seq) alone, the first void
+# stored for a seq won and a later, matching one was dropped: a device that voided seq 1
+# naming the wrong ticket, then the right one, left its admission counted
+# (tests/test_properties.py found it).
+LEDGER_V5 = """
+CREATE TABLE voids_v5 (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    origin TEXT NOT NULL CHECK (origin IN ('local', 'ledger')),
+    PRIMARY KEY (device, seq, ticket)
+) WITHOUT ROWID;
+INSERT INTO main.voids_v5(device, seq, ticket, origin)
+    SELECT device, seq, ticket, origin FROM main.voids;
+DROP TABLE main.voids;
+ALTER TABLE main.voids_v5 RENAME TO voids;
+"""
+
 #: MIGRATIONS[i] upgrades ledger.db at version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, LEDGER_V2, LEDGER_V3, LEDGER_V4)
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, LEDGER_V2, LEDGER_V3, LEDGER_V4, LEDGER_V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # records.db: this gate's decision log and what it implies for the decision. It is the
@@ -266,5 +287,20 @@ CREATE INDEX peer_admissions_by_time ON peer_admissions (min(at, step * 15))
     WHERE step IS NOT NULL;
 """
 
+# Version 4: a peer's void is identified by its ticket too, as ledger.db's voids are
+# from version 5 (the reason is there).
+PEERS_V4 = """
+CREATE TABLE peer_voids_v4 (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    ticket BLOB NOT NULL,
+    PRIMARY KEY (device, seq, ticket)
+) WITHOUT ROWID;
+INSERT INTO peer.peer_voids_v4(device, seq, ticket)
+    SELECT device, seq, ticket FROM peer.peer_voids;
+DROP TABLE peer.peer_voids;
+ALTER TABLE peer.peer_voids_v4 RENAME TO peer_voids;
+"""
+
 #: PEERS_MIGRATIONS[i] upgrades peers.db at version i to version i + 1.
-PEERS_MIGRATIONS: tuple[str, ...] = (PEERS_V1, PEERS_V2, PEERS_V3)
+PEERS_MIGRATIONS: tuple[str, ...] = (PEERS_V1, PEERS_V2, PEERS_V3, PEERS_V4)

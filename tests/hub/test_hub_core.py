@@ -238,6 +238,42 @@ def test_voids_reach_the_ledger(hub: Authority, tmp_path: Path) -> None:
     other.close()
 
 
+def test_a_void_naming_another_ticket_does_not_stand_in_for_the_right_one(
+    hub: Authority, tmp_path: Path
+) -> None:
+    """A void is known by its device, seq and ticket: admission 1 voided first naming the
+    wrong ticket and then its own is voided, at the hub as at the gates; and a hub.db
+    that keyed voids by (device, seq) alone is rekeyed, its facts rebuilt, at open."""
+    late, solo = ticket_id("late"), ticket_id("solo")
+    hub.append(
+        [
+            {"op": "redeem", "ticket": late, "device": "north-1", "seq": 1, "step": 1, "at": NOW},
+            {"op": "void", "ticket": solo, "device": "north-1", "seq": 1},
+            {"op": "void", "ticket": late, "device": "north-1", "seq": 1},
+        ],
+        NOW,
+    )
+
+    def voids(authority: Authority) -> list[tuple]:
+        return authority.db.execute("SELECT seq, ticket FROM voids ORDER BY ticket").fetchall()
+
+    assert len(voids(hub)) == 2
+    cp = gate(tmp_path, hub, "south-2")
+    assert cp.check(code("late", NOW + 45), NOW + 45).reason == "ok"
+    cp.close()
+    hub.db.execute("DROP TABLE voids")
+    hub.db.execute(
+        "CREATE TABLE voids (device TEXT NOT NULL, seq INTEGER NOT NULL, ticket BLOB NOT NULL, "
+        "PRIMARY KEY (device, seq)) WITHOUT ROWID"
+    )
+    hub.close()
+    again = Authority(tmp_path / "hub")
+    key = [r[1] for r in sorted(again.db.execute("PRAGMA table_info(voids)"), key=lambda r: r[5])]
+    assert key[-3:] == ["device", "seq", "ticket"]
+    assert len(voids(again)) == 2
+    again.close()
+
+
 def test_a_big_batch_is_checked_whole_then_signed_in_several_blocks(
     hub: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
