@@ -87,6 +87,13 @@ WORKERS = 16
 #: push reaches every peer at once. (Without it, under load every round would relay
 #: and pull what the pushes are about to deliver, and load the venue more.)
 SETTLE_S = 2
+#: The same through relays (a venue of more than ``direct_peers`` peers): a record goes
+#: through a relay batch first, up to :data:`RELAY_EVERY_S` later, and a venue that
+#: size loads its gates more. A round that relayed what the relays were about to
+#: deliver would load them further and delay the relays more: on fifty gates sharing two
+#: cores the rounds then pushed a quarter of all records again, and the window grew
+#: from about 1 s to 10 s (bench/peers_scale.py). The rounds are for repair.
+RELAYED_SETTLE_S = 10
 #: Seconds between saves of the peers' state for ``gate peers status``.
 SAVE_EVERY_S = 5.0
 #: In a venue of more peers than ``direct_peers``, this gate's records go to this many
@@ -334,10 +341,17 @@ class PeerExchange:
             }
         return [self.links[url] for url in chosen if url in self.links]
 
+    def _relayed(self) -> bool:
+        """Whether this gate's records go through relays (more than ``direct_peers``)."""
+        return len(self.links) > self.direct_peers
+
+    def _settle_s(self) -> float:
+        return RELAYED_SETTLE_S if self._relayed() else SETTLE_S
+
     def _push_fresh(self, now: float) -> None:
         """Send this gate's new records on their way: to every peer at once in a venue
         of up to ``direct_peers`` peers, else through the relays."""
-        if len(self.links) <= self.direct_peers:
+        if not self._relayed():
             self._push_direct(self._usable(now))
         elif not self._own_relay_queued:
             self._own_relay_queued = True
@@ -472,7 +486,7 @@ class PeerExchange:
         try:
             link.known = self._heads(link)
             self._contacted(link)
-            settled = int(self.clock()) - SETTLE_S
+            settled = int(self.clock()) - self._settle_s()
             relay = self.db.call(lambda cp: cp.peer_heads(received_by=settled))
             self._push(link, {device: seq for device, (seq, _) in relay.items()})
             self._pull(link, self.db.call(lambda cp: cp.peer_heads()))
@@ -570,6 +584,7 @@ class PeerExchange:
     def _pull(self, link: Link, ours: dict[str, tuple[int, str]]) -> None:
         """Fetch what the peer holds beyond this gate, a page per device per round: for
         a device with a gap at once, else once the peer was seen ahead :data:`SETTLE_S`
+        (:data:`RELAYED_SETTLE_S` through relays)
         ago and this gate has not caught up since."""
         assert link.known is not None
         with self._wanted_lock:
@@ -583,7 +598,7 @@ class PeerExchange:
             seen = link.ahead.get(device)
             lacking = seen is not None and seen[0] > held  # still short of what it had then
             ahead[device] = seen if lacking else (theirs, now)
-            if device not in wanted and (not lacking or now - seen[1] < SETTLE_S):
+            if device not in wanted and (not lacking or now - seen[1] < self._settle_s()):
                 continue
             path = f"{RECORDS_PATH}?device={quote(device, safe='')}&since={held}"
             lines = self._read_lines(link, path)
